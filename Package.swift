@@ -1,0 +1,79 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "drover",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Drover", targets: ["Drover"]),
+        .library(name: "DroverCore", targets: ["DroverCore"]),
+        .library(name: "DroverRedis", targets: ["DroverRedis"]),
+        .executable(name: "drover", targets: ["drover"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "DroverRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "DroverCore",
+            dependencies: [
+                "DroverRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Drover",
+            dependencies: [
+                "DroverCore",
+                "DroverRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "drover",
+            dependencies: [
+                "Drover",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DroverTestSupport",
+            dependencies: ["DroverRedis", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/DroverTestSupport"
+        ),
+        .testTarget(
+            name: "DroverRedisTests",
+            dependencies: ["DroverRedis", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "DroverCoreTests",
+            dependencies: ["DroverCore", "DroverRedis", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "DroverTests",
+            dependencies: ["Drover", "DroverCore", "DroverTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,34 @@
+/// What can go wrong with a job request or a job operation, each case with a message meant
+/// for the person who sent the request.
+public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A queue, job type, worker id or idempotency key that is empty, too long or holds
+    /// characters Drover does not allow.
+    case invalidName(field: String, value: String, reason: String)
+    /// The payload (or result) is not valid JSON.
+    case invalidJSON(field: String, reason: String)
+    /// The payload is larger than the configured limit.
+    case payloadTooLarge(bytes: Int, limit: Int)
+    /// A field has a value outside its range.
+    case invalidField(String, String)
+    /// No job has this id (it may have expired after completing).
+    case notFound(JobID)
+    /// The job is not in a state this operation applies to.
+    case illegalTransition(id: JobID, from: JobState, to: JobState)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let field, let value, let reason):
+            return "invalid \(field) '\(value.prefix(80))': \(reason)"
+        case .invalidJSON(let field, let reason):
+            return "\(field) is not valid JSON: \(reason)"
+        case .payloadTooLarge(let bytes, let limit):
+            return "payload is \(bytes) bytes, over the limit of \(limit) bytes"
+        case .invalidField(let field, let reason):
+            return "invalid \(field): \(reason)"
+        case .notFound(let id):
+            return "no job \(id) (unknown, or expired after it finished)"
+        case .illegalTransition(let id, let from, let to):
+            return "job \(id) is \(from.rawValue) and cannot move to \(to.rawValue)"
+        }
+    }
+}

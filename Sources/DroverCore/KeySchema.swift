@@ -1,0 +1,52 @@
+/// Every Redis key and channel name Drover uses, and nothing else builds one.
+///
+/// Keys of one queue share the hash tag `{queue}`, so each queue lives in one Redis Cluster
+/// slot and every per-queue script touches a single slot.
+///
+/// | key | type | holds |
+/// |---|---|---|
+/// | `drover:{q}:queued` | list | ids ready to run; submit `LPUSH`es, workers take from the right |
+/// | `drover:{q}:active:<worker>` | list | ids a worker has taken (its processing list) |
+/// | `drover:{q}:retry` | sorted set | RETRY_QUEUED ids by due time (ms) |
+/// | `drover:{q}:dead` | sorted set | DEAD_LETTER ids by time of death (ms) |
+/// | `drover:{q}:completed` | sorted set | COMPLETED ids by completion time, until retention ends |
+/// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array |
+/// | `drover:{q}:idempotency:<key>` | string | the id of the job submitted with that key |
+/// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
+/// | `drover:{q}:config` | hash | the queue's default `maxAttempts` and `backoff` |
+/// | `drover:queues` | set | every queue ever submitted to |
+/// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
+/// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
+/// | `drover:finished` | pub/sub channel | `"<id> <state>"` when a job completes or is dead-lettered |
+public struct KeySchema: Sendable, Hashable {
+    /// The first part of every key; change it to run several Drover installations on one Redis.
+    public let prefix: String
+
+    public init(prefix: String = "drover") {
+        self.prefix = prefix
+    }
+
+    /// The keys of one queue.
+    public func queue(_ name: String) -> QueueKeys { QueueKeys(base: "\(prefix):{\(name)}:") }
+
+    public var queues: String { "\(prefix):queues" }
+    public var workers: String { "\(prefix):workers" }
+    public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+    public var finishedChannel: String { "\(prefix):finished" }
+}
+
+/// The keys of one queue; see ``KeySchema``.
+public struct QueueKeys: Sendable, Hashable {
+    let base: String
+
+    public var queued: String { base + "queued" }
+    public func active(worker: String) -> String { base + "active:" + worker }
+    public var retry: String { base + "retry" }
+    public var dead: String { base + "dead" }
+    public var completed: String { base + "completed" }
+    public var stats: String { base + "stats" }
+    public var config: String { base + "config" }
+    public var jobPrefix: String { base + "job:" }
+    public func job(_ id: JobID) -> String { jobPrefix + id.rawValue }
+    public var idempotencyPrefix: String { base + "idempotency:" }
+}

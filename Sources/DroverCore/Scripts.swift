@@ -1,0 +1,452 @@
+import DroverRedis
+
+/// Every Lua script of the Redis store. Each one is one atomic step of the job lifecycle.
+///
+/// All per-queue scripts take the same keys and first four arguments, bound to names by the
+/// shared prelude:
+///
+/// - `KEYS`: queued, retry, dead, completed, stats, config, the worker's active list
+///   (plus the workers sorted set for `reap`)
+/// - `ARGV[1...4]`: job key prefix, idempotency key prefix, finished channel, history limit
+///
+/// Script-specific arguments start at `ARGV[5]`. Scripts read the clock with Redis's `TIME`,
+/// so every timestamp, due time and heartbeat comes from one clock whatever the machines'.
+///
+/// A script checks everything before its first write: Redis does not roll back a script that
+/// fails half-way, so a refused move must leave no trace.
+enum Scripts {
+    /// The state machine, translated from ``JobState`` so Lua and Swift cannot disagree.
+    static let stateTables: String = {
+        let legal = JobState.allCases.map { state in
+            let next = state.legalNextStates.map(\.rawValue).sorted().map { "\($0) = true" }.joined(separator: ", ")
+            return "  \(state.rawValue) = { \(next) },"
+        }.joined(separator: "\n")
+        let at = JobState.allCases.map { "  \($0.rawValue) = '\($0.timestampField)'," }.joined(separator: "\n")
+        return "local LEGAL = {\n\(legal)\n}\nlocal AT = {\n\(at)\n}\n"
+    }()
+
+    static let prelude = """
+        local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+        local STATS_KEY, CONFIG_KEY, ACTIVE_KEY = KEYS[5], KEYS[6], KEYS[7]
+        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = ARGV[1], ARGV[2], ARGV[3]
+        local HISTORY_LIMIT = tonumber(ARGV[4])
+        \(stateTables)
+        -- States counted in the stats hash as they are entered and left.
+        local GAUGES = { ASSIGNED = true, RUNNING = true }
+
+        local function now_ms()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+
+        local function legal(from, to)
+          return LEGAL[from] ~= nil and LEGAL[from][to] == true
+        end
+
+        -- Appends one entry to the job's history, a JSON array kept in the job hash. The
+        -- common case splices text; only a history over its limit is decoded and cut.
+        local function record(job_key, state, at, attempt, worker, err)
+          local entry = { state = state, at = at, attempt = attempt }
+          if worker and worker ~= '' then entry.worker = worker end
+          if err and err ~= '' then entry.error = err end
+          local encoded = cjson.encode(entry)
+          local history = redis.call('HGET', job_key, 'history')
+          if not history or history == '' then
+            history = '[' .. encoded .. ']'
+          else
+            history = string.sub(history, 1, -2) .. ',' .. encoded .. ']'
+          end
+          local length = redis.call('HINCRBY', job_key, 'historyLength', 1)
+          if length > HISTORY_LIMIT then
+            local entries = cjson.decode(history)
+            local kept = {}
+            for i = #entries - HISTORY_LIMIT + 1, #entries do kept[#kept + 1] = entries[i] end
+            history = cjson.encode(kept)
+            redis.call('HSET', job_key, 'historyLength', #kept)
+          end
+          redis.call('HSET', job_key, 'history', history)
+        end
+
+        -- The only place a job's state changes. Callers check legal() first.
+        local function move(job_key, from, to, at, attempt, worker, err)
+          if not legal(from, to) then
+            error('drover: illegal transition ' .. tostring(from) .. ' -> ' .. to .. ' for ' .. job_key)
+          end
+          redis.call('HSET', job_key, 'state', to, AT[to], at)
+          if GAUGES[from] then redis.call('HINCRBY', STATS_KEY, from, -1) end
+          if GAUGES[to] then redis.call('HINCRBY', STATS_KEY, to, 1) end
+          record(job_key, to, at, attempt, worker, err)
+        end
+
+        local function publish_finished(id, state)
+          redis.call('PUBLISH', FINISHED_CHANNEL, id .. ' ' .. state)
+        end
+
+        -- FAILED, then RETRY_QUEUED while attempts are left (or whatever is left when the failure
+        -- was not the job's fault), else DEAD_LETTER. Returns the state the job ends in.
+        local function fail(id, job_key, from, at, attempt, worker, err, delay_ms, always_retry)
+          move(job_key, from, 'FAILED', at, attempt, worker, err)
+          redis.call('HSET', job_key, 'error', err)
+          redis.call('HINCRBY', STATS_KEY, 'failed', 1)
+          local used = attempt - tonumber(redis.call('HGET', job_key, 'attemptBase') or 0)
+          local allowed = tonumber(redis.call('HGET', job_key, 'maxAttempts'))
+          if always_retry or used < allowed then
+            local due = at + delay_ms
+            move(job_key, 'FAILED', 'RETRY_QUEUED', at, attempt, worker, nil)
+            redis.call('HSET', job_key, 'runAt', due)
+            redis.call('ZADD', RETRY_KEY, due, id)
+            redis.call('HINCRBY', STATS_KEY, 'retried', 1)
+            return 'RETRY_QUEUED'
+          end
+          move(job_key, 'FAILED', 'DEAD_LETTER', at, attempt, worker, nil)
+          redis.call('ZADD', DEAD_KEY, at, id)
+          redis.call('HINCRBY', STATS_KEY, 'deadLettered', 1)
+          publish_finished(id, 'DEAD_LETTER')
+          return 'DEAD_LETTER'
+        end
+
+        -- Removes a finished job for good: its hash and its idempotency key.
+        local function delete_job(id)
+          local job_key = JOB_PREFIX .. id
+          local key = redis.call('HGET', job_key, 'idempotencyKey')
+          if key and redis.call('GET', IDEMPOTENCY_PREFIX .. key) == id then
+            redis.call('DEL', IDEMPOTENCY_PREFIX .. key)
+          end
+          redis.call('DEL', job_key)
+        end
+
+        """
+
+    private static func script(_ name: String, _ body: String) -> RedisScript {
+        RedisScript(name: name, source: "-- drover: \(name)\n" + prelude + body)
+    }
+
+    /// SUBMITTED → QUEUED for a batch of jobs of one queue.
+    /// ARGV: queue, count, default maxAttempts, default backoff, idempotency window (ms),
+    /// then per job: id, type, payload, maxAttempts, backoff, timeoutMs, idempotency key
+    /// ('' where not given). Returns per job: id, 1 if created or 0 if an existing job matched.
+    static let submit = script(
+        "submit",
+        """
+        local at = now_ms()
+        local queue, count = ARGV[5], tonumber(ARGV[6])
+        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff')
+        local default_max = config[1] or ARGV[7]
+        local default_backoff = config[2] or ARGV[8]
+        local window = tonumber(ARGV[9])
+        local out = {}
+        for i = 0, count - 1 do
+          local a = 10 + i * 7
+          local id, job_type, payload = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+          local max, backoff, timeout, key = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+          local existing = false
+          if key ~= '' then
+            existing = redis.call('GET', IDEMPOTENCY_PREFIX .. key)
+            if existing and redis.call('EXISTS', JOB_PREFIX .. existing) == 0 then existing = false end
+          end
+          if existing then
+            out[#out + 1] = existing
+            out[#out + 1] = 0
+          else
+            local job_key = JOB_PREFIX .. id
+            if max == '' then max = default_max end
+            if backoff == '' then backoff = default_backoff end
+            redis.call('HSET', job_key, 'id', id, 'queue', queue, 'type', job_type, 'payload', payload,
+              'state', 'SUBMITTED', 'attempt', 0, 'attemptBase', 0, 'maxAttempts', max, 'backoff', backoff,
+              'submittedAt', at)
+            if timeout ~= '' then redis.call('HSET', job_key, 'timeoutMs', timeout) end
+            if key ~= '' then
+              redis.call('HSET', job_key, 'idempotencyKey', key)
+              redis.call('SET', IDEMPOTENCY_PREFIX .. key, id, 'PX', window)
+            end
+            record(job_key, 'SUBMITTED', at, 0, nil, nil)
+            move(job_key, 'SUBMITTED', 'QUEUED', at, 0, nil, nil)
+            redis.call('LPUSH', QUEUED_KEY, id)
+            redis.call('HINCRBY', STATS_KEY, 'submitted', 1)
+            out[#out + 1] = id
+            out[#out + 1] = 1
+          end
+        end
+        return out
+        """)
+
+    /// QUEUED → ASSIGNED (→ RUNNING when `start` is 1) for the ids a blocking fetch already moved
+    /// into the worker's active list, then for up to `max` more moved here from the queue.
+    /// ARGV: worker, max, start, moved ids...
+    /// Returns per job: {id, state, attempt, type, payload, maxAttempts, attemptBase, backoff, timeoutMs}.
+    static let claim = script(
+        "claim",
+        """
+        local at = now_ms()
+        local worker, want, start = ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
+        local out = {}
+        local function take(id)
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'attempt', 'type', 'payload', 'maxAttempts',
+            'attemptBase', 'backoff', 'timeoutMs')
+          if f[1] ~= 'QUEUED' then
+            -- Nothing to run: the job expired or someone else holds it. Forget the id.
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            return
+          end
+          local attempt = tonumber(f[2]) + 1
+          redis.call('HSET', job_key, 'attempt', attempt, 'worker', worker)
+          move(job_key, 'QUEUED', 'ASSIGNED', at, attempt, worker, nil)
+          local state = 'ASSIGNED'
+          if start then
+            move(job_key, 'ASSIGNED', 'RUNNING', at, attempt, worker, nil)
+            state = 'RUNNING'
+          end
+          out[#out + 1] = { id, state, attempt, f[3], f[4], f[5], f[6] or '0', f[7], f[8] or '' }
+        end
+        for i = 8, #ARGV do take(ARGV[i]) end
+        for _ = 1, want do
+          local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
+          if not id then break end
+          take(id)
+        end
+        return out
+        """)
+
+    /// ASSIGNED → RUNNING, fenced. ARGV: worker, then pairs of id, attempt.
+    /// Returns per job 'RUNNING' or 'STALE <state>'.
+    static let start = script(
+        "start",
+        """
+        local at = now_ms()
+        local worker = ARGV[5]
+        local out = {}
+        for a = 6, #ARGV, 2 do
+          local id, attempt = ARGV[a], tonumber(ARGV[a + 1])
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          if f[1] == 'ASSIGNED' and f[2] == worker and tonumber(f[3]) == attempt then
+            move(job_key, 'ASSIGNED', 'RUNNING', at, attempt, worker, nil)
+            out[#out + 1] = 'RUNNING'
+          else
+            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
+            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+          end
+        end
+        return out
+        """)
+
+    /// RUNNING → COMPLETED, fenced by worker and attempt.
+    /// ARGV: worker, retention (ms), then triples of id, attempt, result JSON.
+    /// Returns per job 'COMPLETED' or 'STALE <state>'.
+    static let complete = script(
+        "complete",
+        """
+        local at = now_ms()
+        local worker, retention = ARGV[5], tonumber(ARGV[6])
+        local out = {}
+        for a = 7, #ARGV, 3 do
+          local id, attempt, result = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          if f[1] == 'RUNNING' and f[2] == worker and tonumber(f[3]) == attempt then
+            move(job_key, 'RUNNING', 'COMPLETED', at, attempt, worker, nil)
+            redis.call('HSET', job_key, 'result', result)
+            redis.call('HDEL', job_key, 'runAt')
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            redis.call('ZADD', COMPLETED_KEY, at, id)
+            redis.call('PEXPIRE', job_key, retention)
+            redis.call('HINCRBY', STATS_KEY, 'completed', 1)
+            publish_finished(id, 'COMPLETED')
+            out[#out + 1] = 'COMPLETED'
+          else
+            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
+            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+          end
+        end
+        return out
+        """)
+
+    /// RUNNING (or, for an interrupted job, ASSIGNED) → FAILED → RETRY_QUEUED | DEAD_LETTER, fenced.
+    /// ARGV: worker, then groups of id, attempt, error, delay (ms), mode ('error' or 'interrupted').
+    /// Returns per job the new state or 'STALE <state>'.
+    static let fail = script(
+        "fail",
+        """
+        local at = now_ms()
+        local worker = ARGV[5]
+        local out = {}
+        for a = 6, #ARGV, 5 do
+          local id, attempt, err, delay, mode = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          local holds = (f[1] == 'RUNNING' or (mode == 'interrupted' and f[1] == 'ASSIGNED'))
+          if holds and f[2] == worker and tonumber(f[3]) == attempt then
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            out[#out + 1] = fail(id, job_key, f[1], at, attempt, worker, err, delay, mode == 'interrupted')
+          else
+            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
+            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+          end
+        end
+        return out
+        """)
+
+    /// Hands back the jobs of a worker whose heartbeat stopped: ids it moved but never claimed
+    /// go back to the head of the queue; jobs it held go through FAILED ("worker lost").
+    /// Does nothing if the worker's heartbeat is fresh again. KEYS[8]: the workers sorted set.
+    /// ARGV: worker, heartbeat timeout (ms), reason, then pairs of id, retry delay (ms).
+    /// Returns {'ALIVE'} or per id 'REQUEUED', the new state, or 'SKIPPED'.
+    static let reap = script(
+        "reap",
+        """
+        local at = now_ms()
+        local worker, timeout, reason = ARGV[5], tonumber(ARGV[6]), ARGV[7]
+        local seen = redis.call('ZSCORE', KEYS[8], worker)
+        if seen and tonumber(seen) > at - timeout then return { 'ALIVE' } end
+        local out = {}
+        for a = 8, #ARGV, 2 do
+          local id, delay = ARGV[a], tonumber(ARGV[a + 1])
+          local job_key = JOB_PREFIX .. id
+          redis.call('LREM', ACTIVE_KEY, 0, id)
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          if f[1] == 'QUEUED' then
+            redis.call('RPUSH', QUEUED_KEY, id)
+            out[#out + 1] = 'REQUEUED'
+          elseif (f[1] == 'RUNNING' or f[1] == 'ASSIGNED') and f[2] == worker then
+            out[#out + 1] = fail(id, job_key, f[1], at, tonumber(f[3]), worker, reason, delay, false)
+            redis.call('HINCRBY', STATS_KEY, 'reassigned', 1)
+          else
+            out[#out + 1] = 'SKIPPED'
+          end
+        end
+        return out
+        """)
+
+    /// Puts ids that sit in a worker's active list still QUEUED (moved by a blocking fetch whose
+    /// reply was lost or never claimed) back at the head of the queue, and forgets ids the
+    /// worker no longer holds. ARGV: worker. Returns how many went back to the queue.
+    static let release = script(
+        "release",
+        """
+        local worker = ARGV[5]
+        local n = 0
+        for _, id in ipairs(redis.call('LRANGE', ACTIVE_KEY, 0, -1)) do
+          local f = redis.call('HMGET', JOB_PREFIX .. id, 'state', 'worker')
+          local ours = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and f[2] == worker
+          if not ours then
+            redis.call('LREM', ACTIVE_KEY, 0, id)
+            if f[1] == 'QUEUED' then
+              redis.call('RPUSH', QUEUED_KEY, id)
+              n = n + 1
+            end
+          end
+        end
+        if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('DEL', ACTIVE_KEY) end
+        return n
+        """)
+
+    /// RETRY_QUEUED → QUEUED for jobs that are due. ARGV: limit.
+    /// Returns {promoted, next due time in ms or -1}.
+    static let promote = script(
+        "promote",
+        """
+        local at = now_ms()
+        local due = redis.call('ZRANGEBYSCORE', RETRY_KEY, '-inf', at, 'LIMIT', 0, tonumber(ARGV[5]))
+        local promoted = 0
+        for _, id in ipairs(due) do
+          redis.call('ZREM', RETRY_KEY, id)
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'attempt')
+          if f[1] == 'RETRY_QUEUED' then
+            move(job_key, 'RETRY_QUEUED', 'QUEUED', at, tonumber(f[2]), nil, nil)
+            redis.call('HDEL', job_key, 'runAt')
+            redis.call('LPUSH', QUEUED_KEY, id)
+            promoted = promoted + 1
+          end
+        end
+        local next_due = redis.call('ZRANGE', RETRY_KEY, 0, 0, 'WITHSCORES')
+        return { promoted, next_due[2] and math.floor(tonumber(next_due[2])) or -1 }
+        """)
+
+    /// DEAD_LETTER → QUEUED on an operator's word, with a fresh set of attempts. ARGV: id.
+    /// Returns {'QUEUED'}, {'MISSING'} or {'ILLEGAL', state}.
+    static let retryDead = script(
+        "retry-dead",
+        """
+        local at = now_ms()
+        local id = ARGV[5]
+        local job_key = JOB_PREFIX .. id
+        local f = redis.call('HMGET', job_key, 'state', 'attempt')
+        if not f[1] then return { 'MISSING' } end
+        if not legal(f[1], 'QUEUED') or f[1] ~= 'DEAD_LETTER' then return { 'ILLEGAL', f[1] } end
+        redis.call('ZREM', DEAD_KEY, id)
+        redis.call('HSET', job_key, 'attemptBase', f[2])
+        move(job_key, 'DEAD_LETTER', 'QUEUED', at, tonumber(f[2]), nil, nil)
+        redis.call('PERSIST', job_key)
+        redis.call('LPUSH', QUEUED_KEY, id)
+        return { 'QUEUED' }
+        """)
+
+    /// Deletes completed jobs past retention and dead letters past their age or over their count,
+    /// hash and idempotency key included, at most `batch` of each per call.
+    /// ARGV: completed retention (ms), dead max age (ms), dead max count, batch.
+    /// Returns {completed removed, dead removed}.
+    static let trim = script(
+        "trim",
+        """
+        local at = now_ms()
+        local retention, max_age, max_count, batch = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+        local completed = redis.call('ZRANGEBYSCORE', COMPLETED_KEY, '-inf', at - retention, 'LIMIT', 0, batch)
+        for _, id in ipairs(completed) do
+          delete_job(id)
+          redis.call('ZREM', COMPLETED_KEY, id)
+        end
+        local dead = redis.call('ZRANGEBYSCORE', DEAD_KEY, '-inf', at - max_age, 'LIMIT', 0, batch)
+        local over = redis.call('ZCARD', DEAD_KEY) - #dead - max_count
+        if over > 0 then
+          local oldest = redis.call('ZRANGE', DEAD_KEY, #dead, #dead + math.min(over, batch) - 1)
+          for _, id in ipairs(oldest) do dead[#dead + 1] = id end
+        end
+        for _, id in ipairs(dead) do
+          delete_job(id)
+          redis.call('ZREM', DEAD_KEY, id)
+        end
+        return { #completed, #dead }
+        """)
+
+    /// Records a heartbeat. KEYS: workers sorted set, worker hash.
+    /// ARGV: worker id, hash TTL (ms), then field/value pairs. Returns the heartbeat time (ms).
+    static let heartbeat = RedisScript(
+        name: "heartbeat",
+        source: """
+            -- drover: heartbeat
+            local t = redis.call('TIME')
+            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            redis.call('ZADD', KEYS[1], at, ARGV[1])
+            redis.call('HSET', KEYS[2], 'lastHeartbeat', at, unpack(ARGV, 3))
+            redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
+            return at
+            """)
+
+    /// Lists workers whose last heartbeat is older than the timeout. KEYS: workers sorted set.
+    /// ARGV: timeout (ms).
+    static let lostWorkers = RedisScript(
+        name: "lost-workers",
+        source: """
+            -- drover: lost-workers
+            local t = redis.call('TIME')
+            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (at - tonumber(ARGV[1])), 'LIMIT', 0, 100)
+            """)
+
+    /// Removes a lost worker once its jobs are handed back, unless it came back meanwhile.
+    /// KEYS: workers sorted set, worker hash. ARGV: worker id, timeout (ms). Returns 1 if removed.
+    static let forgetWorker = RedisScript(
+        name: "forget-worker",
+        source: """
+            -- drover: forget-worker
+            local t = redis.call('TIME')
+            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+            if seen and tonumber(seen) > at - tonumber(ARGV[2]) then return 0 end
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('DEL', KEYS[2])
+            return 1
+            """)
+}

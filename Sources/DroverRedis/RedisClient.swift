@@ -1,0 +1,385 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// How to reach Redis and how patient to be with it.
+public struct RedisConfiguration: Sendable {
+    public var url: RedisURL
+    /// How long one connection attempt (TCP connect plus AUTH/SELECT) may take.
+    public var connectTimeout: Duration
+    /// How long a command waits for its reply before the connection is declared stuck.
+    public var commandTimeout: Duration
+    /// The wait after the first failed connection attempt; it doubles with each failure.
+    public var reconnectInitialDelay: Duration
+    /// The longest wait between two connection attempts.
+    public var reconnectMaximumDelay: Duration
+    /// Sent as `CLIENT SETNAME`, so `CLIENT LIST` shows who is connected.
+    public var clientName: String?
+
+    public init(
+        url: RedisURL,
+        connectTimeout: Duration = .seconds(5),
+        commandTimeout: Duration = .seconds(10),
+        reconnectInitialDelay: Duration = .milliseconds(50),
+        reconnectMaximumDelay: Duration = .seconds(2),
+        clientName: String? = nil
+    ) {
+        self.url = url
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.reconnectInitialDelay = reconnectInitialDelay
+        self.reconnectMaximumDelay = reconnectMaximumDelay
+        self.clientName = clientName
+    }
+
+    public init(_ url: String, clientName: String? = nil) throws(RedisError) {
+        self.init(url: try RedisURL(url), clientName: clientName)
+    }
+
+    /// The delay before connection attempt number `failures + 1`.
+    func reconnectDelay(afterFailures failures: Int) -> Duration {
+        guard failures > 0 else { return .zero }
+        var delay = reconnectInitialDelay
+        for _ in 1..<min(failures, 30) where delay < reconnectMaximumDelay {
+            delay *= 2
+        }
+        return min(delay, reconnectMaximumDelay)
+    }
+}
+
+/// One Redis connection that reconnects by itself, safe to share between any number of tasks.
+///
+/// Every command is written to the connection as soon as it is sent and replies are matched
+/// in order, so concurrent callers pipeline for free. Nothing here blocks a thread: the socket
+/// belongs to a SwiftNIO event loop and callers only await futures.
+///
+/// When the connection drops, commands in flight fail with ``RedisError/connectionClosed``
+/// (Redis may or may not have run them) and the next command reconnects, waiting out a
+/// capped exponential backoff after repeated failures.
+///
+/// A blocking command (`BLMOVE`, `BLPOP`) holds up every reply behind it, so give blocking
+/// commands a client of their own.
+public final class RedisClient: Sendable {
+    public let configuration: RedisConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let subscriptions: [String]
+    private let state: Mutex<State>
+
+    private enum State {
+        case idle(failures: Int, lastFailure: ContinuousClock.Instant?)
+        case connecting(Task<any Channel, any Error>)
+        case connected(any Channel, failuresBefore: Int)
+        case closed
+    }
+
+    /// - Parameters:
+    ///   - onPush: Receives pub/sub messages; only for a client used to subscribe.
+    ///   - subscriptions: Channels to `SUBSCRIBE` to on every (re)connect.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "drover.redis"),
+        subscriptions: [String] = [],
+        onPush: (@Sendable (RESPValue) -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.onPush = onPush
+        self.subscriptions = subscriptions
+        self.state = Mutex(.idle(failures: 0, lastFailure: nil))
+    }
+
+    deinit {
+        if case .connected(let channel, _) = state.withLock({ $0 }) {
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and returns its reply; an error reply is thrown as ``RedisError/server(_:)``.
+    @discardableResult
+    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
+        let channel = try await connectedChannel()
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        write(RedisRequest(command: command, promise: promise, timeout: timeout ?? configuration.commandTimeout), to: channel)
+        channel.flush()
+        let reply: RESPValue
+        do {
+            reply = try await promise.futureResult.get()
+        } catch {
+            throw Self.redisError(error)
+        }
+        return try reply.throwingServerError()
+    }
+
+    /// Sends `name` with `arguments`; a shorthand for ``send(_:timeout:)``.
+    @discardableResult
+    public func send(_ name: String, _ arguments: any RedisArgument...) async throws(RedisError) -> RESPValue {
+        try await send(RedisCommand(name, arguments))
+    }
+
+    /// Writes all `commands` at once, flushes once and waits for all replies together.
+    ///
+    /// Error replies come back as `.error` values at their position: Redis runs every command
+    /// of a pipeline whatever happened to the ones before it. A lost connection throws.
+    public func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws(RedisError) -> [RESPValue] {
+        guard !commands.isEmpty else { return [] }
+        let channel = try await connectedChannel()
+        let timeout = timeout ?? configuration.commandTimeout
+        let future = channel.eventLoop.flatSubmit { () -> EventLoopFuture<[RESPValue]> in
+            let futures = commands.map { command -> EventLoopFuture<RESPValue> in
+                let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+                self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
+                return promise.futureResult
+            }
+            channel.flush()
+            return EventLoopFuture.whenAllSucceed(futures, on: channel.eventLoop)
+        }
+        do {
+            return try await future.get()
+        } catch {
+            throw Self.redisError(error)
+        }
+    }
+
+    /// Runs `script` by `EVALSHA`, loading it first if this server has not seen it
+    /// (`NOSCRIPT` after a restart or `SCRIPT FLUSH` is handled the same way).
+    @discardableResult
+    public func run(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError) -> RESPValue {
+        let reply = try await pipeline([script.command(sha: try await sha(of: script), keys: keys, arguments: arguments)])[0]
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            let sha = try await load(script)
+            return try await send(script.command(sha: sha, keys: keys, arguments: arguments))
+        }
+        return try reply.throwingServerError()
+    }
+
+    /// Runs many calls of one or more scripts in one pipeline; error replies stay values.
+    public func run(_ calls: [RedisScript.Call]) async throws(RedisError) -> [RESPValue] {
+        var commands: [RedisCommand] = []
+        commands.reserveCapacity(calls.count)
+        for call in calls {
+            commands.append(call.script.command(sha: try await sha(of: call.script), keys: call.keys, arguments: call.arguments))
+        }
+        var replies = try await pipeline(commands)
+        for (i, reply) in replies.enumerated() {
+            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else { continue }
+            // The script did not run: loading it and running the call again is safe.
+            let call = calls[i]
+            let sha = try await load(call.script)
+            replies[i] = try await pipeline([call.script.command(sha: sha, keys: call.keys, arguments: call.arguments)])[0]
+        }
+        return replies
+    }
+
+    private func sha(of script: RedisScript) async throws(RedisError) -> String {
+        if let sha = script.loadedSHA { return sha }
+        return try await load(script)
+    }
+
+    private func load(_ script: RedisScript) async throws(RedisError) -> String {
+        let reply = try await send(RedisCommand("SCRIPT", "LOAD", script.source))
+        guard let sha = reply.string else { throw .unexpectedReply("SCRIPT LOAD answered \(reply)") }
+        script.loadedSHA = sha
+        return sha
+    }
+
+    /// Closes the connection; later commands throw ``RedisError/clientClosed``.
+    public func close() async {
+        let previous = state.withLock { state -> State in
+            defer { state = .closed }
+            return state
+        }
+        switch previous {
+        case .connected(let channel, _):
+            try? await channel.close()
+        case .connecting(let task):
+            task.cancel()
+            if let channel = try? await task.value { try? await channel.close() }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    /// Connects now instead of on the first command; useful to fail fast at start-up.
+    public func connect() async throws(RedisError) {
+        _ = try await connectedChannel()
+    }
+
+    /// A future that completes when the current connection closes (`nil` when not connected).
+    public var currentConnectionClosed: EventLoopFuture<Void>? {
+        if case .connected(let channel, _) = state.withLock({ $0 }) { return channel.closeFuture }
+        return nil
+    }
+
+    // MARK: Connection management
+
+    private func write(_ request: RedisRequest, to channel: any Channel) {
+        // A write to a closed channel never reaches the handler, so the reply promise has to
+        // learn of the failure from the write promise.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        let reply = request.promise
+        written.futureResult.whenFailure { _ in reply.fail(RedisError.connectionClosed) }
+        channel.write(request, promise: written)
+    }
+
+    private enum ConnectAction {
+        case ready(any Channel)
+        case wait(Task<any Channel, any Error>)
+    }
+
+    private func connectedChannel() async throws(RedisError) -> any Channel {
+        let action: ConnectAction = try state.withLock { (state) throws(RedisError) in
+            switch state {
+            case .connected(let channel, _):
+                if channel.isActive { return .ready(channel) }
+                return .wait(startConnecting(&state, failures: 0, lastFailure: nil))
+            case .connecting(let task):
+                return .wait(task)
+            case .idle(let failures, let lastFailure):
+                return .wait(startConnecting(&state, failures: failures, lastFailure: lastFailure))
+            case .closed:
+                throw .clientClosed
+            }
+        }
+        switch action {
+        case .ready(let channel):
+            return channel
+        case .wait(let task):
+            do {
+                return try await task.value
+            } catch {
+                throw Self.redisError(error)
+            }
+        }
+    }
+
+    private func startConnecting(_ state: inout State, failures: Int, lastFailure: ContinuousClock.Instant?) -> Task<any Channel, any Error> {
+        let delay = configuration.reconnectDelay(afterFailures: failures)
+        let task = Task<any Channel, any Error> {
+            if let lastFailure, delay > .zero {
+                try await Task.sleep(until: lastFailure + delay, clock: .continuous)
+            }
+            do {
+                let channel = try await self.openChannel()
+                let stillWanted = self.state.withLock { state -> Bool in
+                    guard case .connecting = state else { return false }
+                    state = .connected(channel, failuresBefore: failures)
+                    return true
+                }
+                guard stillWanted else {
+                    try? await channel.close()
+                    throw RedisError.clientClosed
+                }
+                if failures > 0 {
+                    self.logger.info("reconnected to Redis", metadata: ["redis": "\(self.configuration.url)"])
+                }
+                channel.closeFuture.whenComplete { _ in
+                    self.state.withLock { state in
+                        if case .connected(let current, _) = state, current === channel {
+                            state = .idle(failures: 0, lastFailure: nil)
+                        }
+                    }
+                }
+                return channel
+            } catch {
+                let redisError = Self.redisError(error)
+                self.state.withLock { state in
+                    if case .connecting = state {
+                        state = .idle(failures: failures + 1, lastFailure: .now)
+                    }
+                }
+                if failures == 0 {
+                    self.logger.warning(
+                        "cannot reach Redis, will keep retrying",
+                        metadata: ["redis": "\(self.configuration.url)", "error": "\(redisError)"])
+                }
+                throw redisError
+            }
+        }
+        state = .connecting(task)
+        return task
+    }
+
+    private func openChannel() async throws -> any Channel {
+        let onPush = self.onPush
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RESPHandler(onPush: onPush))
+                }
+            }
+        let channel: any Channel
+        do {
+            switch configuration.url.endpoint {
+            case .tcp(let host, let port):
+                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .connect(host: host, port: port).get()
+            case .unixSocket(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            }
+        } catch {
+            throw RedisError.connectionFailed("\(configuration.url): \(error)")
+        }
+        do {
+            try await handshake(on: channel)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return channel
+    }
+
+    /// AUTH, SELECT, CLIENT SETNAME and SUBSCRIBE, pipelined in one round trip.
+    private func handshake(on channel: any Channel) async throws {
+        var handshakeCommands: [RedisCommand] = []
+        let url = configuration.url
+        if let password = url.password {
+            handshakeCommands.append(url.user.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
+        }
+        if url.database != 0 { handshakeCommands.append(RedisCommand("SELECT", url.database)) }
+        if let name = configuration.clientName { handshakeCommands.append(RedisCommand("CLIENT", "SETNAME", name)) }
+        // One SUBSCRIBE per channel: Redis answers a SUBSCRIBE once per channel it names.
+        handshakeCommands += subscriptions.map { RedisCommand("SUBSCRIBE", $0) }
+        guard !handshakeCommands.isEmpty else { return }
+        let commands = handshakeCommands
+        let timeout = configuration.connectTimeout
+        let futures = try await channel.eventLoop.submit { () -> [EventLoopFuture<RESPValue>] in
+            let futures = commands.map { command -> EventLoopFuture<RESPValue> in
+                let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+                self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
+                return promise.futureResult
+            }
+            channel.flush()
+            return futures
+        }.get()
+        for (command, future) in zip(commands, futures) {
+            let reply = try await future.get()
+            if case .error(let message) = reply {
+                switch command.name {
+                case "AUTH", "SELECT": throw RedisError.authenticationFailed("\(command.name): \(message)")
+                default: throw RedisError.server("\(command.name): \(message)")
+                }
+            }
+        }
+    }
+
+    static func redisError(_ error: any Error) -> RedisError {
+        switch error {
+        case let error as RedisError: return error
+        case is CancellationError: return .connectionClosed
+        case let error as ChannelError:
+            switch error {
+            case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed, .inputClosed: return .connectionClosed
+            default: return .connectionFailed(String(describing: error))
+            }
+        default: return .connectionFailed(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,133 @@
+/// Where a Redis server is and how to log in: parsed from
+/// `redis://[user:password@]host[:port][/db]` or `unix:///path/to/redis.sock[?db=N]`.
+///
+/// A password alone (`redis://:secret@host`) authenticates as Redis's default user.
+/// Percent-escapes in the user and password are decoded, so `p%40ss` means `p@ss`.
+public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    public enum Endpoint: Sendable, Equatable {
+        case tcp(host: String, port: Int)
+        case unixSocket(path: String)
+    }
+
+    public var endpoint: Endpoint
+    public var user: String?
+    public var password: String?
+    public var database: Int
+
+    public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, database: Int = 0) {
+        self.endpoint = endpoint
+        self.user = user
+        self.password = password
+        self.database = database
+    }
+
+    public init(_ text: String) throws(RedisError) {
+        if text.hasPrefix("unix://") {
+            var rest = Substring(text.dropFirst("unix://".count))
+            var database = 0
+            if let q = rest.firstIndex(of: "?") {
+                let query = rest[rest.index(after: q)...]
+                rest = rest[..<q]
+                for pair in query.split(separator: "&") {
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, parts[0] == "db", let db = Int(parts[1]), db >= 0 else {
+                        throw .invalidURL("\(text): the only query parameter is db=N")
+                    }
+                    database = db
+                }
+            }
+            guard rest.hasPrefix("/") else {
+                throw .invalidURL("\(text): a unix socket URL needs an absolute path, as in unix:///run/redis.sock")
+            }
+            self.init(endpoint: .unixSocket(path: String(rest)), database: database)
+            return
+        }
+        guard text.hasPrefix("redis://") else {
+            throw .invalidURL("\(Self.withoutCredentials(text)): expected redis://host:port[/db] or unix:///path.sock")
+        }
+        let shown = Self.withoutCredentials(text)
+        var rest = Substring(text.dropFirst("redis://".count))
+        var user: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let u = credentials[..<colon]
+                user = u.isEmpty ? nil : try Self.percentDecoded(u, in: shown)
+                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], in: shown)
+            } else {
+                // `redis://secret@host` is how many tools spell a password-only URL.
+                password = try Self.percentDecoded(credentials, in: shown)
+            }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let db = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !db.isEmpty {
+                guard let n = Int(db), n >= 0 else { throw .invalidURL("\(shown): database must be a number, got '\(db)'") }
+                database = n
+            }
+        }
+        var host = rest
+        var port = 6379
+        if host.hasPrefix("[") {
+            // IPv6 literal: [::1]:6379
+            guard let close = host.firstIndex(of: "]") else { throw .invalidURL("\(shown): unclosed [ in host") }
+            let after = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let p = Int(after.dropFirst()) else {
+                    throw .invalidURL("\(shown): bad port after IPv6 host")
+                }
+                port = p
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            let p = host[host.index(after: colon)...]
+            guard let n = Int(p) else { throw .invalidURL("\(shown): port must be a number, got '\(p)'") }
+            port = n
+            host = host[..<colon]
+        }
+        guard !host.isEmpty else { throw .invalidURL("\(shown): missing host") }
+        guard (1...65535).contains(port) else { throw .invalidURL("\(shown): port \(port) is out of range") }
+        self.init(endpoint: .tcp(host: String(host), port: port), user: user, password: password, database: database)
+    }
+
+    private static func percentDecoded(_ s: Substring, in text: String) throws(RedisError) -> String {
+        var bytes: [UInt8] = []
+        var it = s.utf8.makeIterator()
+        while let b = it.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = it.next(), let l = it.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
+                else { throw .invalidURL("\(text): bad percent-escape in the credentials") }
+                bytes.append(v)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Error messages repeat the URL, but never its password.
+    private static func withoutCredentials(_ text: String) -> String {
+        guard let at = text.lastIndex(of: "@"), text.hasPrefix("redis://") else { return text }
+        return "redis://***@" + text[text.index(after: at)...]
+    }
+
+    /// The URL with the password hidden, safe for logs.
+    public var description: String {
+        let db = database == 0 ? "" : "/\(database)"
+        switch endpoint {
+        case .unixSocket(let path):
+            return "unix://\(path)" + (database == 0 ? "" : "?db=\(database)")
+        case .tcp(let host, let port):
+            var credentials = ""
+            if user != nil || password != nil {
+                credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
+            }
+            let h = host.contains(":") ? "[\(host)]" : host
+            return "redis://\(credentials)\(h):\(port)\(db)"
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import DroverRedis
+import DroverTestSupport
+import Foundation
+import Testing
+
+@Suite(.serialized) struct RedisClientTests {
+    @Test func commandsPipelineAndBinarySafety() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        defer { Task { await client.close() } }
+
+        #expect(try await client.send("PING") == .simpleString("PONG"))
+        let binary: [UInt8] = [0, 13, 10, 255, 36]
+        try await client.send("SET", "bin", binary)
+        #expect(try await client.send("GET", "bin") == .bulkString(binary))
+        #expect(try await client.send("GET", "missing") == .null)
+
+        let replies = try await client.pipeline((0..<1000).map { _ in RedisCommand("INCR", "counter") })
+        #expect(replies.count == 1000)
+        #expect(replies.last == .integer(1000))
+
+        // Many tasks sharing one connection each get their own reply.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    try await client.send("SET", "k\(i)", "v\(i)")
+                    #expect(try await client.send("GET", "k\(i)").string == "v\(i)")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func errorRepliesAreTyped() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        defer { Task { await client.close() } }
+        try await client.send("SET", "s", "x")
+        await #expect(throws: RedisError.self) { try await client.send("LPUSH", "s", "y") }
+        do {
+            try await client.send("NOSUCHCOMMAND")
+            Issue.record("expected an error")
+        } catch {
+            guard case .server(let message) = error else { Issue.record("got \(error)"); return }
+            #expect(message.contains("unknown command"))
+        }
+        // In a pipeline, an error stays in its slot and the rest run.
+        let replies = try await client.pipeline([RedisCommand("INCR", "s"), RedisCommand("SET", "t", "1")])
+        if case .error = replies[0] {} else { Issue.record("expected an error reply, got \(replies[0])") }
+        #expect(replies[1] == .simpleString("OK"))
+    }
+
+    @Test func scriptsLoadOnNoscript() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        defer { Task { await client.close() } }
+        let script = RedisScript(name: "add", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try await client.run(script, keys: ["n"], arguments: [5]) == .integer(5))
+        try await client.send("SCRIPT", "FLUSH")
+        #expect(try await client.run(script, keys: ["n"], arguments: [2]) == .integer(7))
+        try await client.send("SCRIPT", "FLUSH")
+        let replies = try await client.run([RedisScript.Call(script, keys: ["n"], arguments: [1]), RedisScript.Call(script, keys: ["n"], arguments: [1])])
+        #expect(replies == [.integer(8), .integer(9)])
+    }
+
+    @Test func refusedConnectionIsATypedError() async throws {
+        let port = try RedisServer.freePort()
+        let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(port)"))
+        defer { Task { await client.close() } }
+        do {
+            try await client.send("PING")
+            Issue.record("expected an error")
+        } catch {
+            guard case .connectionFailed = error else { Issue.record("got \(error)"); return }
+        }
+    }
+
+    @Test func timeoutDropsTheConnectionAndTheNextCommandReconnects() async throws {
+        let server = try await RedisServer.start(arguments: ["--enable-debug-command", "yes"])
+        defer { Task { await server.stop() } }
+        var configuration = try RedisConfiguration(server.url)
+        configuration.commandTimeout = .milliseconds(200)
+        let client = RedisClient(configuration: configuration)
+        defer { Task { await client.close() } }
+        do {
+            try await client.send("DEBUG", "SLEEP", "1")
+            Issue.record("expected a timeout")
+        } catch {
+            guard case .timeout(let command, _) = error else { Issue.record("got \(error)"); return }
+            #expect(command == "DEBUG")
+        }
+        // After the server wakes up, a new connection works.
+        var answered = false
+        for _ in 0..<50 where !answered {
+            answered = (try? await client.send("PING")) == .simpleString("PONG")
+        }
+        #expect(answered)
+    }
+
+    @Test func reconnectsAfterTheServerDropsUs() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let client = try server.client()
+        defer { Task { await client.close() } }
+        let admin = try server.client()
+        defer { Task { await admin.close() } }
+        try await client.send("CLIENT", "SETNAME", "victim")
+        try await admin.send("CLIENT", "KILL", "SKIPME", "no", "TYPE", "normal")
+        // The kill may land before or after our next command; either way one retry suffices.
+        if (try? await client.send("PING")) == nil {
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+        }
+    }
+
+    @Test func authenticatesAndSelectsTheDatabase() async throws {
+        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret"])
+        defer { Task { await server.stop() } }
+        let client = RedisClient(configuration: try RedisConfiguration("redis://:s3cret@127.0.0.1:\(server.port)/4"))
+        defer { Task { await client.close() } }
+        try await client.send("SET", "where", "db4")
+        #expect(try await client.send("CLIENT", "INFO").string?.contains("db=4") == true)
+
+        let wrong = RedisClient(configuration: try RedisConfiguration("redis://:nope@127.0.0.1:\(server.port)"))
+        defer { Task { await wrong.close() } }
+        do {
+            try await wrong.send("PING")
+            Issue.record("expected an authentication error")
+        } catch {
+            guard case .authenticationFailed = error else { Issue.record("got \(error)"); return }
+        }
+    }
+
+    @Test func aclUserAndUnixSocket() async throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("drover-\(UUID().uuidString.prefix(6)).sock").path
+        let server = try await RedisServer.start(arguments: ["--unixsocket", socket, "--unixsocketperm", "700"])
+        defer { Task { await server.stop() } }
+        let admin = try server.client()
+        defer { Task { await admin.close() } }
+        try await admin.send("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all")
+        let client = RedisClient(configuration: try RedisConfiguration("redis://app:pw@127.0.0.1:\(server.port)"))
+        defer { Task { await client.close() } }
+        #expect(try await client.send("ACL", "WHOAMI").string == "app")
+
+        let overSocket = RedisClient(configuration: try RedisConfiguration("unix://\(socket)?db=1"))
+        defer { Task { await overSocket.close() } }
+        try await overSocket.send("SET", "via", "socket")
+        #expect(try await admin.pipeline([RedisCommand("SELECT", "1"), RedisCommand("GET", "via")])[1].string == "socket")
+    }
+
+    @Test func subscriberReceivesMessages() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        let subscriber = RedisClient(configuration: try RedisConfiguration(server.url), subscriptions: ["news"]) { message in
+            if case .array(let parts) = message, parts.count == 3, let text = parts[2].string { continuation.yield(text) }
+        }
+        defer { Task { await subscriber.close() } }
+        try await subscriber.connect()
+        let publisher = try server.client()
+        defer { Task { await publisher.close() } }
+        #expect(try await publisher.send("PUBLISH", "news", "hello").int == 1)
+        var iterator = stream.makeAsyncIterator()
+        #expect(await iterator.next() == "hello")
+    }
+}

@@ -1,0 +1,56 @@
+import DroverRedis
+import Testing
+
+@Suite struct RedisURLTests {
+    @Test func parsesHostPortAndDatabase() throws {
+        let url = try RedisURL("redis://example.org:6380/3")
+        #expect(url.endpoint == .tcp(host: "example.org", port: 6380))
+        #expect(url.database == 3)
+        #expect(url.user == nil && url.password == nil)
+    }
+
+    @Test func defaultsPortAndDatabase() throws {
+        let url = try RedisURL("redis://localhost")
+        #expect(url.endpoint == .tcp(host: "localhost", port: 6379))
+        #expect(url.database == 0)
+    }
+
+    @Test func parsesUserPasswordWithEscapes() throws {
+        let url = try RedisURL("redis://app:p%40ss@10.0.0.1:7000/0")
+        #expect(url.user == "app")
+        #expect(url.password == "p@ss")
+        #expect(url.description == "redis://app:***@10.0.0.1:7000")
+    }
+
+    @Test func passwordOnly() throws {
+        #expect(try RedisURL("redis://:secret@h").password == "secret")
+        #expect(try RedisURL("redis://:secret@h").user == nil)
+    }
+
+    @Test func ipv6() throws {
+        #expect(try RedisURL("redis://[::1]:6390").endpoint == .tcp(host: "::1", port: 6390))
+    }
+
+    @Test func unixSocket() throws {
+        let url = try RedisURL("unix:///run/redis/redis.sock?db=2")
+        #expect(url.endpoint == .unixSocket(path: "/run/redis/redis.sock"))
+        #expect(url.database == 2)
+    }
+
+    @Test(arguments: [
+        "http://localhost", "redis://", "redis://host:port", "redis://host:70000", "redis://host/x", "unix://relative.sock",
+        "unix:///a.sock?database=1",
+    ])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: RedisError.self) { try RedisURL(text) }
+    }
+
+    @Test func errorsNeverShowThePassword() {
+        do {
+            _ = try RedisURL("redis://u:topsecret@host:notaport")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!"\(error)".contains("topsecret"))
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process started with `posix_spawn` and a clean signal mask.
+///
+/// Foundation's `Process` starts children with the spawning thread's signal mask, which on
+/// Linux can leave SIGTERM blocked in the child; a test that sends SIGTERM must not depend
+/// on that.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let executable: String
+    public let arguments: [String]
+    /// Where stdout and stderr go.
+    public let logPath: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+
+    public init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+        self.executable = executable
+        self.arguments = arguments
+        self.logPath = logPath
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard rc == 0 else { throw ChildProcessError.spawnFailed(executable, String(cString: strerror(rc))) }
+        self.pid = pid
+    }
+
+    /// Sends `signal` to the process.
+    public func send(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Waits for the process to exit (polling `waitpid` without blocking a thread for long)
+    /// and returns its wait status, or `nil` if it is still running at the deadline.
+    @discardableResult
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let status = reapIfExited() { return status }
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The wait status if the process has exited.
+    public func reapIfExited() -> Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        if rc == pid {
+            exitStatus = status
+            return status
+        }
+        return nil
+    }
+
+    public var isRunning: Bool { reapIfExited() == nil }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it is still there after `grace`.
+    public func stop(grace: Duration = .seconds(5)) async {
+        guard isRunning else { return }
+        send(SIGTERM)
+        if await waitForExit(timeout: grace) == nil {
+            send(SIGKILL)
+            await waitForExit(timeout: .seconds(5))
+        }
+    }
+
+    /// The process's output so far.
+    public func output() -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+}
+
+public enum ChildProcessError: Error, CustomStringConvertible {
+    case spawnFailed(String, String)
+    case notReady(String)
+
+    public var description: String {
+        switch self {
+        case .spawnFailed(let executable, let reason): return "cannot start \(executable): \(reason)"
+        case .notReady(let what): return what
+        }
+    }
+}

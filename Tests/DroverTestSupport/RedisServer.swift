@@ -1,0 +1,115 @@
+import DroverRedis
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private `redis-server` for tests: its own temporary directory, a free port, no
+/// persistence unless asked, stopped when the test is done.
+public final class RedisServer: Sendable {
+    public let port: Int
+    public let directory: String
+    public let process: ChildProcess
+
+    public var url: String { "redis://127.0.0.1:\(port)" }
+
+    /// Starts a server and waits until it answers PING.
+    public static func start(arguments extra: [String] = []) async throws -> RedisServer {
+        let executable = try findExecutable("redis-server")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-redis-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try freePort()
+            let arguments = [
+                "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--logfile", "",
+            ] + extra
+            let process = try ChildProcess(executable: executable, arguments: arguments, logPath: directory + "/redis.log")
+            let server = RedisServer(port: port, directory: directory, process: process)
+            do {
+                try await server.waitUntilReady()
+                return server
+            } catch {
+                lastError = error
+                await process.stop()
+            }
+        }
+        throw lastError ?? ChildProcessError.notReady("redis-server did not start")
+    }
+
+    private init(port: Int, directory: String, process: ChildProcess) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+    }
+
+    private func waitUntilReady(timeout: Duration = .seconds(10)) async throws {
+        var quiet = Logger(label: "drover.test.redis-server")
+        quiet.logLevel = .critical
+        let client = RedisClient(
+            configuration: RedisConfiguration(
+                url: try RedisURL(url), connectTimeout: .seconds(1), reconnectInitialDelay: .milliseconds(10),
+                reconnectMaximumDelay: .milliseconds(50)),
+            logger: quiet)
+        defer { Task { await client.close() } }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            guard process.isRunning else {
+                throw ChildProcessError.notReady("redis-server exited: \(process.output().suffix(500))")
+            }
+            do {
+                try await client.send("PING")
+                return
+            } catch .server {
+                return  // It answered (NOAUTH and the like): it is up.
+            } catch {}
+            if ContinuousClock.now > deadline {
+                throw ChildProcessError.notReady("redis-server did not answer PING within \(timeout)")
+            }
+        }
+    }
+
+    /// Stops the server and removes its directory.
+    public func stop() async {
+        await process.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// A client for assertions that go straight to Redis.
+    public func client() throws -> RedisClient {
+        RedisClient(configuration: try RedisConfiguration(url))
+    }
+
+    /// Finds `name` on PATH or in the usual system directories.
+    public static func findExecutable(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
+            let candidate = dir + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ChildProcessError.spawnFailed(name, "not found on PATH; install it (Debian: apt-get install redis-server)")
+    }
+
+    /// A TCP port nobody listens on right now.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ChildProcessError.notReady("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw ChildProcessError.notReady("bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
