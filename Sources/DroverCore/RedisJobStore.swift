@@ -35,7 +35,7 @@ public final class RedisJobStore: JobStore {
     private let logger: Logger
     private let waiters = FinishedJobWaiters()
     private let subscriber: RedisClient
-    private let blockingClients = Mutex<[String: RedisClient]>([:])
+    private let blockingClients = Mutex<[FetchKey: RedisClient]>([:])
     private let fetches = Mutex<[FetchKey: FetchState]>([:])
     private let fetchFinished = Mutex<[String: Wakeup]>([:])
     private let registeredQueues = Mutex<Set<String>>([])
@@ -50,6 +50,11 @@ public final class RedisJobStore: JobStore {
         case inFlight
         case moved(String)
         case failed(RedisError)
+
+        var isInFlight: Bool {
+            if case .inFlight = self { return true }
+            return false
+        }
     }
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "drover.store")) {
@@ -310,13 +315,13 @@ public final class RedisJobStore: JobStore {
         return try await claim(queues: queues, worker: worker, max: max, start: start)
     }
 
-    private func blockingClient(for queue: String) -> RedisClient {
+    private func blockingClient(for key: FetchKey) -> RedisClient {
         blockingClients.withLock { clients in
-            if let client = clients[queue] { return client }
+            if let client = clients[key] { return client }
             var configuration = self.redis.configuration
-            configuration.clientName = configuration.clientName.map { "\($0).fetch.\(queue)" }
+            configuration.clientName = configuration.clientName.map { "\($0).fetch.\(key.queue)" }
             let client = RedisClient(configuration: configuration, logger: logger)
-            clients[queue] = client
+            clients[key] = client
             return client
         }
     }
@@ -331,7 +336,7 @@ public final class RedisJobStore: JobStore {
             return true
         }
         guard idle else { return }
-        let client = blockingClient(for: queue)
+        let client = blockingClient(for: key)
         let q = keys.queue(queue)
         let seconds = String(format: "%.3f", max(0.01, Double(timeout.milliseconds) / 1000))
         let command = RedisCommand("BLMOVE", q.queued, q.active(worker: worker), "RIGHT", "LEFT", seconds)
@@ -390,18 +395,24 @@ public final class RedisJobStore: JobStore {
     }
 
     public func releaseFetches(worker: String) async throws {
-        let queues = fetches.withLock { Set($0.keys.filter { $0.worker == worker }.map(\.queue)) }
-        // Wait out fetches still blocked in Redis (bounded by their timeout) so that nothing
-        // lands in the active list after the sweep below.
-        while fetches.withLock({ $0.contains { $0.key.worker == worker && { if case .inFlight = $0.value { true } else { false } }($0) } }) {
-            let wakeup = fetchFinished.withLock { $0[worker, default: Wakeup()] }
-            await wakeup.wait(timeout: .milliseconds(200))
+        // Closing a blocking connection cancels its BLMOVE in Redis. A BLMOVE that already
+        // moved an id but whose reply is lost leaves it QUEUED in our active list, where the
+        // release sweep below finds it.
+        let clients = blockingClients.withLock { clients in
+            let mine = clients.filter { $0.key.worker == worker }
+            for key in mine.keys { clients[key] = nil }
+            return mine
+        }
+        for client in clients.values { await client.close() }
+        let wakeup = fetchFinished.withLock { $0[worker, default: Wakeup()] }
+        while fetches.withLock({ $0.contains { $0.key.worker == worker && $0.value.isInFlight } }) {
+            await wakeup.wait(timeout: .milliseconds(100))
         }
         fetches.withLock { fetches in
             for key in fetches.keys where key.worker == worker { fetches[key] = nil }
         }
         fetchFinished.withLock { $0[worker] = nil }
-        for queue in queues {
+        for queue in Set(clients.keys.map(\.queue)) {
             _ = try await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker]))
         }
     }
