@@ -301,7 +301,7 @@ public final class RedisJobStore: JobStore {
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
         let claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
         guard claimed.isEmpty else { return claimed }
-        let wakeup = fetchFinished.withLock { $0[worker, default: Wakeup()] }
+        let wakeup = fetchWakeup(worker: worker)
         for queue in queues { startFetchIfIdle(worker: worker, queue: queue, timeout: timeout) }
         if !hasFinishedFetch(worker: worker, queues: queues) {
             await wakeup.wait(timeout: timeout)
@@ -357,6 +357,16 @@ public final class RedisJobStore: JobStore {
         }
     }
 
+    /// The signal a worker's fetches fire when they finish, created on first use.
+    private func fetchWakeup(worker: String) -> Wakeup {
+        fetchFinished.withLock { wakeups in
+            if let wakeup = wakeups[worker] { return wakeup }
+            let wakeup = Wakeup()
+            wakeups[worker] = wakeup
+            return wakeup
+        }
+    }
+
     private func hasFinishedFetch(worker: String, queues: [String]) -> Bool {
         fetches.withLock { fetches in
             queues.contains { queue in
@@ -404,7 +414,7 @@ public final class RedisJobStore: JobStore {
             return mine
         }
         for client in clients.values { await client.close() }
-        let wakeup = fetchFinished.withLock { $0[worker, default: Wakeup()] }
+        let wakeup = fetchWakeup(worker: worker)
         while fetches.withLock({ $0.contains { $0.key.worker == worker && $0.value.isInFlight } }) {
             await wakeup.wait(timeout: .milliseconds(100))
         }
