@@ -52,6 +52,8 @@ let package = Package(
             name: "drover",
             dependencies: [
                 "Drover",
+                "DroverCore",
+                "DroverRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

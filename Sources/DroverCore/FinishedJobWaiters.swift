@@ -41,7 +41,7 @@ final class FinishedJobWaiters: Sendable {
 
 /// A one-shot-at-a-time signal: `fire` wakes the current `wait`, or the next one if nobody
 /// is waiting yet.
-final class Wakeup: Sendable {
+package final class Wakeup: Sendable {
     private enum State {
         case idle
         case fired
@@ -50,7 +50,9 @@ final class Wakeup: Sendable {
 
     private let state = Mutex(State.idle)
 
-    func fire() {
+    package init() {}
+
+    package func fire() {
         let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
             switch state {
             case .waiting(let c):
@@ -65,7 +67,7 @@ final class Wakeup: Sendable {
     }
 
     /// Returns when fired, when `timeout` passes or when the task is cancelled.
-    func wait(timeout: Duration) async {
+    package func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForFire() }
             group.addTask { try? await Task.sleep(for: timeout) }

@@ -1,0 +1,113 @@
+import DroverCore
+import DroverRedis
+import Foundation
+import Logging
+
+/// Submits jobs and looks at them: the API an application uses to hand Drover work.
+///
+/// ```swift
+/// let client = try DroverClient(redisURL: "redis://127.0.0.1:6379")
+/// let job = try await client.submit(type: "resize", payload: Resize(path: "a.png", width: 200))
+/// let done = try await client.wait(for: job.id, timeout: .seconds(30))
+/// ```
+public struct DroverClient: Sendable {
+    public let store: any JobStore
+
+    public init(store: any JobStore) {
+        self.store = store
+    }
+
+    /// A client for the Redis at `redisURL` (`redis://…` or `unix://…`).
+    public init(redisURL: String, keys: KeySchema = KeySchema(), logger: Logger = Logger(label: "drover.client")) throws {
+        let configuration = RedisJobStore.Configuration(redis: try RedisConfiguration(redisURL, clientName: "drover.client"), keys: keys)
+        self.init(store: RedisJobStore(configuration: configuration, logger: logger))
+    }
+
+    /// Submits one job.
+    @discardableResult
+    public func submit(_ request: JobRequest) async throws -> SubmittedJob {
+        try await store.submit([request])[0]
+    }
+
+    /// Submits a job whose payload is `payload` encoded as JSON.
+    @discardableResult
+    public func submit<Payload: Encodable>(
+        type: String, payload: Payload, queue: String = "default", maxAttempts: Int? = nil, backoff: BackoffPolicy? = nil,
+        timeout: Duration? = nil, idempotencyKey: String? = nil
+    ) async throws -> SubmittedJob {
+        try await submit(
+            JobRequest(
+                queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: backoff,
+                timeoutMs: timeout.map { Int($0.milliseconds) }, idempotencyKey: idempotencyKey))
+    }
+
+    /// Submits many jobs in one round trip (per queue). All are checked before any is written.
+    @discardableResult
+    public func submit(batch requests: [JobRequest]) async throws -> [SubmittedJob] {
+        try await store.submit(requests)
+    }
+
+    /// The job with its history, or `nil`.
+    public func job(_ id: JobID, queue: String? = nil) async throws -> Job? {
+        try await store.job(id, queue: queue)
+    }
+
+    /// Waits until the job is COMPLETED or DEAD_LETTER, or `timeout` passes; returns the job as
+    /// it is then. Throws ``JobError/notFound(_:)`` for an unknown id.
+    public func wait(for id: JobID, queue: String? = nil, timeout: Duration) async throws -> Job {
+        guard let job = try await store.waitUntilFinished(id, queue: queue, timeout: timeout) else { throw JobError.notFound(id) }
+        return job
+    }
+
+    /// Waits for the job and decodes its result; throws ``JobOutcomeError`` if it did not complete.
+    public func result<Result: Decodable>(of id: JobID, as type: Result.Type = Result.self, queue: String? = nil, timeout: Duration) async throws -> Result {
+        let job = try await wait(for: id, queue: queue, timeout: timeout)
+        guard job.state == .completed, let result = job.result else {
+            throw JobOutcomeError(job: job)
+        }
+        return try JSONDecoder().decode(Result.self, from: Data(result.utf8))
+    }
+
+    /// Every queue with its count of jobs per state.
+    public func queueCounts() async throws -> [QueueCounts] {
+        try await store.queueCounts()
+    }
+
+    /// One page of a queue's jobs in one state.
+    public func jobs(queue: String, state: JobState, offset: Int = 0, limit: Int = 50) async throws -> [Job] {
+        try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
+    }
+
+    /// One page of a queue's dead letters, newest first.
+    public func deadLetters(queue: String, offset: Int = 0, limit: Int = 50) async throws -> [Job] {
+        try await store.jobs(queue: queue, state: .deadLetter, offset: offset, limit: limit)
+    }
+
+    /// Queues a dead letter again with a fresh set of attempts.
+    public func retryDeadLetter(_ id: JobID, queue: String? = nil) async throws {
+        try await store.retryDeadLetter(id, queue: queue)
+    }
+
+    /// Deletes a queue's dead letters; returns how many.
+    @discardableResult
+    public func purgeDeadLetters(queue: String) async throws -> Int {
+        try await store.purgeDeadLetters(queue: queue)
+    }
+
+    /// Registered workers with their last heartbeat.
+    public func workers() async throws -> [WorkerInfo] {
+        try await store.workers()
+    }
+}
+
+/// A job that ended (or is still) somewhere other than COMPLETED when its result was asked for.
+public struct JobOutcomeError: Error, Sendable, CustomStringConvertible {
+    public let job: Job
+
+    public var description: String {
+        switch job.state {
+        case .deadLetter: return "job \(job.id) is DEAD_LETTER after \(job.attempt) attempts: \(job.error ?? "no error recorded")"
+        default: return "job \(job.id) is \(job.state.rawValue), not finished yet"
+        }
+    }
+}

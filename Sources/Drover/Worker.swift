@@ -1,0 +1,359 @@
+import DroverCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs jobs: takes them from its queues (reliable fetch: a taken job sits in the worker's
+/// own processing list until reported), runs up to `concurrency` at once, reports each
+/// result or failure, and heartbeats so that the reaper recovers its jobs if it dies.
+///
+/// ```swift
+/// var handlers = JobHandlers()
+/// handlers.register("greet") { (name: String, _) in "Hello, \(name)!" }
+/// let worker = Worker(store: store, handlers: handlers)
+/// try await worker.run()   // or add it to a ServiceGroup
+/// ```
+///
+/// On graceful shutdown (SIGTERM/SIGINT in a `ServiceGroup`, or ``shutdown()``) it stops
+/// fetching, lets running jobs finish within the grace period, hands back the ones that do
+/// not (FAILED → RETRY_QUEUED, not counted against the job), and deregisters.
+public final class Worker: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Unique per process; appears in Redis keys, logs and job histories.
+        public var id: String
+        /// Queues to take jobs from, earlier ones first.
+        public var queues: [String]
+        /// How many jobs run at once.
+        public var concurrency: Int
+        public var heartbeatInterval: Duration
+        /// The run-time limit for jobs that do not set `timeoutMs`.
+        public var jobTimeout: Duration
+        /// How long running jobs get to finish after shutdown begins.
+        public var shutdownGracePeriod: Duration
+        /// How long one blocking fetch waits before asking again.
+        public var fetchTimeout: Duration
+        /// When set, the worker also runs a reaper, promoter and janitor, so a deployment
+        /// needs no master. They are safe to run in every process at once.
+        public var maintenance: Maintenance?
+        public var version: String
+
+        public init(
+            id: String = Worker.defaultID(), queues: [String] = ["default"], concurrency: Int = 10,
+            heartbeatInterval: Duration = .seconds(2), jobTimeout: Duration = .seconds(1800),
+            shutdownGracePeriod: Duration = .seconds(25), fetchTimeout: Duration = .seconds(5),
+            maintenance: Maintenance? = Maintenance(), version: String = DroverVersion.current
+        ) {
+            self.id = id
+            self.queues = queues
+            self.concurrency = concurrency
+            self.heartbeatInterval = heartbeatInterval
+            self.jobTimeout = jobTimeout
+            self.shutdownGracePeriod = shutdownGracePeriod
+            self.fetchTimeout = fetchTimeout
+            self.maintenance = maintenance
+            self.version = version
+        }
+    }
+
+    /// Settings of the maintenance duties a worker may run.
+    public struct Maintenance: Sendable {
+        public var heartbeatTimeout: Duration
+        public var reaperInterval: Duration
+        public var promoterInterval: Duration
+        public var janitorInterval: Duration
+
+        public init(
+            heartbeatTimeout: Duration = .seconds(10), reaperInterval: Duration = .seconds(1),
+            promoterInterval: Duration = .seconds(1), janitorInterval: Duration = .seconds(60)
+        ) {
+            self.heartbeatTimeout = heartbeatTimeout
+            self.reaperInterval = reaperInterval
+            self.promoterInterval = promoterInterval
+            self.janitorInterval = janitorInterval
+        }
+    }
+
+    public let store: any JobStore
+    public let handlers: JobHandlers
+    public let configuration: Configuration
+    public let logger: Logger
+    private let slots: Slots
+    private let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
+    private let state = Mutex(RunState())
+    private let drained = Wakeup()
+
+    private struct RunState {
+        var stopping = false
+        /// Past the grace period: unfinished jobs have been handed back.
+        var interrupted = false
+        var inFlight: [JobID: ClaimedJob] = [:]
+        var staleReports = 0
+    }
+
+    public init(store: any JobStore, handlers: JobHandlers, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "drover.worker")) {
+        self.store = store
+        self.handlers = handlers
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.id)"
+        self.logger = logger
+        self.slots = Slots(capacity: max(1, configuration.concurrency))
+    }
+
+    /// `<host>-<pid>-<4 random hex digits>`.
+    public static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let clean = String(host.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") })
+        return "\(clean.isEmpty ? "host" : clean)-\(getpid())-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+    }
+
+    /// Jobs running now.
+    public var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+
+    /// Reports this worker sent that fencing refused (the job had been reassigned).
+    public var staleReports: Int { state.withLock { $0.staleReports } }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Begins a graceful shutdown; ``run()`` returns once it is done.
+    public func shutdown() {
+        let first = state.withLock { state -> Bool in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        logger.info("worker stopping: no new jobs; waiting for running ones", metadata: ["inFlight": "\(inFlightCount)"])
+        slots.wakeWaiter()
+        // Closing the blocking fetch connections ends their BLMOVEs at once.
+        let store = self.store
+        let id = configuration.id
+        Task { try? await store.releaseFetches(worker: id) }
+    }
+
+    public func run() async throws {
+        guard !configuration.queues.isEmpty else { throw JobError.invalidField("queues", "a worker needs at least one queue") }
+        for queue in configuration.queues { try Names.validateQueue(queue) }
+        try Names.validateWorkerID(configuration.id)
+        guard configuration.concurrency >= 1 else { throw JobError.invalidField("concurrency", "must be at least 1") }
+
+        try await withGracefulShutdownHandler {
+            try await runUntilStopped()
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+    }
+
+    private func info() -> WorkerInfo {
+        WorkerInfo(
+            id: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), queues: configuration.queues,
+            concurrency: configuration.concurrency, inFlight: inFlightCount, startedAt: startedAt, version: configuration.version)
+    }
+
+    private func runUntilStopped() async throws {
+        let heartbeat = Heartbeat(store: store, interval: configuration.heartbeatInterval, logger: logger) { [self] in info() }
+        // Registered before the first fetch, so the reaper knows whose jobs they are.
+        try await retrying("register") { try await heartbeat.beat() }
+        logger.info(
+            "worker started",
+            metadata: [
+                "queues": "\(configuration.queues.joined(separator: ","))", "concurrency": "\(configuration.concurrency)",
+                "handlers": "\(handlers.types.joined(separator: ","))",
+            ])
+
+        await withTaskGroup(of: Void.self) { duties in
+            duties.addTask { await heartbeat.run() }
+            if let maintenance = configuration.maintenance {
+                let store = self.store
+                let logger = self.logger
+                duties.addTask {
+                    try? await Reaper(store: store, heartbeatTimeout: maintenance.heartbeatTimeout, interval: maintenance.reaperInterval, logger: logger).run()
+                }
+                duties.addTask { try? await Promoter(store: store, interval: maintenance.promoterInterval, logger: logger).run() }
+                duties.addTask { try? await Janitor(store: store, interval: maintenance.janitorInterval, logger: logger).run() }
+            }
+            await fetchAndRun()
+            duties.cancelAll()
+        }
+
+        try? await retrying("release fetches", giveUpWhenInterrupted: false) { try await self.store.releaseFetches(worker: self.configuration.id) }
+        try? await retrying("deregister", giveUpWhenInterrupted: false) { try await self.store.deregister(worker: self.configuration.id) }
+        logger.info("worker stopped")
+    }
+
+    // MARK: Fetching
+
+    private func fetchAndRun() async {
+        await withDiscardingTaskGroup { jobs in
+            var failures = 0
+            while !isStopping {
+                let free = await slots.waitForFree()
+                if isStopping { break }
+                do {
+                    let claimed = try await store.waitAndClaim(
+                        queues: configuration.queues, worker: configuration.id, max: free, start: true, timeout: configuration.fetchTimeout)
+                    if failures > 0 { logger.info("fetching again") }
+                    failures = 0
+                    slots.take(claimed.count)
+                    state.withLock { state in
+                        for job in claimed { state.inFlight[job.id] = job }
+                    }
+                    for job in claimed {
+                        jobs.addTask { await self.execute(job) }
+                    }
+                } catch {
+                    if isStopping { break }
+                    if failures == 0 { logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"]) }
+                    failures += 1
+                    try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
+                }
+            }
+            await drainOrInterrupt()
+            // Past the grace period, handlers still running are cancelled; the group waits
+            // for them to return (a handler that ignores cancellation delays the exit).
+            if state.withLock({ $0.interrupted }) { jobs.cancelAll() }
+        }
+    }
+
+    /// Waits for running jobs up to the grace period, then hands back those still running.
+    private func drainOrInterrupt() async {
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while inFlightCount > 0 {
+            let left = deadline - .now
+            if left <= .zero { break }
+            await drained.wait(timeout: left)
+        }
+        let unfinished = state.withLock { state -> [ClaimedJob] in
+            guard !state.inFlight.isEmpty else { return [] }
+            state.interrupted = true
+            return Array(state.inFlight.values)
+        }
+        guard !unfinished.isEmpty else { return }
+        logger.warning("grace period over: handing back unfinished jobs", metadata: ["count": "\(unfinished.count)"])
+        let reports = unfinished.map {
+            FailureReport(job: $0, error: "interrupted: worker \(configuration.id) shut down before the job finished", kind: .interrupted)
+        }
+        _ = try? await retrying("hand back unfinished jobs", giveUpWhenInterrupted: false, attempts: 20) {
+            try await self.store.fail(reports, worker: self.configuration.id)
+        }
+    }
+
+    // MARK: Running one job
+
+    private func execute(_ job: ClaimedJob) async {
+        var logger = self.logger
+        logger[metadataKey: "job"] = "\(job.id)"
+        logger[metadataKey: "queue"] = "\(job.queue)"
+        logger[metadataKey: "type"] = "\(job.type)"
+        logger[metadataKey: "attempt"] = "\(job.attempt)"
+        defer {
+            let empty = state.withLock { state -> Bool in
+                state.inFlight[job.id] = nil
+                return state.inFlight.isEmpty
+            }
+            slots.give()
+            if empty { drained.fire() }
+        }
+        logger.debug("job RUNNING")
+        guard let handler = handlers.handler(for: job.type) else {
+            await fail(job, JobFailure.noHandler(type: job.type, worker: configuration.id), logger: logger)
+            return
+        }
+        let context = JobContext(
+            id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, maxAttempts: job.maxAttempts,
+            isLastAttempt: job.isLastAttempt, worker: configuration.id, logger: logger)
+        let timeout = job.timeoutMs.map { Duration.milliseconds($0) } ?? configuration.jobTimeout
+        let started = ContinuousClock.now
+
+        // The handler races its timeout. On timeout the failure is reported at once, then the
+        // handler is cancelled; the slot frees when the handler actually returns.
+        let outcome: Result<String, any Error>? = await withTaskGroup(of: Result<String, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await handler(job.payload, context)) } catch { return .failure(error) }
+            }
+            group.addTask {
+                do { try await Task.sleep(for: timeout) } catch { return nil }
+                return .failure(JobFailure.timedOut(after: timeout))
+            }
+            let first = await group.next() ?? nil
+            if case .failure(let error as JobFailure) = first, case .timedOut = error {
+                await self.fail(job, error, logger: logger)
+                group.cancelAll()
+                return nil
+            }
+            group.cancelAll()
+            return first
+        }
+        if state.withLock({ $0.interrupted }) { return }  // already handed back
+        switch outcome {
+        case .none:
+            return
+        case .success(let result):
+            do {
+                try JSONText.validate(result, field: "result")
+            } catch {
+                await fail(job, JobFailure.invalidResult("\(error)"), logger: logger)
+                return
+            }
+            let outcome = try? await retrying("report completion", logger: logger) {
+                try await self.store.complete([CompletionReport(job: job, result: result)], worker: self.configuration.id)
+            }
+            record(outcome?.first, logger: logger, elapsed: ContinuousClock.now - started)
+        case .failure(let error):
+            await fail(job, error, logger: logger)
+        }
+    }
+
+    private func fail(_ job: ClaimedJob, _ error: any Error, logger: Logger) async {
+        let message = String(describing: error)
+        let outcome = try? await retrying("report failure", logger: logger) {
+            try await self.store.fail([FailureReport(job: job, error: message)], worker: self.configuration.id)
+        }
+        var logger = logger
+        logger[metadataKey: "error"] = "\(message)"
+        record(outcome?.first, logger: logger, elapsed: nil)
+    }
+
+    private func record(_ outcome: ReportOutcome?, logger: Logger, elapsed: Duration?) {
+        switch outcome {
+        case .applied(.completed):
+            logger.debug("job COMPLETED", metadata: elapsed.map { ["ms": "\($0.milliseconds)"] } ?? [:])
+        case .applied(.deadLetter):
+            logger.error("job FAILED → DEAD_LETTER (no attempts left)")
+        case .applied(let state):
+            logger.warning("job FAILED → \(state.rawValue)")
+        case .stale(let current):
+            state.withLock { $0.staleReports += 1 }
+            logger.warning("report refused: the job was reassigned meanwhile", metadata: ["current": "\(current?.rawValue ?? "gone")"])
+        case nil:
+            logger.error("report not delivered; the reaper will recover the job")
+        }
+    }
+
+    /// Retries `body` with capped backoff until it succeeds; gives up once the worker has
+    /// handed back its jobs (then the reaper owns them) or after `attempts`.
+    private func retrying<T: Sendable>(
+        _ what: String, logger: Logger? = nil, giveUpWhenInterrupted: Bool = true, attempts: Int = .max,
+        _ body: @Sendable () async throws -> T
+    ) async throws -> T {
+        var delay = Duration.milliseconds(50)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await body()
+            } catch {
+                let interrupted = state.withLock { $0.interrupted }
+                if attempt >= attempts || (giveUpWhenInterrupted && interrupted) || Task.isCancelled { throw error }
+                if attempt == 1 { (logger ?? self.logger).warning("\(what) failed; retrying", metadata: ["error": "\(error)"]) }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+}
+
+/// The Drover version, reported by workers in their heartbeat.
+public enum DroverVersion {
+    public static let current = "0.1.0"
+}

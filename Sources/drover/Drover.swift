@@ -1,0 +1,60 @@
+import ArgumentParser
+import Drover
+import DroverCore
+import DroverRedis
+import Foundation
+import Logging
+
+@main
+struct DroverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drover",
+        abstract: "A distributed task queue on Redis.",
+        discussion: """
+            Examples:
+              drover worker --redis redis://127.0.0.1:6379 --queue default --concurrency 20
+              drover submit sleep '{"ms":500}' --wait 10
+              drover status 01JDZ6Q1S2T3V4W5X6Y7Z8A9BC
+            """,
+        version: DroverVersion.current,
+        subcommands: [WorkerCommand.self, SubmitCommand.self, StatusCommand.self, QueuesCommand.self]
+    )
+}
+
+/// Options every command that talks to Redis shares.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Redis URL: redis://[user:password@]host:port[/db] or unix:///path.sock (env DROVER_REDIS_URL).", valueName: "url"))
+    var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+    @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
+    var keyPrefix: String = "drover"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"] ?? "info"
+
+    func bootstrapLogging() {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    func store(clientName: String, logger: Logger) throws -> RedisJobStore {
+        let redis = try RedisConfiguration(self.redis, clientName: clientName)
+        return RedisJobStore(configuration: .init(redis: redis, keys: KeySchema(prefix: keyPrefix)), logger: logger)
+    }
+}
+
+extension Duration {
+    init(seconds value: Double) {
+        self = .milliseconds(Int64((value * 1000).rounded()))
+    }
+}
+
+/// Prints `message` to standard error and exits with status 1: one clear line, no stack.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
+    exit(1)
+}

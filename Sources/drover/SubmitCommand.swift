@@ -1,0 +1,84 @@
+import ArgumentParser
+import Drover
+import DroverCore
+import Foundation
+import Logging
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a job and print its id.",
+        discussion: """
+            Backoff is STRATEGY:BASE_MS[:MAX_MS[:JITTER]], STRATEGY one of fixed, linear, exponential.
+
+            Examples:
+              drover submit noop
+              drover submit sleep '{"ms":250}' --queue slow --max-attempts 5 --backoff exponential:500:60000:0.2
+              drover submit echo '{"hello":"world"}' --wait 10
+              drover submit send-invoice '{"order":42}' --idempotency-key order-42
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: "The job type.")
+    var type: String
+
+    @Argument(help: "The payload, as JSON.")
+    var payload: String = "{}"
+
+    @Option(name: .long, help: "The queue.")
+    var queue: String = "default"
+
+    @Option(name: .long, help: "Attempts before the job is dead-lettered (default: the queue's, else 3).")
+    var maxAttempts: Int?
+
+    @Option(name: .long, help: "Retry backoff, e.g. exponential:1000:3600000:0.2.")
+    var backoff: String?
+
+    @Option(name: .long, help: "Seconds one run may take.")
+    var timeout: Double?
+
+    @Option(name: .long, help: "A repeated submit with this key returns the first job.")
+    var idempotencyKey: String?
+
+    @Option(name: .long, help: "Wait up to this many seconds for the job to finish and print its result.")
+    var wait: Double?
+
+    func run() async throws {
+        connection.bootstrapLogging()
+        let logger = Logger(label: "drover.submit")
+        do {
+            let store = try connection.store(clientName: "drover.cli", logger: logger)
+            defer { Task { await store.close() } }
+            let client = DroverClient(store: store)
+            let request = JobRequest(
+                queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(Self.parseBackoff),
+                timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey)
+            let submitted = try await client.submit(request)
+            print(submitted.id)
+            if !submitted.created { FileHandle.standardError.write(Data("drover: idempotency key matched an existing job\n".utf8)) }
+            guard let wait else { return }
+            let job = try await client.wait(for: submitted.id, queue: queue, timeout: Duration(seconds: wait))
+            switch job.state {
+            case .completed: print(job.result ?? "null")
+            case .deadLetter: fail("job \(job.id) is DEAD_LETTER: \(job.error ?? "")")
+            default: fail("job \(job.id) is still \(job.state.rawValue) after \(wait)s")
+            }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    static func parseBackoff(_ text: String) throws -> BackoffPolicy {
+        let parts = text.split(separator: ":").map(String.init)
+        guard (2...4).contains(parts.count), let strategy = BackoffPolicy.Strategy(rawValue: parts[0]), let base = Int(parts[1]) else {
+            throw ValidationError("--backoff must look like exponential:1000[:3600000[:0.2]], got '\(text)'")
+        }
+        let policy = BackoffPolicy(
+            strategy: strategy, baseMs: base, maxMs: parts.count > 2 ? Int(parts[2]) ?? -1 : max(base, 3_600_000),
+            jitter: parts.count > 3 ? Double(parts[3]) ?? -1 : 0)
+        try policy.validate()
+        return policy
+    }
+}

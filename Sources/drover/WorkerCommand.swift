@@ -1,0 +1,128 @@
+import ArgumentParser
+import Drover
+import DroverCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker with the built-in handlers.",
+        discussion: """
+            Built-in job types:
+              noop               does nothing
+              echo               returns its payload
+              sleep  {"ms":N}    sleeps N milliseconds (cancellable)
+              fail   {"message":"..."}   always throws
+              flaky  {"failTimes":N}     fails its first N attempts, then succeeds
+              cpu    {"n":N}     hashes N times
+
+            The worker also runs the reaper, promoter and janitor unless --no-maintenance is
+            given; they are safe to run in every worker and master at once.
+
+            Examples:
+              drover worker
+              drover worker --queue emails --queue default --concurrency 50
+              drover worker --redis redis://:secret@redis.internal:6379/2 --heartbeat-interval 1
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .long, help: "A queue to take jobs from; repeat for several (earlier first).")
+    var queue: [String] = []
+
+    @Option(name: .long, help: "How many jobs run at once.")
+    var concurrency: Int = 10
+
+    @Option(name: .long, help: "Worker id (default: host-pid-random).")
+    var id: String?
+
+    @Option(name: .long, help: "Seconds between heartbeats.")
+    var heartbeatInterval: Double = 2
+
+    @Option(name: .long, help: "Seconds of silence after which this worker's reaper counts another worker as lost.")
+    var heartbeatTimeout: Double = 10
+
+    @Option(name: .long, help: "Seconds a job may run when it sets no timeout of its own.")
+    var jobTimeout: Double = 1800
+
+    @Option(name: .long, help: "Seconds running jobs get to finish after SIGTERM/SIGINT.")
+    var shutdownGrace: Double = 25
+
+    @Flag(name: .long, help: "Do not run the reaper, promoter and janitor in this worker.")
+    var noMaintenance = false
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else {
+            throw ValidationError("--heartbeat-timeout must be longer than --heartbeat-interval")
+        }
+        for q in queue {
+            do { try Names.validateQueue(q) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func run() async throws {
+        connection.bootstrapLogging()
+        let logger = Logger(label: "drover.worker")
+        let store: RedisJobStore
+        do { store = try connection.store(clientName: "drover.worker", logger: logger) } catch { fail("\(error)") }
+        var configuration = Worker.Configuration(
+            queues: queue.isEmpty ? ["default"] : queue, concurrency: concurrency, heartbeatInterval: Duration(seconds: heartbeatInterval),
+            jobTimeout: Duration(seconds: jobTimeout), shutdownGracePeriod: Duration(seconds: shutdownGrace),
+            maintenance: noMaintenance ? nil : Worker.Maintenance(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
+        if let id { configuration.id = id }
+        let worker = Worker(store: store, handlers: BuiltinHandlers.all, configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            fail("\(error)")
+        }
+        await store.close()
+    }
+}
+
+/// The handlers `drover worker` runs: enough for demos, tests and benchmarks.
+enum BuiltinHandlers {
+    struct Sleep: Codable, Sendable { var ms: Int }
+    struct Fail: Codable, Sendable { var message: String? }
+    struct Flaky: Codable, Sendable { var failTimes: Int }
+    struct CPU: Codable, Sendable { var n: Int }
+
+    struct HandlerError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static var all: JobHandlers {
+        var handlers = JobHandlers()
+        handlers.registerRaw("noop") { _, _ in "null" }
+        handlers.registerRaw("echo") { payload, _ in payload }
+        handlers.register("sleep") { (p: Sleep, _) in
+            try await Task.sleep(for: .milliseconds(max(0, p.ms)))
+        }
+        handlers.register("fail") { (p: Fail, _) in
+            throw HandlerError(description: p.message ?? "failed on purpose")
+        }
+        handlers.register("flaky") { (p: Flaky, context) -> String in
+            guard context.attempt > p.failTimes else {
+                throw HandlerError(description: "flaky: attempt \(context.attempt) of the first \(p.failTimes) fails")
+            }
+            return "succeeded on attempt \(context.attempt)"
+        }
+        handlers.register("cpu") { (p: CPU, _) -> String in
+            // FNV-1a over a counter: pure CPU work with a checkable result.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for i in 0..<max(0, p.n) {
+                hash = (hash ^ UInt64(truncatingIfNeeded: i)) &* 0x100_0000_01b3
+                if i & 0xFFFF == 0 { try Task.checkCancellation() }
+            }
+            return String(hash, radix: 16)
+        }
+        return handlers
+    }
+}
