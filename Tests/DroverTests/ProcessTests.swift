@@ -1,0 +1,88 @@
+import Drover
+import DroverCore
+import DroverTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `drover worker` processes, killed and stopped for real.
+@Suite struct ProcessTests {
+    func startWorker(_ server: RedisServer, id: String, concurrency: Int, extra: [String] = []) throws -> ChildProcess {
+        try ChildProcess(
+            executable: try droverExecutable(),
+            arguments: [
+                "worker", "--redis", server.url, "--id", id, "--concurrency", "\(concurrency)", "--heartbeat-interval", "0.2",
+                "--no-maintenance", "--log-level", "debug",
+            ] + extra,
+            logPath: server.directory + "/\(id).log")
+    }
+
+    @Test func theReaperRecoversEveryJobOfAWorkerKilledWithSIGKILL() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let client = DroverClient(store: store)
+
+        // Eight jobs that would take an hour each: four run in the child, four wait.
+        let ids = try await client.submit(batch: (0..<8).map { _ in JobRequest(type: "sleep", payload: #"{"ms":3600000}"#, maxAttempts: 3) }).map(\.id)
+        let victim = try startWorker(server, id: "victim", concurrency: 4)
+        defer { victim.send(SIGKILL) }
+        let running = try await eventually { try await client.queueCounts().first?.running == 4 }
+        #expect(running, "the child worker never ran 4 jobs: \(victim.output().suffix(2000))")
+
+        victim.send(SIGKILL)
+        #expect(await victim.waitForExit(timeout: .seconds(10)) != nil)
+
+        // A survivor whose "sleep" is instant, with a reaper that gives up on silent workers after 1 s.
+        var handlers = JobHandlers()
+        handlers.registerRaw("sleep") { _, context in #""done by \#(context.worker)""# }
+        let survivor = Worker(
+            store: store, handlers: handlers,
+            configuration: .init(
+                id: "survivor", concurrency: 4, heartbeatInterval: .milliseconds(200), fetchTimeout: .seconds(1),
+                maintenance: .init(heartbeatTimeout: .seconds(1), reaperInterval: .milliseconds(100), promoterInterval: .milliseconds(50))),
+            logger: quietLogger)
+        let task = Task { try await survivor.run() }
+        var reassigned = 0
+        for id in ids {
+            let job = try await client.wait(for: id, timeout: .seconds(60))
+            #expect(job.state == .completed)
+            #expect(job.result == #""done by survivor""#)
+            if job.history.contains(where: { $0.state == .failed && $0.error?.hasPrefix("worker lost: victim") == true }) {
+                reassigned += 1
+                #expect(job.attempt == 2)
+                #expect(job.history.map(\.state).suffix(6) == [.failed, .retryQueued, .queued, .assigned, .running, .completed])
+            }
+        }
+        survivor.shutdown()
+        try await task.value
+        #expect(reassigned == 4)
+        #expect(try await client.workers().isEmpty)
+        let counts = try #require(try await client.queueCounts().first)
+        #expect(counts.completed == 8 && counts.running == 0 && counts.queued == 0 && counts.retryQueued == 0)
+    }
+
+    @Test func sigtermStopsAWorkerGracefully() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let client = DroverClient(store: store)
+        let ids = try await client.submit(batch: (0..<4).map { _ in JobRequest(type: "sleep", payload: #"{"ms":500}"#) }).map(\.id)
+        let worker = try startWorker(server, id: "graceful", concurrency: 2)
+        defer { worker.send(SIGKILL) }
+        #expect(try await eventually { try await client.queueCounts().first?.running == 2 })
+        worker.send(SIGTERM)
+        let status = await worker.waitForExit(timeout: .seconds(20))
+        #expect(status == 0, "exit status \(String(describing: status)): \(worker.output().suffix(2000))")
+        let states = try await ids.asyncMap { try await client.job($0)!.state }
+        #expect(states.filter { $0 == .completed }.count == 2)
+        #expect(states.filter { $0 == .queued }.count == 2)
+        #expect(try await client.workers().isEmpty)
+        #expect(worker.output().contains("worker stopped"))
+    }
+}

@@ -1,0 +1,246 @@
+import Drover
+import DroverCore
+import DroverTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// A worker on a real Redis: concurrency, failures, timeouts, shutdown.
+@Suite struct WorkerTests {
+    func worker(_ store: any JobStore, _ handlers: JobHandlers, concurrency: Int = 4, grace: Duration = .seconds(10), id: String = "w-\(UInt16.random(in: 0...9999))") -> Worker {
+        Worker(
+            store: store, handlers: handlers,
+            configuration: .init(
+                id: id, concurrency: concurrency, heartbeatInterval: .milliseconds(200), shutdownGracePeriod: grace,
+                fetchTimeout: .seconds(1), maintenance: Worker.Maintenance(heartbeatTimeout: .seconds(2), promoterInterval: .milliseconds(50))),
+            logger: quietLogger)
+    }
+
+    /// Runs `worker` while `body` runs, then shuts it down and waits for it to stop.
+    func running<T>(_ worker: Worker, _ body: () async throws -> T) async throws -> T {
+        let task = Task { try await worker.run() }
+        do {
+            let value = try await body()
+            worker.shutdown()
+            try await task.value
+            return value
+        } catch {
+            worker.shutdown()
+            _ = try? await task.value
+            throw error
+        }
+    }
+
+    @Test func jobsOverlapUpToTheConcurrencyAndNeverBeyond() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let gauge = Gauge()
+        var handlers = JobHandlers()
+        handlers.registerRaw("overlap") { _, _ in
+            let now = gauge.enter()
+            defer { gauge.leave() }
+            // The first jobs wait until four run at once: this proves they overlap.
+            await gauge.waitUntilPeak(4, or: .seconds(20))
+            return "\(now)"
+        }
+        let client = DroverClient(store: f.store)
+        let ids = try await client.submit(batch: (0..<12).map { _ in JobRequest(type: "overlap") }).map(\.id)
+        try await running(worker(f.store, handlers, concurrency: 4)) { () async throws in
+            for id in ids {
+                #expect(try await client.wait(for: id, timeout: .seconds(30)).state == .completed)
+            }
+        }
+        #expect(gauge.peak == 4)
+    }
+
+    @Test func aThrowingHandlerFailsOnlyItsJobAndRetriesIntoTheDeadLetterQueue() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
+        var handlers = JobHandlers()
+        handlers.registerRaw("ok") { payload, _ in payload }
+        handlers.registerRaw("bad") { _, _ in throw Boom() }
+        let client = DroverClient(store: f.store)
+        let good = try await client.submit(batch: (0..<5).map { JobRequest(type: "ok", payload: "\($0)") }).map(\.id)
+        let bad = try await client.submit(JobRequest(type: "bad", maxAttempts: 3, backoff: .fixed(ms: 10))).id
+        try await running(worker(f.store, handlers)) { () async throws in
+            for (i, id) in good.enumerated() {
+                let job = try await client.wait(for: id, timeout: .seconds(30))
+                #expect(job.state == .completed && job.result == "\(i)")
+            }
+            let dead = try await client.wait(for: bad, timeout: .seconds(30))
+            #expect(dead.state == .deadLetter)
+            #expect(dead.attempt == 3 && dead.error == "boom")
+            #expect(dead.history.filter { $0.state == .failed }.count == 3)
+            #expect(try await client.deadLetters(queue: "default").map(\.id) == [bad])
+        }
+    }
+
+    @Test func aHandlerPastItsTimeoutIsCancelledAndFailed() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let cancelled = Mutex(false)
+        var handlers = JobHandlers()
+        handlers.registerRaw("hang") { _, _ in
+            do {
+                try await Task.sleep(for: .seconds(3600))
+            } catch {
+                cancelled.withLock { $0 = true }
+                throw error
+            }
+            return "null"
+        }
+        let client = DroverClient(store: f.store)
+        let id = try await client.submit(JobRequest(type: "hang", maxAttempts: 1, timeoutMs: 200)).id
+        try await running(worker(f.store, handlers)) { () async throws in
+            let job = try await client.wait(for: id, timeout: .seconds(30))
+            #expect(job.state == .deadLetter)
+            #expect(job.error?.contains("timed out after") == true)
+        }
+        #expect(cancelled.withLock { $0 })
+    }
+
+    @Test func unknownTypesAndUndecodablePayloadsFailWithAClearReason() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        struct Order: Codable, Sendable { var id: Int }
+        var handlers = JobHandlers()
+        handlers.register("order") { (order: Order, _) in order.id * 2 }
+        let client = DroverClient(store: f.store)
+        let unknown = try await client.submit(JobRequest(type: "invoice", maxAttempts: 1)).id
+        let undecodable = try await client.submit(JobRequest(type: "order", payload: #"{"id":"seven"}"#, maxAttempts: 1)).id
+        let fine = try await client.submit(type: "order", payload: Order(id: 21)).id
+        try await running(worker(f.store, handlers, id: "first")) { () async throws in
+            let a = try await client.wait(for: unknown, timeout: .seconds(30))
+            #expect(a.state == .deadLetter)
+            #expect(a.error == "no handler for job type 'invoice' on worker first")
+            let b = try await client.wait(for: undecodable, timeout: .seconds(30))
+            #expect(b.state == .deadLetter)
+            #expect(b.error?.contains("does not decode as Order") == true)
+            #expect(try await client.result(of: fine, as: Int.self, timeout: .seconds(30)) == 42)
+        }
+        // Once a worker has the handler, an operator retries the dead letter and it runs.
+        handlers.registerRaw("invoice") { _, _ in #""sent""# }
+        try await running(worker(f.store, handlers, id: "second")) { () async throws in
+            try await client.retryDeadLetter(unknown)
+            #expect(try await client.result(of: unknown, as: String.self, timeout: .seconds(30)) == "sent")
+        }
+    }
+
+    @Test func gracefulShutdownFinishesRunningJobsAndLeavesTheRestQueued() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let gauge = Gauge()
+        let release = Gate()
+        var handlers = JobHandlers()
+        handlers.registerRaw("slow") { payload, _ in
+            gauge.enter()
+            defer { gauge.leave() }
+            await release.wait()
+            return payload
+        }
+        let client = DroverClient(store: f.store)
+        let ids = try await client.submit(batch: (0..<6).map { JobRequest(type: "slow", payload: "\($0)") }).map(\.id)
+        let w = worker(f.store, handlers, concurrency: 2)
+        let task = Task { try await w.run() }
+        await gauge.waitUntilRunning(2, or: .seconds(20))
+        w.shutdown()
+        release.open()
+        try await task.value
+        let jobs = try await ids.asyncMap { try await client.job($0)! }
+        #expect(jobs.filter { $0.state == .completed }.count == 2)
+        #expect(jobs.filter { $0.state == .queued }.count == 4)
+        let counts = try await client.queueCounts()[0]
+        #expect(counts.running == 0 && counts.assigned == 0 && counts.queued == 4)
+        #expect(try await client.workers().isEmpty)
+        if let server = f.server {
+            let redis = try server.client()
+            defer { Task { await redis.close() } }
+            #expect(try await redis.send("KEYS", "drover:{default}:active:*").array?.isEmpty == true)
+        }
+    }
+
+    @Test func jobsStillRunningAfterTheGracePeriodAreHandedBack() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let gauge = Gauge()
+        var handlers = JobHandlers()
+        handlers.registerRaw("forever") { _, _ in
+            gauge.enter()
+            defer { gauge.leave() }
+            try await Task.sleep(for: .seconds(3600))
+            return "null"
+        }
+        let client = DroverClient(store: f.store)
+        let id = try await client.submit(JobRequest(type: "forever", maxAttempts: 1)).id
+        let w = worker(f.store, handlers, concurrency: 1, grace: .milliseconds(100))
+        let task = Task { try await w.run() }
+        await gauge.waitUntilRunning(1, or: .seconds(20))
+        w.shutdown()
+        try await task.value
+        let job = try #require(try await client.job(id))
+        // Not dead-lettered although it was the last attempt: the shutdown was not its fault.
+        #expect(job.state == .retryQueued)
+        #expect(job.error?.hasPrefix("interrupted") == true)
+        #expect(w.staleReports == 0)
+    }
+}
+
+/// Counts handlers running at once and remembers the peak.
+final class Gauge: Sendable {
+    private let state = Mutex((now: 0, peak: 0))
+
+    @discardableResult
+    func enter() -> Int {
+        state.withLock {
+            $0.now += 1
+            $0.peak = max($0.peak, $0.now)
+            return $0.now
+        }
+    }
+
+    func leave() { state.withLock { $0.now -= 1 } }
+
+    var peak: Int { state.withLock { $0.peak } }
+    var now: Int { state.withLock { $0.now } }
+
+    func waitUntilPeak(_ n: Int, or timeout: Duration) async {
+        _ = await eventually(timeout: timeout) { self.peak >= n }
+    }
+
+    func waitUntilRunning(_ n: Int, or timeout: Duration) async {
+        _ = await eventually(timeout: timeout) { self.now >= n }
+    }
+}
+
+/// Holds handlers until opened.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let open = state.withLock { state -> Bool in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
