@@ -40,6 +40,15 @@ public final class RedisServer: Sendable {
         throw lastError ?? ChildProcessError.notReady("redis-server did not start")
     }
 
+    /// Starts a new server on the port and directory of a stopped one, with its arguments,
+    /// so it reads back what the old one persisted.
+    public static func restart(_ old: RedisServer) async throws -> RedisServer {
+        let process = try ChildProcess(executable: old.process.executable, arguments: old.process.arguments, logPath: old.directory + "/redis.log")
+        let server = RedisServer(port: old.port, directory: old.directory, process: process)
+        try await server.waitUntilReady()
+        return server
+    }
+
     private init(port: Int, directory: String, process: ChildProcess) {
         self.port = port
         self.directory = directory

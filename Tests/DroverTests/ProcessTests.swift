@@ -85,4 +85,65 @@ import Glibc
         #expect(try await client.workers().isEmpty)
         #expect(worker.output().contains("worker stopped"))
     }
+
+    @Test func aWorkerProcessKeepsAFixedNumberOfConnectionsWhateverItsConcurrency() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let redis = try server.client()
+        defer { Task { await redis.close() } }
+        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let client = DroverClient(store: store)
+
+        var connections: [Int: Int] = [:]
+        for concurrency in [1, 64] {
+            let worker = try startWorker(server, id: "c\(concurrency)", concurrency: concurrency, extra: ["--queue", "a", "--queue", "b"])
+            defer { worker.send(SIGKILL) }
+            // Jobs on both queues make the worker open everything it ever opens.
+            let ids = try await client.submit(batch: (0..<200).map { JobRequest(queue: $0 % 2 == 0 ? "a" : "b", type: "noop") }).map(\.id)
+            for id in ids { _ = try await client.wait(for: id, timeout: .seconds(60)) }
+            let list = try #require(try await redis.send("CLIENT", "LIST").string)
+            connections[concurrency] = list.split(separator: "\n").filter { $0.contains("name=drover.worker") }.count
+            await worker.stop()
+        }
+        // One connection for commands plus one per queue for blocking fetches.
+        #expect(connections == [1: 3, 64: 3])
+    }
+
+    @Test func redisCommandsPerJob() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let redis = try server.client()
+        defer { Task { await redis.close() } }
+        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let client = DroverClient(store: store)
+        let jobs = 2000
+        try await redis.send("CONFIG", "RESETSTAT")
+        let ids = try await client.submit(batch: (0..<jobs).map { _ in JobRequest(type: "noop") }).map(\.id)
+        let worker = try startWorker(server, id: "counted", concurrency: 16)
+        defer { worker.send(SIGKILL) }
+        #expect(try await client.wait(for: ids.last!, timeout: .seconds(120)).state == .completed)
+        #expect(try await eventually { try await client.queueCounts()[0].completed == jobs })
+        await worker.stop()
+        let stats = try #require(try await redis.send("INFO", "commandstats").string)
+        var calls: [String: Int] = [:]
+        for line in stats.split(separator: "\r\n") where line.hasPrefix("cmdstat_") {
+            let name = line.dropFirst("cmdstat_".count).prefix { $0 != ":" }
+            if let range = line.range(of: "calls="), let n = Int(line[range.upperBound...].prefix { $0.isNumber }) {
+                calls[String(name)] = n
+            }
+        }
+        // commandstats also counts the commands scripts run inside Redis; what crosses the
+        // network is the scripts themselves plus the few plain commands a worker sends.
+        // (This test's own reads are plain HGETALL/LLEN/… and are left out.)
+        let sent = ["evalsha", "blmove", "sadd", "script|load", "client|setname", "zrem"].compactMap { calls[$0] }.reduce(0, +)
+        let executed = calls.filter { !["info", "config|resetstat", "hgetall", "smembers", "subscribe", "exists"].contains($0.key) }.values.reduce(0, +)
+        let perJob = Double(sent) / Double(jobs)
+        print(
+            "redis round trips per job: \(String(format: "%.2f", perJob)); commands executed per job, scripts' included: "
+                + "\(String(format: "%.1f", Double(executed) / Double(jobs))) (\(calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))")
+        // A batch submit, one claim script per batch of free slots, one completion script per job.
+        #expect(perJob <= 2.1)
+    }
 }

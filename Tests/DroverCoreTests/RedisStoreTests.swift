@@ -1,0 +1,103 @@
+import DroverCore
+import DroverRedis
+import DroverTestSupport
+import Foundation
+import Testing
+
+/// What only the Redis store has: keys a person can read with redis-cli.
+@Suite struct RedisStoreTests {
+    @Test func keysAreTheDocumentedOnesAndReadable() async throws {
+        let f = try await StoreFixture.make(.redis, retention: RetentionPolicy(completed: .seconds(3600)))
+        defer { Task { await f.tearDown() } }
+        let store = try #require(f.redisStore)
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+
+        let ids = try await store.submit([
+            JobRequest(queue: "mail", type: "send", payload: #"{"to":"x"}"#, idempotencyKey: "k1"), JobRequest(queue: "mail", type: "send"),
+            JobRequest(queue: "mail", type: "send", maxAttempts: 1),
+        ]).map(\.id)
+        try await store.heartbeat(WorkerInfo(id: "w1", host: "h", pid: 7, queues: ["mail"], concurrency: 2, inFlight: 1, startedAt: 1, version: "t"))
+        let claimed = try await store.claim(queues: ["mail"], worker: "w1", max: 3, start: true)
+        _ = try await store.complete([CompletionReport(job: claimed[0], result: "true")], worker: "w1")
+        _ = try await store.fail([FailureReport(job: claimed[2], error: "bad")], worker: "w1")
+
+        func type(_ key: String) async throws -> String? { try await redis.send("TYPE", key).string }
+        #expect(try await type("drover:queues") == "set")
+        #expect(try await type("drover:workers") == "zset")
+        #expect(try await type("drover:worker:w1") == "hash")
+        #expect(try await type("drover:{mail}:active:w1") == "list")
+        #expect(try await type("drover:{mail}:completed") == "zset")
+        #expect(try await type("drover:{mail}:dead") == "zset")
+        #expect(try await type("drover:{mail}:stats") == "hash")
+        #expect(try await type("drover:{mail}:job:\(ids[0])") == "hash")
+        #expect(try await redis.send("GET", "drover:{mail}:idempotency:k1").string == ids[0].rawValue)
+        #expect(try await redis.send("LRANGE", "drover:{mail}:active:w1", 0, -1).array?.compactMap(\.string) == [ids[1].rawValue])
+        #expect(try await redis.send("HGET", "drover:{mail}:job:\(ids[0])", "state").string == "COMPLETED")
+        #expect(try await redis.send("HGET", "drover:{mail}:job:\(ids[0])", "result").string == "true")
+        #expect(try await redis.send("HGET", "drover:{mail}:job:\(ids[1])", "worker").string == "w1")
+        #expect(try await redis.send("HGET", "drover:{mail}:stats", "RUNNING").int == 1)
+        #expect(try await redis.send("HGET", "drover:worker:w1", "pid").string == "7")
+        let history = try #require(try await redis.send("HGET", "drover:{mail}:job:\(ids[2])", "history").string)
+        #expect(history.contains(#""state":"DEAD_LETTER""#))
+        // Completed jobs expire on their own too, so memory stays bounded without a janitor.
+        let ttl = try #require(try await redis.send("PTTL", "drover:{mail}:job:\(ids[0])").int)
+        #expect(ttl > 3_500_000 && ttl <= 3_600_000)
+        #expect(try await redis.send("PTTL", "drover:{mail}:job:\(ids[2])").int == -1)
+    }
+
+    @Test func aJobIsFoundWithoutItsQueue() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        _ = try await f.store.submit([JobRequest(queue: "a", type: "t"), JobRequest(queue: "b", type: "t")])
+        let id = try await f.store.submit([JobRequest(queue: "c", type: "t")])[0].id
+        #expect(try await f.store.job(id, queue: nil)?.queue == "c")
+        #expect(try await f.store.job(id, queue: "a") == nil)
+    }
+
+    @Test func scriptsSurviveAScriptFlush() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+        _ = try await f.store.submit([JobRequest(type: "t")])
+        try await redis.send("SCRIPT", "FLUSH")
+        _ = try await f.store.submit([JobRequest(type: "t")])
+        #expect(try await f.store.queueCounts()[0].queued == 2)
+    }
+
+    @Test func anIdThatIsNotQueuedIsDroppedByClaim() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+        let ids = try await f.store.submit([JobRequest(type: "t"), JobRequest(type: "t")]).map(\.id)
+        // A stray id (its job deleted by hand) must not wedge the queue.
+        try await redis.send("DEL", "drover:{default}:job:\(ids[0])")
+        let claimed = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
+        #expect(claimed.map(\.id) == [ids[1]])
+        #expect(try await redis.send("LRANGE", "drover:{default}:active:w", 0, -1).array?.compactMap(\.string) == [ids[1].rawValue])
+    }
+
+    @Test func theStoreKeepsWorkingAcrossARedisRestart() async throws {
+        let server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        defer { Task { await server.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let before = try await store.submit([JobRequest(type: "t")])[0].id
+        let redis = try server.client()
+        defer { Task { await redis.close() } }
+        // SHUTDOWN with AOF keeps the data; a new server on the same port and dir reads it back.
+        _ = try? await redis.send("SHUTDOWN")
+        #expect(await server.process.waitForExit(timeout: .seconds(10)) != nil)
+        let restarted = try await RedisServer.restart(server)
+        defer { Task { await restarted.stop() } }
+        var after: JobID?
+        for _ in 0..<50 where after == nil {
+            after = try? await store.submit([JobRequest(type: "t")])[0].id
+        }
+        #expect(after != nil)
+        #expect(try await store.queueCounts()[0].queued == 2)
+        #expect(try await store.job(before, queue: "default")?.state == .queued)
+    }
+}
