@@ -60,7 +60,9 @@ public struct DroverClient: Sendable {
     }
 
     /// Waits for the job and decodes its result; throws ``JobOutcomeError`` if it did not complete.
-    public func result<Result: Decodable>(of id: JobID, as type: Result.Type = Result.self, queue: String? = nil, timeout: Duration) async throws -> Result {
+    public func result<Result: Decodable>(of id: JobID, as type: Result.Type = Result.self, queue: String? = nil, timeout: Duration)
+        async throws -> Result
+    {
         let job = try await wait(for: id, queue: queue, timeout: timeout)
         guard job.state == .completed, let result = job.result else {
             throw JobOutcomeError(job: job)

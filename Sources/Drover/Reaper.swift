@@ -13,7 +13,10 @@ public struct Reaper: Service {
     public let interval: Duration
     public let logger: Logger
 
-    public init(store: any JobStore, heartbeatTimeout: Duration = .seconds(10), interval: Duration = .seconds(1), logger: Logger = Logger(label: "drover.reaper")) {
+    public init(
+        store: any JobStore, heartbeatTimeout: Duration = .seconds(10), interval: Duration = .seconds(1),
+        logger: Logger = Logger(label: "drover.reaper")
+    ) {
         self.store = store
         self.heartbeatTimeout = heartbeatTimeout
         self.interval = interval
@@ -27,7 +30,9 @@ public struct Reaper: Service {
         for worker in report.lostWorkers {
             logger.warning(
                 "worker lost",
-                metadata: ["worker": "\(worker)", "failedJobs": "\(report.failedJobs.count)", "requeuedJobs": "\(report.requeuedJobs.count)"])
+                metadata: [
+                    "worker": "\(worker)", "failedJobs": "\(report.failedJobs.count)", "requeuedJobs": "\(report.requeuedJobs.count)",
+                ])
         }
         return report
     }

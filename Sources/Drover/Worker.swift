@@ -91,7 +91,10 @@ public final class Worker: Service, Sendable {
         var staleReports = 0
     }
 
-    public init(store: any JobStore, handlers: JobHandlers, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "drover.worker")) {
+    public init(
+        store: any JobStore, handlers: JobHandlers, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "drover.worker")
+    ) {
         self.store = store
         self.handlers = handlers
         self.configuration = configuration
@@ -104,7 +107,8 @@ public final class Worker: Service, Sendable {
     /// `<host>-<pid>-<4 random hex digits>`.
     public static func defaultID() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        let clean = String(host.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") })
+        let clean = String(
+            host.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") })
         return "\(clean.isEmpty ? "host" : clean)-\(getpid())-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
     }
 
@@ -167,7 +171,9 @@ public final class Worker: Service, Sendable {
                 let store = self.store
                 let logger = self.logger
                 duties.addTask {
-                    try? await Reaper(store: store, heartbeatTimeout: maintenance.heartbeatTimeout, interval: maintenance.reaperInterval, logger: logger).run()
+                    try? await Reaper(
+                        store: store, heartbeatTimeout: maintenance.heartbeatTimeout, interval: maintenance.reaperInterval, logger: logger
+                    ).run()
                 }
                 duties.addTask { try? await Promoter(store: store, interval: maintenance.promoterInterval, logger: logger).run() }
                 duties.addTask { try? await Janitor(store: store, interval: maintenance.janitorInterval, logger: logger).run() }
@@ -176,7 +182,9 @@ public final class Worker: Service, Sendable {
             duties.cancelAll()
         }
 
-        try? await retrying("release fetches", giveUpWhenInterrupted: false) { try await self.store.releaseFetches(worker: self.configuration.id) }
+        try? await retrying("release fetches", giveUpWhenInterrupted: false) {
+            try await self.store.releaseFetches(worker: self.configuration.id)
+        }
         try? await retrying("deregister", giveUpWhenInterrupted: false) { try await self.store.deregister(worker: self.configuration.id) }
         logger.info("worker stopped")
     }

@@ -245,7 +245,9 @@ public actor InMemoryJobStore: JobStore {
             guard holds(job, worker: worker, states: allowed) else { return stale(job.id, queue: job.queue) }
             release(job.id, queue: job.queue, worker: worker)
             return .applied(
-                failJob(job.id, at: at, worker: worker, error: report.error, delayMs: report.retryDelayMs, alwaysRetry: report.kind == .interrupted))
+                failJob(
+                    job.id, at: at, worker: worker, error: report.error, delayMs: report.retryDelayMs,
+                    alwaysRetry: report.kind == .interrupted))
         }
     }
 
@@ -286,8 +288,10 @@ public actor InMemoryJobStore: JobStore {
     public func reapLostWorkers(heartbeatTimeout: Duration) async throws -> ReapReport {
         let at = clock()
         var report = ReapReport()
-        let lost = workerInfo.values.filter { ($0.lastHeartbeat ?? 0) < at - heartbeatTimeout.milliseconds }.map(\.id).sorted()
-        for worker in lost {
+        let lost = workerInfo.values.filter { ($0.lastHeartbeat ?? 0) < at - heartbeatTimeout.milliseconds }.map(\.id)
+        // Processing lists whose worker is not registered at all are orphans: reap them too.
+        let orphaned = queueState.values.flatMap { $0.active.keys }.filter { workerInfo[$0] == nil }
+        for worker in Set(lost + orphaned).sorted() {
             let reason = "worker lost: \(worker) sent no heartbeat for \(heartbeatTimeout)"
             for queue in queueState.keys.sorted() {
                 for id in queueState[queue]!.active[worker] ?? [] {
@@ -298,8 +302,7 @@ public actor InMemoryJobStore: JobStore {
                 }
                 queueState[queue]!.active[worker] = nil
             }
-            workerInfo[worker] = nil
-            report.lostWorkers.append(worker)
+            if workerInfo.removeValue(forKey: worker) != nil { report.lostWorkers.append(worker) }
         }
         return report
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A job's identity: a ULID, 26 characters of Crockford base-32 whose first ten encode the
@@ -61,7 +61,8 @@ public struct JobID: Sendable, Hashable, Codable, Comparable, CustomStringConver
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let id = JobID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a job id (a 26-character ULID)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not a job id (a 26-character ULID)"))
         }
         self = id
     }

@@ -7,6 +7,7 @@
 /// |---|---|---|
 /// | `drover:{q}:queued` | list | ids ready to run; submit `LPUSH`es, workers take from the right |
 /// | `drover:{q}:active:<worker>` | list | ids a worker has taken (its processing list) |
+/// | `drover:{q}:holders` | set | workers that may have a processing list in this queue |
 /// | `drover:{q}:retry` | sorted set | RETRY_QUEUED ids by due time (ms) |
 /// | `drover:{q}:dead` | sorted set | DEAD_LETTER ids by time of death (ms) |
 /// | `drover:{q}:completed` | sorted set | COMPLETED ids by completion time, until retention ends |
@@ -41,6 +42,7 @@ public struct QueueKeys: Sendable, Hashable {
 
     public var queued: String { base + "queued" }
     public func active(worker: String) -> String { base + "active:" + worker }
+    public var holders: String { base + "holders" }
     public var retry: String { base + "retry" }
     public var dead: String { base + "dead" }
     public var completed: String { base + "completed" }

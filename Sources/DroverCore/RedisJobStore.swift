@@ -47,7 +47,8 @@ public final class RedisJobStore: JobStore {
     }
 
     private enum FetchState {
-        case inFlight
+        /// Blocked in Redis; `connection` is the `CLIENT ID` to unblock it with, once known.
+        case inFlight(connection: Int?)
         case moved(String)
         case failed(RedisError)
 
@@ -94,10 +95,12 @@ public final class RedisJobStore: JobStore {
 
     // MARK: Script plumbing
 
-    private func call(_ script: RedisScript, queue: String, worker: String? = nil, extraKeys: [String] = [], arguments: [any RedisArgument]) -> RedisScript.Call {
+    private func call(_ script: RedisScript, queue: String, worker: String? = nil, extraKeys: [String] = [], arguments: [any RedisArgument])
+        -> RedisScript.Call
+    {
         let q = keys.queue(queue)
         let queueKeys: [any RedisArgument] = [
-            q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"),
+            q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"), q.holders,
         ]
         let common: [any RedisArgument] = [
             q.jobPrefix, q.idempotencyPrefix, keys.finishedChannel, configuration.retention.historyLimit,
@@ -152,9 +155,13 @@ public final class RedisJobStore: JobStore {
         for (queue, reply) in zip(order, replies) {
             let values = try reply.throwingServerError().array ?? []
             let batch = byQueue[queue]!
-            guard values.count == batch.count * 2 else { throw RedisError.unexpectedReply("submit returned \(values.count) values for \(batch.count) jobs") }
+            guard values.count == batch.count * 2 else {
+                throw RedisError.unexpectedReply("submit returned \(values.count) values for \(batch.count) jobs")
+            }
             for (i, entry) in batch.enumerated() {
-                guard let id = values[i * 2].string.flatMap(JobID.init) else { throw RedisError.unexpectedReply("submit returned a bad id") }
+                guard let id = values[i * 2].string.flatMap(JobID.init) else {
+                    throw RedisError.unexpectedReply("submit returned a bad id")
+                }
                 results[entry.index] = SubmittedJob(id: id, queue: queue, created: values[i * 2 + 1].int == 1)
             }
         }
@@ -332,7 +339,7 @@ public final class RedisJobStore: JobStore {
         let key = FetchKey(worker: worker, queue: queue)
         let idle = fetches.withLock { fetches -> Bool in
             guard fetches[key] == nil else { return false }
-            fetches[key] = .inFlight
+            fetches[key] = .inFlight(connection: nil)
             return true
         }
         guard idle else { return }
@@ -344,6 +351,10 @@ public final class RedisJobStore: JobStore {
         Task {
             let state: FetchState?
             do {
+                // Known before blocking, so releaseFetches can end the BLMOVE from another
+                // connection with CLIENT UNBLOCK, in order with everything else Redis does.
+                let connection = try await client.send(RedisCommand("CLIENT", "ID")).int
+                self.fetches.withLock { $0[key] = .inFlight(connection: connection) }
                 let reply = try await client.send(command, timeout: replyTimeout)
                 state = reply.string.map(FetchState.moved)
             } catch {
@@ -405,24 +416,39 @@ public final class RedisJobStore: JobStore {
     }
 
     public func releaseFetches(worker: String) async throws {
-        // Closing a blocking connection cancels its BLMOVE in Redis. A BLMOVE that already
-        // moved an id but whose reply is lost leaves it QUEUED in our active list, where the
-        // release sweep below finds it.
+        // End blocked BLMOVEs with CLIENT UNBLOCK: Redis runs it in order with every other
+        // command, so once a fetch has answered nothing more can land in its active list.
+        // (Closing the connection would not do: Redis may serve a push to a client whose
+        // disconnect it has not read yet.) Repeated, for a fetch whose BLMOVE had not yet
+        // reached Redis when the first UNBLOCK did.
+        let wakeup = fetchWakeup(worker: worker)
+        while true {
+            let blocked = fetches.withLock { fetches in
+                fetches.filter { $0.key.worker == worker && $0.value.isInFlight }.map { (key: $0.key, state: $0.value) }
+            }
+            if blocked.isEmpty { break }
+            let connections = blocked.compactMap { entry -> Int? in
+                if case .inFlight(let connection) = entry.state { return connection }
+                return nil
+            }
+            if !connections.isEmpty {
+                _ = try await redis.pipeline(connections.map { RedisCommand("CLIENT", "UNBLOCK", $0) })
+            }
+            await wakeup.wait(timeout: .milliseconds(50))
+        }
+        let queues = fetches.withLock { fetches -> Set<String> in
+            let mine = fetches.keys.filter { $0.worker == worker }
+            for key in mine { fetches[key] = nil }
+            return Set(mine.map(\.queue))
+        }
         let clients = blockingClients.withLock { clients in
             let mine = clients.filter { $0.key.worker == worker }
             for key in mine.keys { clients[key] = nil }
-            return mine
+            return Array(mine.values)
         }
-        for client in clients.values { await client.close() }
-        let wakeup = fetchWakeup(worker: worker)
-        while fetches.withLock({ $0.contains { $0.key.worker == worker && $0.value.isInFlight } }) {
-            await wakeup.wait(timeout: .milliseconds(100))
-        }
-        fetches.withLock { fetches in
-            for key in fetches.keys where key.worker == worker { fetches[key] = nil }
-        }
-        fetchFinished.withLock { $0[worker] = nil }
-        for queue in Set(clients.keys.map(\.queue)) {
+        for client in clients { await client.close() }
+        // Whatever a fetch moved but nobody claimed goes back to the head of its queue.
+        for queue in queues {
             _ = try await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker]))
         }
     }
@@ -517,48 +543,24 @@ public final class RedisJobStore: JobStore {
     public func reapLostWorkers(heartbeatTimeout: Duration) async throws -> ReapReport {
         let timeoutMs = heartbeatTimeout.milliseconds
         var report = ReapReport()
+        // Lost: a heartbeat older than the timeout. Orphaned: a processing list whose worker
+        // is not registered at all (it deregistered with jobs left, or its entry was removed).
         let lost = (try await redis.run(Scripts.lostWorkers, keys: [keys.workers], arguments: [timeoutMs]).array ?? []).compactMap(\.string)
-        guard !lost.isEmpty else { return report }
         let queues = try await self.queues()
-        for worker in lost {
-            var alive = false
-            for queue in queues where !alive {
-                let q = keys.queue(queue)
-                let reason = "worker lost: \(worker) sent no heartbeat for \(heartbeatTimeout)"
-                while true {
-                    let ids = (try await redis.send(RedisCommand("LRANGE", q.active(worker: worker), 0, 99)).array ?? []).compactMap(\.string)
-                    if ids.isEmpty { break }
-                    // Each job's retry delay follows its own backoff policy and attempt.
-                    let jobs = try await redis.pipeline(ids.map { RedisCommand("HMGET", q.jobPrefix + $0, "attempt", "attemptBase", "backoff") })
-                    var arguments: [any RedisArgument] = [worker, timeoutMs, reason]
-                    for (id, fields) in zip(ids, jobs) {
-                        let f = fields.array ?? []
-                        let attempt = (f.first?.int ?? 0) - (f.count > 1 ? f[1].int ?? 0 : 0)
-                        let backoff = f.count > 2 ? f[2].string.flatMap(Self.decodeBackoff) ?? .standard : .standard
-                        arguments += [id, backoff.delayMs(afterAttempt: attempt)]
-                    }
-                    let reply = try await run(call(Scripts.reap, queue: queue, worker: worker, extraKeys: [keys.workers], arguments: arguments))
-                    let answers = (reply.array ?? []).compactMap(\.string)
-                    if answers == ["ALIVE"] {
-                        alive = true
-                        break
-                    }
-                    for (id, answer) in zip(ids, answers) {
-                        guard let jobID = JobID(id) else { continue }
-                        switch answer {
-                        case "REQUEUED": report.requeuedJobs.append(jobID)
-                        case "RETRY_QUEUED", "DEAD_LETTER": report.failedJobs.append(jobID)
-                        default: break
-                        }
-                        if answer == "RETRY_QUEUED" || answer == "DEAD_LETTER" {
-                            logger.warning(
-                                "reaped job of lost worker",
-                                metadata: ["job": "\(id)", "queue": "\(queue)", "worker": "\(worker)", "state": "\(answer)"])
-                        }
-                    }
+        let holders = try await redis.pipeline(queues.map { RedisCommand("SMEMBERS", keys.queue($0).holders) })
+            .map { ($0.array ?? []).compactMap(\.string) }
+        let registered = Set((try await redis.send(RedisCommand("ZRANGE", keys.workers, 0, -1)).array ?? []).compactMap(\.string))
+        let lostSet = Set(lost)
+        var alive: Set<String> = []
+        for (queue, workers) in zip(queues, holders) {
+            for worker in workers where lostSet.contains(worker) || !registered.contains(worker) {
+                if alive.contains(worker) { continue }
+                if try await reap(worker: worker, queue: queue, heartbeatTimeout: heartbeatTimeout, into: &report) == false {
+                    alive.insert(worker)
                 }
             }
-            if alive { continue }
+        }
+        for worker in lost where !alive.contains(worker) {
             let forgotten = try await redis.run(Scripts.forgetWorker, keys: [keys.workers, keys.worker(worker)], arguments: [worker, timeoutMs])
             if forgotten.int == 1 {
                 report.lostWorkers.append(worker)
@@ -566,6 +568,44 @@ public final class RedisJobStore: JobStore {
             }
         }
         return report
+    }
+
+    /// Hands back everything in one worker's processing list of one queue. Returns false if
+    /// the worker turned out to be alive.
+    private func reap(worker: String, queue: String, heartbeatTimeout: Duration, into report: inout ReapReport) async throws -> Bool {
+        let q = keys.queue(queue)
+        let reason = "worker lost: \(worker) sent no heartbeat for \(heartbeatTimeout)"
+        while true {
+            let ids = (try await redis.send(RedisCommand("LRANGE", q.active(worker: worker), 0, 99)).array ?? []).compactMap(\.string)
+            // Each job's retry delay follows its own backoff policy and attempt.
+            let jobs = try await redis.pipeline(ids.map { RedisCommand("HMGET", q.jobPrefix + $0, "attempt", "attemptBase", "backoff") })
+            var arguments: [any RedisArgument] = [worker, heartbeatTimeout.milliseconds, reason]
+            for (id, fields) in zip(ids, jobs) {
+                let f = fields.array ?? []
+                let attempt = (f.first?.int ?? 0) - (f.count > 1 ? f[1].int ?? 0 : 0)
+                let backoff = f.count > 2 ? f[2].string.flatMap(Self.decodeBackoff) ?? .standard : .standard
+                arguments += [id, backoff.delayMs(afterAttempt: attempt)]
+            }
+            // Runs even for an empty list, to drop the worker from the queue's holders.
+            let reply = try await run(call(Scripts.reap, queue: queue, worker: worker, extraKeys: [keys.workers], arguments: arguments))
+            let answers = (reply.array ?? []).compactMap(\.string)
+            if answers == ["ALIVE"] { return false }
+            for (id, answer) in zip(ids, answers) {
+                guard let jobID = JobID(id) else { continue }
+                switch answer {
+                case "REQUEUED":
+                    report.requeuedJobs.append(jobID)
+                case "RETRY_QUEUED", "DEAD_LETTER":
+                    report.failedJobs.append(jobID)
+                    logger.warning(
+                        "reaped job of lost worker",
+                        metadata: ["job": "\(id)", "queue": "\(queue)", "worker": "\(worker)", "state": "\(answer)"])
+                default:
+                    break
+                }
+            }
+            if ids.count < 100 { return true }
+        }
     }
 
     public func promoteDueJobs() async throws -> PromotionReport {
@@ -590,7 +630,9 @@ public final class RedisJobStore: JobStore {
         for queue in queues {
             while true {
                 let reply = try await run(
-                    call(Scripts.trim, queue: queue, arguments: [r.completed.milliseconds, r.deadLetterMaxAge.milliseconds, r.deadLetterMaxCount, 1000]))
+                    call(
+                        Scripts.trim, queue: queue,
+                        arguments: [r.completed.milliseconds, r.deadLetterMaxAge.milliseconds, r.deadLetterMaxCount, 1000]))
                 let parts = reply.array ?? []
                 let completed = parts.first?.int ?? 0
                 let dead = parts.count > 1 ? parts[1].int ?? 0 : 0

@@ -5,8 +5,8 @@ import DroverRedis
 /// All per-queue scripts take the same keys and first four arguments, bound to names by the
 /// shared prelude:
 ///
-/// - `KEYS`: queued, retry, dead, completed, stats, config, the worker's active list
-///   (plus the workers sorted set for `reap`)
+/// - `KEYS`: queued, retry, dead, completed, stats, config, the worker's active list, the
+///   queue's holders set (plus the workers sorted set for `reap`)
 /// - `ARGV[1...4]`: job key prefix, idempotency key prefix, finished channel, history limit
 ///
 /// Script-specific arguments start at `ARGV[5]`. Scripts read the clock with Redis's `TIME`,
@@ -27,7 +27,7 @@ enum Scripts {
 
     static let prelude = """
         local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-        local STATS_KEY, CONFIG_KEY, ACTIVE_KEY = KEYS[5], KEYS[6], KEYS[7]
+        local STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
         local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = ARGV[1], ARGV[2], ARGV[3]
         local HISTORY_LIMIT = tonumber(ARGV[4])
         \(stateTables)
@@ -179,6 +179,9 @@ enum Scripts {
         """
         local at = now_ms()
         local worker, want, start = ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
+        -- Recorded before anything lands in the active list (a blocking fetch follows a claim),
+        -- so the reaper finds the list even if the worker vanishes without a heartbeat entry.
+        redis.call('SADD', HOLDERS_KEY, worker)
         local out = {}
         local function take(id)
           local job_key = JOB_PREFIX .. id
@@ -289,7 +292,7 @@ enum Scripts {
 
     /// Hands back the jobs of a worker whose heartbeat stopped: ids it moved but never claimed
     /// go back to the head of the queue; jobs it held go through FAILED ("worker lost").
-    /// Does nothing if the worker's heartbeat is fresh again. KEYS[8]: the workers sorted set.
+    /// Does nothing if the worker's heartbeat is fresh again. KEYS[9]: the workers sorted set.
     /// ARGV: worker, heartbeat timeout (ms), reason, then pairs of id, retry delay (ms).
     /// Returns {'ALIVE'} or per id 'REQUEUED', the new state, or 'SKIPPED'.
     static let reap = script(
@@ -297,7 +300,7 @@ enum Scripts {
         """
         local at = now_ms()
         local worker, timeout, reason = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-        local seen = redis.call('ZSCORE', KEYS[8], worker)
+        local seen = redis.call('ZSCORE', KEYS[9], worker)
         if seen and tonumber(seen) > at - timeout then return { 'ALIVE' } end
         local out = {}
         for a = 8, #ARGV, 2 do
@@ -315,6 +318,7 @@ enum Scripts {
             out[#out + 1] = 'SKIPPED'
           end
         end
+        if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('SREM', HOLDERS_KEY, worker) end
         return out
         """)
 
@@ -337,7 +341,7 @@ enum Scripts {
             end
           end
         end
-        if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('DEL', ACTIVE_KEY) end
+        if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('SREM', HOLDERS_KEY, worker) end
         return n
         """)
 

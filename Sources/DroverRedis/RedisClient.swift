@@ -150,7 +150,8 @@ public final class RedisClient: Sendable {
     /// Runs `script` by `EVALSHA`, loading it first if this server has not seen it
     /// (`NOSCRIPT` after a restart or `SCRIPT FLUSH` is handled the same way).
     @discardableResult
-    public func run(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError) -> RESPValue {
+    public func run(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError) -> RESPValue
+    {
         let reply = try await pipeline([script.command(sha: try await sha(of: script), keys: keys, arguments: arguments)])[0]
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             let sha = try await load(script)
@@ -259,7 +260,8 @@ public final class RedisClient: Sendable {
         }
     }
 
-    private func startConnecting(_ state: inout State, failures: Int, lastFailure: ContinuousClock.Instant?) -> Task<any Channel, any Error> {
+    private func startConnecting(_ state: inout State, failures: Int, lastFailure: ContinuousClock.Instant?) -> Task<any Channel, any Error>
+    {
         let delay = configuration.reconnectDelay(afterFailures: failures)
         let task = Task<any Channel, any Error> {
             if let lastFailure, delay > .zero {

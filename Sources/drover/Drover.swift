@@ -23,7 +23,10 @@ struct DroverCommand: AsyncParsableCommand {
 
 /// Options every command that talks to Redis shares.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Redis URL: redis://[user:password@]host:port[/db] or unix:///path.sock (env DROVER_REDIS_URL).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Redis URL: redis://[user:password@]host:port[/db] or unix:///path.sock (env DROVER_REDIS_URL).", valueName: "url"))
     var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))

@@ -134,7 +134,8 @@ import Testing
         #expect(job.state == .deadLetter)
         #expect(job.error == "boom 3")
         #expect(job.attemptsLeft == 0)
-        let expected: [JobState] = [.submitted, .queued] + Array(repeating: [.assigned, .running, .failed, .retryQueued, .queued], count: 2).flatMap { $0 }
+        let expected: [JobState] =
+            [.submitted, .queued] + Array(repeating: [.assigned, .running, .failed, .retryQueued, .queued], count: 2).flatMap { $0 }
             + [.assigned, .running, .failed, .deadLetter]
         #expect(job.history.map(\.state) == expected)
         #expect(job.history.filter { $0.state == .failed }.map(\.error) == ["boom 1", "boom 2", "boom 3"])
@@ -238,9 +239,11 @@ import Testing
     func reaperFailsTheJobsOfLostWorkersAndFencesTheirReports(_ kind: StoreKind) async throws {
         let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
-        let ids = try await f.store.submit([JobRequest(type: "t", maxAttempts: 2, backoff: noDelay), JobRequest(type: "t", maxAttempts: 2)]).map(\.id)
+        let ids = try await f.store.submit([JobRequest(type: "t", maxAttempts: 2, backoff: noDelay), JobRequest(type: "t", maxAttempts: 2)])
+            .map(\.id)
         try await f.store.heartbeat(worker("lost"))
-        let held = try await f.store.claim(queues: ["default"], worker: "lost", max: 1, start: true)
+        let held =
+            try await f.store.claim(queues: ["default"], worker: "lost", max: 1, start: true)
             + f.store.claim(queues: ["default"], worker: "lost", max: 1, start: false)
         #expect(try await f.store.workers().map(\.id) == ["lost"])
 
@@ -255,7 +258,8 @@ import Testing
             #expect(job.history.suffix(2).map(\.state) == [.failed, .retryQueued])
         }
         // The lost worker's late reports change nothing.
-        #expect(try await f.store.complete([CompletionReport(job: held[0], result: "1")], worker: "lost") == [.stale(current: .retryQueued)])
+        #expect(
+            try await f.store.complete([CompletionReport(job: held[0], result: "1")], worker: "lost") == [.stale(current: .retryQueued)])
         #expect(try await f.store.queueCounts()[0].running == 0)
 
         // A job that kills every worker that takes it ends in DEAD_LETTER.
@@ -265,6 +269,21 @@ import Testing
         #expect(retaken.map(\.id) == [ids[0]] && retaken[0].attempt == 2)
         _ = try await f.store.reapLostWorkers(heartbeatTimeout: everyoneIsLost)
         #expect(try await f.store.job(ids[0], queue: nil)?.state == .deadLetter)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func reaperRecoversJobsLeftByAWorkerThatDeregistered(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { Task { await f.tearDown() } }
+        let id = try await f.store.submit([JobRequest(type: "t")])[0].id
+        try await f.store.heartbeat(worker("gone"))
+        _ = try await f.store.claim(queues: ["default"], worker: "gone", max: 1, start: true)
+        try await f.store.deregister(worker: "gone")
+        // However long the timeout, an unregistered worker's processing list is an orphan.
+        let report = try await f.store.reapLostWorkers(heartbeatTimeout: .seconds(3600))
+        #expect(report.failedJobs == [id])
+        #expect(try await f.store.job(id, queue: nil)?.state == .retryQueued)
+        #expect(try await f.store.reapLostWorkers(heartbeatTimeout: .seconds(3600)).failedJobs.isEmpty)
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -295,7 +314,8 @@ import Testing
     @Test(arguments: StoreKind.allCases)
     func trimRemovesExpiredCompletedJobsAndExcessDeadLetters(_ kind: StoreKind) async throws {
         let f = try await StoreFixture.make(
-            kind, retention: RetentionPolicy(completed: .zero, deadLetterMaxCount: 2), defaults: QueueDefaults(maxAttempts: 1, backoff: noDelay))
+            kind, retention: RetentionPolicy(completed: .zero, deadLetterMaxCount: 2),
+            defaults: QueueDefaults(maxAttempts: 1, backoff: noDelay))
         defer { Task { await f.tearDown() } }
         let ids = try await f.store.submit((0..<4).map { _ in JobRequest(type: "t", idempotencyKey: nil) }).map(\.id)
         let doneID = try await f.store.submit([JobRequest(type: "t", idempotencyKey: "once")])[0].id

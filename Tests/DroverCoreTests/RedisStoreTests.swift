@@ -17,7 +17,8 @@ import Testing
             JobRequest(queue: "mail", type: "send", payload: #"{"to":"x"}"#, idempotencyKey: "k1"), JobRequest(queue: "mail", type: "send"),
             JobRequest(queue: "mail", type: "send", maxAttempts: 1),
         ]).map(\.id)
-        try await store.heartbeat(WorkerInfo(id: "w1", host: "h", pid: 7, queues: ["mail"], concurrency: 2, inFlight: 1, startedAt: 1, version: "t"))
+        try await store.heartbeat(
+            WorkerInfo(id: "w1", host: "h", pid: 7, queues: ["mail"], concurrency: 2, inFlight: 1, startedAt: 1, version: "t"))
         let claimed = try await store.claim(queues: ["mail"], worker: "w1", max: 3, start: true)
         _ = try await store.complete([CompletionReport(job: claimed[0], result: "true")], worker: "w1")
         _ = try await store.fail([FailureReport(job: claimed[2], error: "bad")], worker: "w1")

@@ -43,7 +43,10 @@ import Testing
             try await client.send("NOSUCHCOMMAND")
             Issue.record("expected an error")
         } catch {
-            guard case .server(let message) = error else { Issue.record("got \(error)"); return }
+            guard case .server(let message) = error else {
+                Issue.record("got \(error)")
+                return
+            }
             #expect(message.contains("unknown command"))
         }
         // In a pipeline, an error stays in its slot and the rest run.
@@ -62,7 +65,9 @@ import Testing
         try await client.send("SCRIPT", "FLUSH")
         #expect(try await client.run(script, keys: ["n"], arguments: [2]) == .integer(7))
         try await client.send("SCRIPT", "FLUSH")
-        let replies = try await client.run([RedisScript.Call(script, keys: ["n"], arguments: [1]), RedisScript.Call(script, keys: ["n"], arguments: [1])])
+        let replies = try await client.run([
+            RedisScript.Call(script, keys: ["n"], arguments: [1]), RedisScript.Call(script, keys: ["n"], arguments: [1]),
+        ])
         #expect(replies == [.integer(8), .integer(9)])
     }
 
@@ -74,7 +79,10 @@ import Testing
             try await client.send("PING")
             Issue.record("expected an error")
         } catch {
-            guard case .connectionFailed = error else { Issue.record("got \(error)"); return }
+            guard case .connectionFailed = error else {
+                Issue.record("got \(error)")
+                return
+            }
         }
     }
 
@@ -89,7 +97,10 @@ import Testing
             try await client.send("DEBUG", "SLEEP", "1")
             Issue.record("expected a timeout")
         } catch {
-            guard case .timeout(let command, _) = error else { Issue.record("got \(error)"); return }
+            guard case .timeout(let command, _) = error else {
+                Issue.record("got \(error)")
+                return
+            }
             #expect(command == "DEBUG")
         }
         // After the server wakes up, a new connection works.
@@ -129,7 +140,10 @@ import Testing
             try await wrong.send("PING")
             Issue.record("expected an authentication error")
         } catch {
-            guard case .authenticationFailed = error else { Issue.record("got \(error)"); return }
+            guard case .authenticationFailed = error else {
+                Issue.record("got \(error)")
+                return
+            }
         }
     }
 

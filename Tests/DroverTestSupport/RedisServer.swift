@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private `redis-server` for tests: its own temporary directory, a free port, no
@@ -23,10 +23,11 @@ public final class RedisServer: Sendable {
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try freePort()
-            let arguments = [
-                "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
-                "--daemonize", "no", "--logfile", "",
-            ] + extra
+            let arguments =
+                [
+                    "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
+                    "--daemonize", "no", "--logfile", "",
+                ] + extra
             let process = try ChildProcess(executable: executable, arguments: arguments, logPath: directory + "/redis.log")
             let server = RedisServer(port: port, directory: directory, process: process)
             do {
@@ -43,7 +44,8 @@ public final class RedisServer: Sendable {
     /// Starts a new server on the port and directory of a stopped one, with its arguments,
     /// so it reads back what the old one persisted.
     public static func restart(_ old: RedisServer) async throws -> RedisServer {
-        let process = try ChildProcess(executable: old.process.executable, arguments: old.process.arguments, logPath: old.directory + "/redis.log")
+        let process = try ChildProcess(
+            executable: old.process.executable, arguments: old.process.arguments, logPath: old.directory + "/redis.log")
         let server = RedisServer(port: old.port, directory: old.directory, process: process)
         try await server.waitUntilReady()
         return server

@@ -22,7 +22,8 @@ public struct StoreFixture: Sendable {
     ) async throws -> StoreFixture {
         switch kind {
         case .memory:
-            return StoreFixture(store: InMemoryJobStore(retention: retention, defaults: defaults, limits: limits), server: nil, redisStore: nil)
+            return StoreFixture(
+                store: InMemoryJobStore(retention: retention, defaults: defaults, limits: limits), server: nil, redisStore: nil)
         case .redis:
             let server = try await RedisServer.start()
             let store = RedisJobStore(

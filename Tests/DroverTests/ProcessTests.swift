@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real `drover worker` processes, killed and stopped for real.
@@ -28,7 +28,9 @@ import Glibc
         let client = DroverClient(store: store)
 
         // Eight jobs that would take an hour each: four run in the child, four wait.
-        let ids = try await client.submit(batch: (0..<8).map { _ in JobRequest(type: "sleep", payload: #"{"ms":3600000}"#, maxAttempts: 3) }).map(\.id)
+        let ids = try await client.submit(
+            batch: (0..<8).map { _ in JobRequest(type: "sleep", payload: #"{"ms":3600000}"#, maxAttempts: 3) }
+        ).map(\.id)
         let victim = try startWorker(server, id: "victim", concurrency: 4)
         defer { victim.send(SIGKILL) }
         let running = try await eventually { try await client.queueCounts().first?.running == 4 }
@@ -138,11 +140,13 @@ import Glibc
         // network is the scripts themselves plus the few plain commands a worker sends.
         // (This test's own reads are plain HGETALL/LLEN/… and are left out.)
         let sent = ["evalsha", "blmove", "sadd", "script|load", "client|setname", "zrem"].compactMap { calls[$0] }.reduce(0, +)
-        let executed = calls.filter { !["info", "config|resetstat", "hgetall", "smembers", "subscribe", "exists"].contains($0.key) }.values.reduce(0, +)
+        let executed = calls.filter { !["info", "config|resetstat", "hgetall", "smembers", "subscribe", "exists"].contains($0.key) }.values
+            .reduce(0, +)
         let perJob = Double(sent) / Double(jobs)
         print(
             "redis round trips per job: \(String(format: "%.2f", perJob)); commands executed per job, scripts' included: "
-                + "\(String(format: "%.1f", Double(executed) / Double(jobs))) (\(calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))")
+                + "\(String(format: "%.1f", Double(executed) / Double(jobs))) (\(calls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")))"
+        )
         // A batch submit, one claim script per batch of free slots, one completion script per job.
         #expect(perJob <= 2.1)
     }

@@ -7,12 +7,16 @@ import Testing
 
 /// A worker on a real Redis: concurrency, failures, timeouts, shutdown.
 @Suite struct WorkerTests {
-    func worker(_ store: any JobStore, _ handlers: JobHandlers, concurrency: Int = 4, grace: Duration = .seconds(10), id: String = "w-\(UInt16.random(in: 0...9999))") -> Worker {
+    func worker(
+        _ store: any JobStore, _ handlers: JobHandlers, concurrency: Int = 4, grace: Duration = .seconds(10),
+        id: String = "w-\(UInt16.random(in: 0...9999))"
+    ) -> Worker {
         Worker(
             store: store, handlers: handlers,
             configuration: .init(
                 id: id, concurrency: concurrency, heartbeatInterval: .milliseconds(200), shutdownGracePeriod: grace,
-                fetchTimeout: .seconds(1), maintenance: Worker.Maintenance(heartbeatTimeout: .seconds(2), promoterInterval: .milliseconds(50))),
+                fetchTimeout: .seconds(1),
+                maintenance: Worker.Maintenance(heartbeatTimeout: .seconds(2), promoterInterval: .milliseconds(50))),
             logger: quietLogger)
     }
 
