@@ -12,6 +12,7 @@ public actor InMemoryJobStore: JobStore {
     private var workerInfo: [String: WorkerInfo] = [:]
     private var idempotency: [String: (id: JobID, expires: Int64)] = [:]
     private var queueWakeups: [String: [ObjectIdentifier: Wakeup]] = [:]
+    private var fetchWakeups: [String: Wakeup] = [:]
     private let waiters = FinishedJobWaiters()
     private let clock: @Sendable () -> Int64
 
@@ -188,13 +189,16 @@ public actor InMemoryJobStore: JobStore {
         let wakeup = Wakeup()
         let key = ObjectIdentifier(wakeup)
         for queue in queues { queueWakeups[queue, default: [:]][key] = wakeup }
+        fetchWakeups[worker] = wakeup
         await wakeup.wait(timeout: timeout)
         for queue in queues { queueWakeups[queue]?[key] = nil }
+        if fetchWakeups[worker] === wakeup { fetchWakeups[worker] = nil }
         return try await claim(queues: queues, worker: worker, max: max, start: start)
     }
 
     public func releaseFetches(worker: String) async throws {
-        // Claims here are atomic: a fetch never leaves a moved-but-unclaimed job behind.
+        // Claims here are atomic, so nothing is left to hand back; only a waiting fetch to end.
+        fetchWakeups.removeValue(forKey: worker)?.fire()
     }
 
     private func holds(_ job: ClaimedJob, worker: String, states: Set<JobState>) -> Bool {

@@ -38,6 +38,8 @@ public final class RedisJobStore: JobStore {
     private let blockingClients = Mutex<[FetchKey: RedisClient]>([:])
     private let fetches = Mutex<[FetchKey: FetchState]>([:])
     private let fetchFinished = Mutex<[String: Wakeup]>([:])
+    /// Workers whose fetches were released: their waitAndClaim in progress returns at once.
+    private let released = Mutex<Set<String>>([])
     private let registeredQueues = Mutex<Set<String>>([])
     private let encodedDefaultBackoff: String
 
@@ -306,20 +308,27 @@ public final class RedisJobStore: JobStore {
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
-        let claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
-        guard claimed.isEmpty else { return claimed }
+        let deadline = ContinuousClock.now + timeout
         let wakeup = fetchWakeup(worker: worker)
-        for queue in queues { startFetchIfIdle(worker: worker, queue: queue, timeout: timeout) }
-        if !hasFinishedFetch(worker: worker, queues: queues) {
-            await wakeup.wait(timeout: timeout)
+        released.withLock { _ = $0.remove(worker) }
+        while true {
+            let claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
+            let left = deadline - .now
+            guard claimed.isEmpty, left > .zero else { return claimed }
+            // A fetch left over from an earlier call may end (empty) before ours would have:
+            // that wakes us early, and we go round again until our own deadline.
+            for queue in queues { startFetchIfIdle(worker: worker, queue: queue, timeout: left) }
+            if !hasFinishedFetch(worker: worker, queues: queues) {
+                await wakeup.wait(timeout: left)
+            }
+            if let error = takeFetchFailure(worker: worker, queues: queues) {
+                // The reply of a BLMOVE that Redis may have run was lost: whatever it moved is
+                // in our active list still QUEUED. Put such ids back before going on.
+                for queue in queues { _ = try? await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker])) }
+                throw error
+            }
+            if released.withLock({ $0.contains(worker) }) { return [] }
         }
-        if let error = takeFetchFailure(worker: worker, queues: queues) {
-            // The reply of a BLMOVE that Redis may have run was lost: whatever it moved is
-            // in our active list still QUEUED. Put such ids back before going on.
-            for queue in queues { _ = try? await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker])) }
-            throw error
-        }
-        return try await claim(queues: queues, worker: worker, max: max, start: start)
     }
 
     private func blockingClient(for key: FetchKey) -> RedisClient {
@@ -422,6 +431,8 @@ public final class RedisJobStore: JobStore {
         // disconnect it has not read yet.) Repeated, for a fetch whose BLMOVE had not yet
         // reached Redis when the first UNBLOCK did.
         let wakeup = fetchWakeup(worker: worker)
+        released.withLock { _ = $0.insert(worker) }
+        wakeup.fire()
         while true {
             let blocked = fetches.withLock { fetches in
                 fetches.filter { $0.key.worker == worker && $0.value.isInFlight }.map { (key: $0.key, state: $0.value) }
