@@ -59,6 +59,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .executableTarget(
+            name: "SimpleTask",
+            dependencies: ["Drover"],
+            path: "Examples/SimpleTask"
+        ),
         .target(
             name: "DroverTestSupport",
             dependencies: ["DroverRedis", .product(name: "Logging", package: "swift-log")],

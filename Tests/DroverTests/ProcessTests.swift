@@ -150,4 +150,16 @@ import Testing
         // A batch submit, one claim script per batch of free slots, one completion script per job.
         #expect(perJob <= 2.1)
     }
+
+    @Test func theSimpleTaskExampleRunsAsPrinted() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let example = URL(fileURLWithPath: try droverExecutable()).deletingLastPathComponent().appendingPathComponent("SimpleTask").path
+        let process = try ChildProcess(
+            executable: example, arguments: [], environment: ["DROVER_REDIS_URL": server.url, "DROVER_LOG_LEVEL": "error"],
+            logPath: server.directory + "/example.log")
+        defer { process.send(SIGKILL) }
+        #expect(await process.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(process.output().contains("Hello, Drover! (attempt 1)"), "\(process.output())")
+    }
 }
