@@ -572,7 +572,8 @@ public final class RedisJobStore: JobStore {
             }
         }
         for worker in lost where !alive.contains(worker) {
-            let forgotten = try await redis.run(Scripts.forgetWorker, keys: [keys.workers, keys.worker(worker)], arguments: [worker, timeoutMs])
+            let forgotten = try await redis.run(
+                Scripts.forgetWorker, keys: [keys.workers, keys.worker(worker)], arguments: [worker, timeoutMs])
             if forgotten.int == 1 {
                 report.lostWorkers.append(worker)
                 logger.warning("removed lost worker", metadata: ["worker": "\(worker)"])

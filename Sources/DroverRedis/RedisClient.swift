@@ -106,8 +106,17 @@ public final class RedisClient: Sendable {
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
         let channel = try await connectedChannel()
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        write(RedisRequest(command: command, promise: promise, timeout: timeout ?? configuration.commandTimeout), to: channel)
-        channel.flush()
+        let request = RedisRequest(command: command, promise: promise, timeout: timeout ?? configuration.commandTimeout)
+        // One hop onto the event loop for write and flush together.
+        if channel.eventLoop.inEventLoop {
+            Self.write(request, to: channel)
+            channel.flush()
+        } else {
+            channel.eventLoop.execute {
+                Self.write(request, to: channel)
+                channel.flush()
+            }
+        }
         let reply: RESPValue
         do {
             reply = try await promise.futureResult.get()
@@ -134,7 +143,7 @@ public final class RedisClient: Sendable {
         let future = channel.eventLoop.flatSubmit { () -> EventLoopFuture<[RESPValue]> in
             let futures = commands.map { command -> EventLoopFuture<RESPValue> in
                 let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-                self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
+                Self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
                 return promise.futureResult
             }
             channel.flush()
@@ -220,13 +229,15 @@ public final class RedisClient: Sendable {
 
     // MARK: Connection management
 
-    private func write(_ request: RedisRequest, to channel: any Channel) {
-        // A write to a closed channel never reaches the handler, so the reply promise has to
-        // learn of the failure from the write promise.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        let reply = request.promise
-        written.futureResult.whenFailure { _ in reply.fail(RedisError.connectionClosed) }
-        channel.write(request, promise: written)
+    /// Writes on the channel's event loop. A write to a closed channel would never reach the
+    /// handler that completes replies, so it fails the reply here instead.
+    private static func write(_ request: RedisRequest, to channel: any Channel) {
+        channel.eventLoop.preconditionInEventLoop()
+        guard channel.isActive else {
+            request.promise.fail(RedisError.connectionClosed)
+            return
+        }
+        channel.write(request, promise: nil)
     }
 
     private enum ConnectAction {
@@ -355,7 +366,7 @@ public final class RedisClient: Sendable {
         let futures = try await channel.eventLoop.submit { () -> [EventLoopFuture<RESPValue>] in
             let futures = commands.map { command -> EventLoopFuture<RESPValue> in
                 let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-                self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
+                Self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
                 return promise.futureResult
             }
             channel.flush()
