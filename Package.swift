@@ -66,7 +66,13 @@ let package = Package(
         ),
         .target(
             name: "DroverTestSupport",
-            dependencies: ["DroverRedis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "DroverRedis",
+                "DroverCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/DroverTestSupport"
         ),
         .testTarget(

@@ -440,7 +440,8 @@ enum Scripts {
             """)
 
     /// Removes a lost worker once its jobs are handed back, unless it came back meanwhile.
-    /// KEYS: workers sorted set, worker hash. ARGV: worker id, timeout (ms). Returns 1 if removed.
+    /// KEYS: workers sorted set, worker hash. ARGV: worker id, timeout (ms). Returns 1 if this
+    /// call removed it.
     static let forgetWorker = RedisScript(
         name: "forget-worker",
         source: """
@@ -449,8 +450,7 @@ enum Scripts {
             local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
             if seen and tonumber(seen) > at - tonumber(ARGV[2]) then return 0 end
-            redis.call('ZREM', KEYS[1], ARGV[1])
             redis.call('DEL', KEYS[2])
-            return 1
+            return redis.call('ZREM', KEYS[1], ARGV[1])
             """)
 }

@@ -37,8 +37,9 @@ public struct RedisConfiguration: Sendable {
         self.init(url: try RedisURL(url), clientName: clientName)
     }
 
-    /// The delay before connection attempt number `failures + 1`.
-    func reconnectDelay(afterFailures failures: Int) -> Duration {
+    /// The wait before the next connection attempt after `failures` failed ones in a row:
+    /// none after a success, then the initial delay, doubling up to the maximum.
+    public func reconnectDelay(afterFailures failures: Int) -> Duration {
         guard failures > 0 else { return .zero }
         var delay = reconnectInitialDelay
         for _ in 1..<min(failures, 30) where delay < reconnectMaximumDelay {

@@ -101,4 +101,44 @@ import Testing
         #expect(try await store.queueCounts()[0].queued == 2)
         #expect(try await store.job(before, queue: "default")?.state == .queued)
     }
+
+    @Test func maintenanceInManyProcessesAtOnceActsOnceOnEachJob() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let server = try #require(f.server)
+        // Four independent stores, as four masters or workers would have.
+        let stores = try (0..<4).map { _ in
+            RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
+        }
+        defer { Task { for store in stores { await store.close() } } }
+        let ids = try await f.store.submit((0..<60).map { _ in JobRequest(type: "t", maxAttempts: 5, backoff: .fixed(ms: 0)) }).map(\.id)
+        try await f.store.heartbeat(
+            WorkerInfo(id: "doomed", host: "h", pid: 1, queues: ["default"], concurrency: 60, inFlight: 60, startedAt: 0, version: "t"))
+        #expect(try await f.store.claim(queues: ["default"], worker: "doomed", max: 60, start: true).count == 60)
+
+        let reaped = try await withThrowingTaskGroup(of: ReapReport.self) { group in
+            for store in stores { group.addTask { try await store.reapLostWorkers(heartbeatTimeout: .seconds(-60)) } }
+            return try await group.reduce(into: [ReapReport]()) { $0.append($1) }
+        }
+        #expect(reaped.flatMap(\.failedJobs).count == 60)
+        #expect(reaped.flatMap(\.lostWorkers) == ["doomed"])
+
+        let promoted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for store in stores { group.addTask { try await store.promoteDueJobs().promoted } }
+            return try await group.reduce(0, +)
+        }
+        #expect(promoted == 60)
+        for id in ids {
+            let job = try #require(try await f.store.job(id, queue: "default"))
+            #expect(job.state == .queued)
+            #expect(job.history.filter { $0.state == .failed }.count == 1)
+            #expect(job.history.filter { $0.state == .queued }.count == 2)
+        }
+        let redis = try server.client()
+        defer { Task { await redis.close() } }
+        #expect(try await redis.send("HGET", "drover:{default}:stats", "reassigned").int == 60)
+        #expect(try await redis.send("LLEN", "drover:{default}:queued").int == 60)
+        #expect(try await redis.send("EXISTS", "drover:{default}:active:doomed").int == 0)
+        #expect(try await redis.send("SMEMBERS", "drover:{default}:holders").array?.isEmpty == true)
+    }
 }

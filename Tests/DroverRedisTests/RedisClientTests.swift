@@ -179,4 +179,56 @@ import Testing
         var iterator = stream.makeAsyncIterator()
         #expect(await iterator.next() == "hello")
     }
+
+    @Test func garbageFromThePeerIsAProtocolError() async throws {
+        let fake = try await FakeRedisServer(.reply(Array("?this is not RESP\r\n".utf8)))
+        defer { Task { await fake.stop() } }
+        let client = RedisClient(configuration: try RedisConfiguration(fake.url), logger: quietLogger)
+        defer { Task { await client.close() } }
+        do {
+            try await client.send("PING")
+            Issue.record("expected a protocol error")
+        } catch {
+            guard case .protocolError = error else {
+                Issue.record("got \(error)")
+                return
+            }
+        }
+    }
+
+    @Test func aPeerClosingMidCommandIsConnectionClosed() async throws {
+        let fake = try await FakeRedisServer(.close)
+        defer { Task { await fake.stop() } }
+        let client = RedisClient(configuration: try RedisConfiguration(fake.url), logger: quietLogger)
+        defer { Task { await client.close() } }
+        await #expect(throws: RedisError.connectionClosed) { try await client.send("PING") }
+    }
+
+    @Test func aSilentPeerTimesOut() async throws {
+        let fake = try await FakeRedisServer(.silent)
+        defer { Task { await fake.stop() } }
+        var configuration = try RedisConfiguration(fake.url)
+        configuration.commandTimeout = .milliseconds(100)
+        let client = RedisClient(configuration: configuration, logger: quietLogger)
+        defer { Task { await client.close() } }
+        await #expect(throws: RedisError.timeout(command: "GET", after: .milliseconds(100))) { try await client.send("GET", "k") }
+    }
+
+    @Test func reconnectBackoffDoublesUpToItsCap() throws {
+        let configuration = RedisConfiguration(
+            url: try RedisURL("redis://h"), reconnectInitialDelay: .milliseconds(50), reconnectMaximumDelay: .milliseconds(500))
+        let delays = (0...6).map { configuration.reconnectDelay(afterFailures: $0) }
+        #expect(
+            delays == [
+                .zero, .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500),
+                .milliseconds(500),
+            ])
+        #expect(configuration.reconnectDelay(afterFailures: 10_000) == .milliseconds(500))
+    }
+
+    @Test func aClosedClientSaysSo() async throws {
+        let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:1"))
+        await client.close()
+        await #expect(throws: RedisError.clientClosed) { try await client.send("PING") }
+    }
 }
