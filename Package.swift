@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverTests",
-            dependencies: ["Drover", "DroverCore", "DroverTestSupport"]
+            dependencies: ["Drover", "DroverCore", "DroverRedis", "DroverTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -78,6 +78,16 @@ enum Scripts {
           record(job_key, to, at, attempt, worker, err)
         end
 
+        -- Fencing: a report applies only while the job is in one of `states` under this worker
+        -- and attempt. Returns the job's state, or nil and the answer for a refused report,
+        -- which is counted.
+        local function held(job_key, states, worker, attempt)
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          if f[1] and states[f[1]] and f[2] == worker and tonumber(f[3]) == attempt then return f[1], nil end
+          redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
+          return nil, 'STALE ' .. (f[1] or 'MISSING')
+        end
+
         local function publish_finished(id, state)
           redis.call('PUBLISH', FINISHED_CHANNEL, id .. ' ' .. state)
         end
@@ -222,13 +232,12 @@ enum Scripts {
         for a = 6, #ARGV, 2 do
           local id, attempt = ARGV[a], tonumber(ARGV[a + 1])
           local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          if f[1] == 'ASSIGNED' and f[2] == worker and tonumber(f[3]) == attempt then
+          local state, refused = held(job_key, { ASSIGNED = true }, worker, attempt)
+          if state then
             move(job_key, 'ASSIGNED', 'RUNNING', at, attempt, worker, nil)
             out[#out + 1] = 'RUNNING'
           else
-            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
-            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+            out[#out + 1] = refused
           end
         end
         return out
@@ -246,8 +255,8 @@ enum Scripts {
         for a = 7, #ARGV, 3 do
           local id, attempt, result = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
           local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          if f[1] == 'RUNNING' and f[2] == worker and tonumber(f[3]) == attempt then
+          local state, refused = held(job_key, { RUNNING = true }, worker, attempt)
+          if state then
             move(job_key, 'RUNNING', 'COMPLETED', at, attempt, worker, nil)
             redis.call('HSET', job_key, 'result', result)
             redis.call('HDEL', job_key, 'runAt')
@@ -258,8 +267,7 @@ enum Scripts {
             publish_finished(id, 'COMPLETED')
             out[#out + 1] = 'COMPLETED'
           else
-            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
-            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+            out[#out + 1] = refused
           end
         end
         return out
@@ -277,14 +285,13 @@ enum Scripts {
         for a = 6, #ARGV, 5 do
           local id, attempt, err, delay, mode = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
           local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          local holds = (f[1] == 'RUNNING' or (mode == 'interrupted' and f[1] == 'ASSIGNED'))
-          if holds and f[2] == worker and tonumber(f[3]) == attempt then
+          local interrupted = mode == 'interrupted'
+          local state, refused = held(job_key, { RUNNING = true, ASSIGNED = interrupted }, worker, attempt)
+          if state then
             redis.call('LREM', ACTIVE_KEY, 1, id)
-            out[#out + 1] = fail(id, job_key, f[1], at, attempt, worker, err, delay, mode == 'interrupted')
+            out[#out + 1] = fail(id, job_key, state, at, attempt, worker, err, delay, interrupted)
           else
-            redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
-            out[#out + 1] = 'STALE ' .. (f[1] or 'MISSING')
+            out[#out + 1] = refused
           end
         end
         return out

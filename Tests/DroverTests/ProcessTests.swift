@@ -1,5 +1,6 @@
 import Drover
 import DroverCore
+import DroverRedis
 import DroverTestSupport
 import Foundation
 import Testing
@@ -10,6 +11,26 @@ import Testing
 
 /// Real `drover worker` processes, killed and stopped for real.
 @Suite struct ProcessTests {
+    /// A private Redis with a store, a client and a raw connection for assertions.
+    struct Setup {
+        let server: RedisServer
+        let store: RedisJobStore
+        let client: DroverClient
+        let redis: RedisClient
+
+        static func make() async throws -> Setup {
+            let server = try await RedisServer.start()
+            let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
+            return Setup(server: server, store: store, client: DroverClient(store: store), redis: try server.client())
+        }
+
+        func tearDown() async {
+            await redis.close()
+            await store.close()
+            await server.stop()
+        }
+    }
+
     func startWorker(_ server: RedisServer, id: String, concurrency: Int, extra: [String] = []) throws -> ChildProcess {
         try ChildProcess(
             executable: try droverExecutable(),
@@ -21,11 +42,9 @@ import Testing
     }
 
     @Test func theReaperRecoversEveryJobOfAWorkerKilledWithSIGKILL() async throws {
-        let server = try await RedisServer.start()
-        defer { Task { await server.stop() } }
-        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
-        defer { Task { await store.close() } }
-        let client = DroverClient(store: store)
+        let setup = try await Setup.make()
+        defer { Task { await setup.tearDown() } }
+        let (server, store, client) = (setup.server, setup.store, setup.client)
 
         // Eight jobs that would take an hour each: four run in the child, four wait.
         let ids = try await client.submit(
@@ -69,11 +88,9 @@ import Testing
     }
 
     @Test func sigtermStopsAWorkerGracefully() async throws {
-        let server = try await RedisServer.start()
-        defer { Task { await server.stop() } }
-        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
-        defer { Task { await store.close() } }
-        let client = DroverClient(store: store)
+        let setup = try await Setup.make()
+        defer { Task { await setup.tearDown() } }
+        let (server, client) = (setup.server, setup.client)
         let ids = try await client.submit(batch: (0..<4).map { _ in JobRequest(type: "sleep", payload: #"{"ms":500}"#) }).map(\.id)
         let worker = try startWorker(server, id: "graceful", concurrency: 2)
         defer { worker.send(SIGKILL) }
@@ -89,13 +106,9 @@ import Testing
     }
 
     @Test func aWorkerProcessKeepsAFixedNumberOfConnectionsWhateverItsConcurrency() async throws {
-        let server = try await RedisServer.start()
-        defer { Task { await server.stop() } }
-        let redis = try server.client()
-        defer { Task { await redis.close() } }
-        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
-        defer { Task { await store.close() } }
-        let client = DroverClient(store: store)
+        let setup = try await Setup.make()
+        defer { Task { await setup.tearDown() } }
+        let (server, client, redis) = (setup.server, setup.client, setup.redis)
 
         var connections: [Int: Int] = [:]
         for concurrency in [1, 64] {
@@ -113,13 +126,9 @@ import Testing
     }
 
     @Test func redisCommandsPerJob() async throws {
-        let server = try await RedisServer.start()
-        defer { Task { await server.stop() } }
-        let redis = try server.client()
-        defer { Task { await redis.close() } }
-        let store = RedisJobStore(configuration: .init(redis: try .init(server.url)), logger: quietLogger)
-        defer { Task { await store.close() } }
-        let client = DroverClient(store: store)
+        let setup = try await Setup.make()
+        defer { Task { await setup.tearDown() } }
+        let (server, client, redis) = (setup.server, setup.client, setup.redis)
         let jobs = 2000
         try await redis.send("CONFIG", "RESETSTAT")
         let ids = try await client.submit(batch: (0..<jobs).map { _ in JobRequest(type: "noop") }).map(\.id)
