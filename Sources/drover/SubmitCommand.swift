@@ -16,6 +16,7 @@ struct SubmitCommand: AsyncParsableCommand {
               drover submit sleep '{"ms":250}' --queue slow --max-attempts 5 --backoff exponential:500:60000:0.2
               drover submit echo '{"hello":"world"}' --wait 10
               drover submit send-invoice '{"order":42}' --idempotency-key order-42
+              drover submit noop --count 10000 > ids.txt
             """
     )
 
@@ -45,6 +46,16 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Wait up to this many seconds for the job to finish and print its result.")
     var wait: Double?
 
+    @Option(name: .long, help: "Submit this many copies, in batches of 1000 (one round trip each); prints every id.")
+    var count: Int = 1
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard count == 1 || (wait == nil && idempotencyKey == nil) else {
+            throw ValidationError("--count cannot be combined with --wait or --idempotency-key")
+        }
+    }
+
     func run() async throws {
         connection.bootstrapLogging()
         let logger = Logger(label: "drover.submit")
@@ -55,6 +66,15 @@ struct SubmitCommand: AsyncParsableCommand {
             let request = JobRequest(
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(Self.parseBackoff),
                 timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey)
+            if count > 1 {
+                var left = count
+                while left > 0 {
+                    let batch = try await client.submit(batch: Array(repeating: request, count: min(left, 1000)))
+                    print(batch.map(\.id.rawValue).joined(separator: "\n"))
+                    left -= batch.count
+                }
+                return
+            }
             let submitted = try await client.submit(request)
             print(submitted.id)
             if !submitted.created { FileHandle.standardError.write(Data("drover: idempotency key matched an existing job\n".utf8)) }
