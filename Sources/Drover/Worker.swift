@@ -115,6 +115,8 @@ public final class Worker: Service, Sendable {
     /// Jobs running now.
     public var inFlightCount: Int { state.withLock { $0.inFlight.count } }
 
+    private var inFlightIDs: Set<JobID> { state.withLock { Set($0.inFlight.keys) } }
+
     /// Reports this worker sent that fencing refused (the job had been reassigned).
     public var staleReports: Int { state.withLock { $0.staleReports } }
 
@@ -129,10 +131,10 @@ public final class Worker: Service, Sendable {
         guard first else { return }
         logger.info("worker stopping: no new jobs; waiting for running ones", metadata: ["inFlight": "\(inFlightCount)"])
         slots.wakeWaiter()
-        // Closing the blocking fetch connections ends their BLMOVEs at once.
+        // Ends a blocked fetch at once instead of at its timeout.
         let store = self.store
         let id = configuration.id
-        Task { try? await store.releaseFetches(worker: id) }
+        Task { try? await store.interruptFetches(worker: id) }
     }
 
     public func run() async throws {
@@ -182,8 +184,8 @@ public final class Worker: Service, Sendable {
             duties.cancelAll()
         }
 
-        try? await retrying("release fetches", giveUpWhenInterrupted: false) {
-            try await self.store.releaseFetches(worker: self.configuration.id)
+        _ = try? await retrying("hand back fetched jobs", giveUpWhenInterrupted: false) {
+            try await self.store.reconcile(worker: self.configuration.id, queues: self.configuration.queues, holding: self.inFlightIDs)
         }
         try? await retrying("deregister", giveUpWhenInterrupted: false) { try await self.store.deregister(worker: self.configuration.id) }
         logger.info("worker stopped")
@@ -214,6 +216,16 @@ public final class Worker: Service, Sendable {
                     if failures == 0 { logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"]) }
                     failures += 1
                     try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
+                    // A claim whose reply was lost left jobs under our name that we never
+                    // started: hand them back before fetching again.
+                    if let report = try? await store.reconcile(
+                        worker: configuration.id, queues: configuration.queues, holding: inFlightIDs),
+                        !report.handedBack.isEmpty || !report.requeued.isEmpty
+                    {
+                        logger.warning(
+                            "handed back jobs this worker had lost track of",
+                            metadata: ["handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
+                    }
                 }
             }
             await drainOrInterrupt()

@@ -196,9 +196,26 @@ public actor InMemoryJobStore: JobStore {
         return try await claim(queues: queues, worker: worker, max: max, start: start)
     }
 
-    public func releaseFetches(worker: String) async throws {
-        // Claims here are atomic, so nothing is left to hand back; only a waiting fetch to end.
+    public func interruptFetches(worker: String) async throws {
         fetchWakeups.removeValue(forKey: worker)?.fire()
+    }
+
+    public func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport {
+        // Claims here are atomic and cannot lose their reply, but a caller may still have
+        // forgotten a job (a restart under the same id): hand those back the same way.
+        try await interruptFetches(worker: worker)
+        let at = clock()
+        var report = ReconcileReport()
+        for queue in Set(queues).union(queueState.keys).sorted() {
+            for id in queueState[queue]?.active[worker] ?? [] where !holding.contains(id) {
+                release(id, queue: queue, worker: worker)
+                guard let job = jobs[id], job.worker == worker, job.state == .assigned || job.state == .running else { continue }
+                let reason = "interrupted: \(worker) no longer knew of this job (a lost reply or a restart)"
+                _ = failJob(id, at: at, worker: worker, error: reason, delayMs: 0, alwaysRetry: true)
+                report.handedBack.append(id)
+            }
+        }
+        return report
     }
 
     private func holds(_ job: ClaimedJob, worker: String, states: Set<JobState>) -> Bool {

@@ -51,9 +51,17 @@ public protocol JobStore: Sendable {
     /// queue is empty. Returns an empty array on timeout.
     func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob]
 
-    /// Gives back whatever a worker's unfinished blocking fetches took but did not claim.
-    /// A worker calls this when it stops.
-    func releaseFetches(worker: String) async throws
+    /// Ends the worker's blocked fetches at once: a ``waitAndClaim(queues:worker:max:start:timeout:)``
+    /// in progress returns. Changes no job. A worker calls it when shutdown begins.
+    func interruptFetches(worker: String) async throws
+
+    /// Makes the store agree with the worker about what it holds, in `queues`: ends its
+    /// fetches; ids it fetched but never claimed go back to the head of their queue; jobs held
+    /// under its name that are not in `holding` (a claim whose reply was lost) go FAILED →
+    /// RETRY_QUEUED, due at once and not counted against them. A worker calls it after a
+    /// failed claim and when it stops.
+    @discardableResult
+    func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport
 
     /// ASSIGNED → RUNNING.
     func start(_ jobs: [ClaimedJob], worker: String) async throws -> [ReportOutcome]
@@ -181,6 +189,19 @@ public struct ReapReport: Sendable, Hashable {
     public var requeuedJobs: [JobID] = []
 
     public init() {}
+}
+
+/// What one reconcile did.
+public struct ReconcileReport: Sendable, Hashable {
+    /// Fetched but never claimed: back at the head of their queue.
+    public var requeued: [JobID] = []
+    /// Held under the worker's name without its knowledge: FAILED → RETRY_QUEUED.
+    public var handedBack: [JobID] = []
+
+    public init(requeued: [JobID] = [], handedBack: [JobID] = []) {
+        self.requeued = requeued
+        self.handedBack = handedBack
+    }
 }
 
 /// What one promoter pass did.

@@ -38,7 +38,7 @@ public final class RedisJobStore: JobStore {
     private let blockingClients = Mutex<[FetchKey: RedisClient]>([:])
     private let fetches = Mutex<[FetchKey: FetchState]>([:])
     private let fetchFinished = Mutex<[String: Wakeup]>([:])
-    /// Workers whose fetches were released: their waitAndClaim in progress returns at once.
+    /// Workers whose fetches were interrupted: their waitAndClaim in progress returns at once.
     private let released = Mutex<Set<String>>([])
     private let registeredQueues = Mutex<Set<String>>([])
     private let encodedDefaultBackoff: String
@@ -322,9 +322,8 @@ public final class RedisJobStore: JobStore {
                 await wakeup.wait(timeout: left)
             }
             if let error = takeFetchFailure(worker: worker, queues: queues) {
-                // The reply of a BLMOVE that Redis may have run was lost: whatever it moved is
-                // in our active list still QUEUED. Put such ids back before going on.
-                for queue in queues { _ = try? await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker])) }
+                // The reply of a BLMOVE that Redis may have run was lost: whatever it moved sits
+                // in our active list still QUEUED. The worker's reconcile puts it back.
                 throw error
             }
             if released.withLock({ $0.contains(worker) }) { return [] }
@@ -360,7 +359,7 @@ public final class RedisJobStore: JobStore {
         Task {
             let state: FetchState?
             do {
-                // Known before blocking, so releaseFetches can end the BLMOVE from another
+                // Known before blocking, so interruptFetches can end the BLMOVE from another
                 // connection with CLIENT UNBLOCK, in order with everything else Redis does.
                 let connection = try await client.send(RedisCommand("CLIENT", "ID")).int
                 self.fetches.withLock { $0[key] = .inFlight(connection: connection) }
@@ -424,7 +423,7 @@ public final class RedisJobStore: JobStore {
         }
     }
 
-    public func releaseFetches(worker: String) async throws {
+    public func interruptFetches(worker: String) async throws {
         // End blocked BLMOVEs with CLIENT UNBLOCK: Redis runs it in order with every other
         // command, so once a fetch has answered nothing more can land in its active list.
         // (Closing the connection would not do: Redis may serve a push to a client whose
@@ -434,20 +433,24 @@ public final class RedisJobStore: JobStore {
         released.withLock { _ = $0.insert(worker) }
         wakeup.fire()
         while true {
-            let blocked = fetches.withLock { fetches in
-                fetches.filter { $0.key.worker == worker && $0.value.isInFlight }.map { (key: $0.key, state: $0.value) }
+            let connections = fetches.withLock { fetches -> [Int?] in
+                fetches.filter { $0.key.worker == worker && $0.value.isInFlight }.map { entry in
+                    if case .inFlight(let connection) = entry.value { return connection }
+                    return nil
+                }
             }
-            if blocked.isEmpty { break }
-            let connections = blocked.compactMap { entry -> Int? in
-                if case .inFlight(let connection) = entry.state { return connection }
-                return nil
-            }
-            if !connections.isEmpty {
-                _ = try await redis.pipeline(connections.map { RedisCommand("CLIENT", "UNBLOCK", $0) })
+            if connections.isEmpty { return }
+            let known = connections.compactMap { $0 }
+            if !known.isEmpty {
+                _ = try await redis.pipeline(known.map { RedisCommand("CLIENT", "UNBLOCK", $0) })
             }
             await wakeup.wait(timeout: .milliseconds(50))
         }
-        let queues = fetches.withLock { fetches -> Set<String> in
+    }
+
+    public func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport {
+        try await interruptFetches(worker: worker)
+        let fetched = fetches.withLock { fetches -> Set<String> in
             let mine = fetches.keys.filter { $0.worker == worker }
             for key in mine { fetches[key] = nil }
             return Set(mine.map(\.queue))
@@ -458,10 +461,18 @@ public final class RedisJobStore: JobStore {
             return Array(mine.values)
         }
         for client in clients { await client.close() }
-        // Whatever a fetch moved but nobody claimed goes back to the head of its queue.
-        for queue in queues {
-            _ = try await run(call(Scripts.release, queue: queue, worker: worker, arguments: [worker]))
+        var report = ReconcileReport()
+        let reason = "interrupted: \(worker) no longer knew of this job (a lost reply or a restart)"
+        let held: [any RedisArgument] = holding.map(\.rawValue)
+        for queue in fetched.union(queues).sorted() {
+            let reply = try await run(call(Scripts.reconcile, queue: queue, worker: worker, arguments: [worker, reason] + held))
+            let parts = (reply.array ?? []).compactMap(\.string)
+            for i in stride(from: 0, to: parts.count - 1, by: 2) {
+                guard let id = JobID(parts[i]) else { continue }
+                if parts[i + 1] == "REQUEUED" { report.requeued.append(id) } else { report.handedBack.append(id) }
+            }
         }
+        return report
     }
 
     public func start(_ jobs: [ClaimedJob], worker: String) async throws -> [ReportOutcome] {

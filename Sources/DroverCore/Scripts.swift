@@ -198,8 +198,10 @@ enum Scripts {
           local f = redis.call('HMGET', job_key, 'state', 'attempt', 'type', 'payload', 'maxAttempts',
             'attemptBase', 'backoff', 'timeoutMs')
           if f[1] ~= 'QUEUED' then
-            -- Nothing to run: the job expired or someone else holds it. Forget the id.
-            redis.call('LREM', ACTIVE_KEY, 1, id)
+            -- Nothing to run: the job expired or is held already. Forget the id, unless it is
+            -- a job this worker holds (then the list entry is what lets the reaper find it).
+            local mine = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and redis.call('HGET', job_key, 'worker') == worker
+            if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
             return
           end
           local attempt = tonumber(f[2]) + 1
@@ -329,27 +331,39 @@ enum Scripts {
         return out
         """)
 
-    /// Puts ids that sit in a worker's active list still QUEUED (moved by a blocking fetch whose
-    /// reply was lost or never claimed) back at the head of the queue, and forgets ids the
-    /// worker no longer holds. ARGV: worker. Returns how many went back to the queue.
-    static let release = script(
-        "release",
+    /// Makes a worker's processing list agree with what the worker says it holds: ids still
+    /// QUEUED (moved by a blocking fetch nobody claimed) go back to the head of the queue;
+    /// jobs held under the worker's name that it does not know of (a claim whose reply was
+    /// lost) go FAILED → RETRY_QUEUED, due at once and not counted against them; ids of jobs
+    /// the worker no longer holds are dropped.
+    /// ARGV: worker, reason, ids the worker holds... Returns pairs of id, 'REQUEUED' or 'HANDED_BACK'.
+    static let reconcile = script(
+        "reconcile",
         """
-        local worker = ARGV[5]
-        local n = 0
+        local at = now_ms()
+        local worker, reason = ARGV[5], ARGV[6]
+        local holding = {}
+        for a = 7, #ARGV do holding[ARGV[a]] = true end
+        local out = {}
         for _, id in ipairs(redis.call('LRANGE', ACTIVE_KEY, 0, -1)) do
-          local f = redis.call('HMGET', JOB_PREFIX .. id, 'state', 'worker')
-          local ours = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and f[2] == worker
-          if not ours then
+          local job_key = JOB_PREFIX .. id
+          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
+          local mine = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and f[2] == worker
+          if not (mine and holding[id]) then
             redis.call('LREM', ACTIVE_KEY, 0, id)
-            if f[1] == 'QUEUED' then
+            if mine then
+              fail(id, job_key, f[1], at, tonumber(f[3]), worker, reason, 0, true)
+              out[#out + 1] = id
+              out[#out + 1] = 'HANDED_BACK'
+            elseif f[1] == 'QUEUED' then
               redis.call('RPUSH', QUEUED_KEY, id)
-              n = n + 1
+              out[#out + 1] = id
+              out[#out + 1] = 'REQUEUED'
             end
           end
         end
         if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('SREM', HOLDERS_KEY, worker) end
-        return n
+        return out
         """)
 
     /// RETRY_QUEUED → QUEUED for jobs that are due. ARGV: limit.

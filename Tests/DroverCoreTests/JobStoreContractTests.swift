@@ -370,11 +370,30 @@ import Testing
         // Woken by the job, not by the 30 s timeout (the margin is for a loaded machine).
         #expect(ContinuousClock.now - started < .seconds(10))
         #expect(got.first?.state == .running)
-        try await store.releaseFetches(worker: "w")
+        try await store.reconcile(worker: "w", queues: ["a", "b"], holding: Set(got.map(\.id)))
         // Nothing the still-blocked fetch of queue "a" might take is lost.
         let late = try await store.submit([JobRequest(queue: "a", type: "t")])[0].id
         let next = try await store.waitAndClaim(queues: ["a"], worker: "w2", max: 1, start: true, timeout: .seconds(30))
         #expect(next.map(\.id) == [late])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func reconcileHandsBackJobsTheWorkerLostTrackOf(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { Task { await f.tearDown() } }
+        let ids = try await f.store.submit([JobRequest(type: "t", maxAttempts: 1), JobRequest(type: "t", maxAttempts: 1)]).map(\.id)
+        let claimed = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
+        #expect(claimed.count == 2)
+        // The worker only knows of the first (the reply of a second claim was lost, say).
+        let report = try await f.store.reconcile(worker: "w", queues: ["default"], holding: [ids[0]])
+        #expect(report.handedBack == [ids[1]])
+        #expect(try await f.store.job(ids[0], queue: nil)?.state == .running)
+        let lost = try #require(try await f.store.job(ids[1], queue: nil))
+        // Handed back even on its last attempt: it never ran.
+        #expect(lost.state == .retryQueued)
+        #expect(lost.error?.hasPrefix("interrupted") == true)
+        #expect(try await f.store.complete([CompletionReport(job: claimed[0], result: "1")], worker: "w") == [.applied(.completed)])
+        #expect(try await f.store.reconcile(worker: "w", queues: ["default"], holding: []).handedBack.isEmpty)
     }
 
     @Test(arguments: StoreKind.allCases)

@@ -141,4 +141,24 @@ import Testing
         #expect(try await redis.send("EXISTS", "drover:{default}:active:doomed").int == 0)
         #expect(try await redis.send("SMEMBERS", "drover:{default}:holders").array?.isEmpty == true)
     }
+
+    @Test func reconcilePutsFetchedButUnclaimedIdsBackAtTheHead() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let store = try #require(f.redisStore)
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+        let ids = try await store.submit([JobRequest(type: "t"), JobRequest(type: "t")]).map(\.id)
+        _ = try await store.claim(queues: ["default"], worker: "w", max: 0, start: true)  // registers w as a holder
+        // What a BLMOVE whose reply was lost leaves behind.
+        try await redis.send("LMOVE", "drover:{default}:queued", "drover:{default}:active:w", "RIGHT", "LEFT")
+        let report = try await store.reconcile(worker: "w", queues: ["default"], holding: [])
+        #expect(report.requeued == [ids[0]])
+        #expect(
+            try await redis.send("LRANGE", "drover:{default}:queued", 0, -1).array?.compactMap(\.string) == [
+                ids[1].rawValue, ids[0].rawValue,
+            ])
+        #expect(try await redis.send("EXISTS", "drover:{default}:active:w").int == 0)
+        #expect(try await store.claim(queues: ["default"], worker: "x", max: 1, start: true).map(\.id) == [ids[0]])
+    }
 }
