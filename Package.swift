@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -48,10 +52,37 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(
+            name: "DroverMaster",
+            dependencies: [
+                "Drover",
+                "DroverCore",
+                "DroverRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DroverRemote",
+            dependencies: [
+                "DroverCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "drover",
             dependencies: [
                 "Drover",
+                "DroverMaster",
+                "DroverRemote",
                 "DroverCore",
                 "DroverRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverTests",
-            dependencies: ["Drover", "DroverCore", "DroverRedis", "DroverTestSupport"]
+            dependencies: ["Drover", "DroverCore", "DroverRedis", "DroverMaster", "DroverRemote", "DroverTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

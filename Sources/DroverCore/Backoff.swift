@@ -61,6 +61,17 @@ public struct BackoffPolicy: Sendable, Codable, Hashable {
         return max(0, min(Int((capped + spread).rounded()), maxMs))
     }
 
+    private enum CodingKeys: String, CodingKey { case strategy, baseMs, maxMs, jitter }
+
+    /// `maxMs` defaults to one hour (or `baseMs`, if larger) and `jitter` to 0.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        strategy = try container.decode(Strategy.self, forKey: .strategy)
+        baseMs = try container.decode(Int.self, forKey: .baseMs)
+        maxMs = try container.decodeIfPresent(Int.self, forKey: .maxMs) ?? max(baseMs, 3_600_000)
+        jitter = try container.decodeIfPresent(Double.self, forKey: .jitter) ?? 0
+    }
+
     /// Throws ``JobError/invalidField(_:_:)`` when the policy cannot work.
     public func validate() throws(JobError) {
         guard baseMs >= 0 else { throw .invalidField("backoff.baseMs", "must be 0 or more, got \(baseMs)") }

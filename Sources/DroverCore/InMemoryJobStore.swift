@@ -24,7 +24,8 @@ public actor InMemoryJobStore: JobStore {
         var dead: [JobID: Int64] = [:]
         var completed: [JobID: Int64] = [:]
         var defaults: QueueDefaults?
-        var staleReports = 0
+        /// The same counters as the Redis store's stats hash.
+        var stats: [String: Int] = [:]
     }
 
     /// - Parameter clock: milliseconds since 1970; tests may pass their own.
@@ -48,6 +49,7 @@ public actor InMemoryJobStore: JobStore {
         job.history.append(JobTransition(state: next, at: at, attempt: job.attempt, worker: worker, error: error))
         if job.history.count > retention.historyLimit { job.history.removeFirst(job.history.count - retention.historyLimit) }
         jobs[id] = job
+        if next == .running { count("started", queue: job.queue, type: job.type) }
     }
 
     private func wakeQueue(_ queue: String) {
@@ -55,6 +57,22 @@ public actor InMemoryJobStore: JobStore {
     }
 
     private func finished(_ id: JobID) { waiters.notify(id) }
+
+    private func count(_ event: String, queue: String, type: String?) {
+        queueState[queue, default: QueueState()].stats[event, default: 0] += 1
+        queueState[queue, default: QueueState()].stats["\(event):\(type ?? "unknown")", default: 0] += 1
+    }
+
+    private func recordRuntime(_ job: Job, at: Int64) {
+        let ms = Int(at - (job.timestamps[JobState.running.timestampField] ?? at))
+        let le = RuntimeHistogram.bucketsMs.first { ms <= $0 }.map(String.init) ?? "+Inf"
+        queueState[job.queue]!.stats["runtime:\(job.type):\(le)", default: 0] += 1
+        queueState[job.queue]!.stats["runtimeSum:\(job.type)", default: 0] += ms
+    }
+
+    public func statistics() async throws -> [String: [String: Int]] {
+        queueState.mapValues(\.stats)
+    }
 
     // MARK: Submitting and reading
 
@@ -79,6 +97,7 @@ public actor InMemoryJobStore: JobStore {
             if let key = idempotencyKey { idempotency[key] = (id, at + retention.idempotencyWindow.milliseconds) }
             move(id, to: .queued, at: at)
             queueState[request.queue, default: QueueState()].ready.append(id)
+            count("submitted", queue: request.queue, type: request.type)
             wakeQueue(request.queue)
             results.append(SubmittedJob(id: id, queue: request.queue, created: true))
         }
@@ -104,7 +123,7 @@ public actor InMemoryJobStore: JobStore {
             return QueueCounts(
                 queue: name, queued: q.ready.count, assigned: held.filter { $0.state == .assigned }.count,
                 running: held.filter { $0.state == .running }.count, retryQueued: q.retry.count, completed: q.completed.count,
-                deadLetter: q.dead.count, staleReports: q.staleReports)
+                deadLetter: q.dead.count, staleReports: q.stats["staleReports"] ?? 0)
         }
     }
 
@@ -218,13 +237,13 @@ public actor InMemoryJobStore: JobStore {
         return report
     }
 
-    private func holds(_ job: ClaimedJob, worker: String, states: Set<JobState>) -> Bool {
+    private func holds(_ job: JobLease, worker: String, states: Set<JobState>) -> Bool {
         guard let current = jobs[job.id] else { return false }
         return states.contains(current.state) && current.worker == worker && current.attempt == job.attempt
     }
 
     private func stale(_ id: JobID, queue: String) -> ReportOutcome {
-        queueState[queue, default: QueueState()].staleReports += 1
+        count("staleReports", queue: queue, type: jobs[id]?.type)
         return .stale(current: jobs[id]?.state)
     }
 
@@ -233,7 +252,7 @@ public actor InMemoryJobStore: JobStore {
         if queueState[queue]?.active[worker]?.isEmpty == true { queueState[queue]?.active[worker] = nil }
     }
 
-    public func start(_ jobs: [ClaimedJob], worker: String) async throws -> [ReportOutcome] {
+    public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {
         let at = clock()
         return jobs.map { job in
             guard holds(job, worker: worker, states: [.assigned]) else { return stale(job.id, queue: job.queue) }
@@ -246,13 +265,15 @@ public actor InMemoryJobStore: JobStore {
         for report in reports { try JSONText.validate(report.result, field: "result") }
         let at = clock()
         return reports.map { report in
-            let job = report.job
+            let job = report.lease
             guard holds(job, worker: worker, states: [.running]) else { return stale(job.id, queue: job.queue) }
             move(job.id, to: .completed, at: at, worker: worker)
             jobs[job.id]!.result = report.result
             jobs[job.id]!.runAt = nil
             release(job.id, queue: job.queue, worker: worker)
             queueState[job.queue]!.completed[job.id] = at
+            count("completed", queue: job.queue, type: jobs[job.id]!.type)
+            recordRuntime(jobs[job.id]!, at: at)
             finished(job.id)
             return .applied(.completed)
         }
@@ -261,7 +282,7 @@ public actor InMemoryJobStore: JobStore {
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
         let at = clock()
         return reports.map { report in
-            let job = report.job
+            let job = report.lease
             let allowed: Set<JobState> = report.kind == .interrupted ? [.running, .assigned] : [.running]
             guard holds(job, worker: worker, states: allowed) else { return stale(job.id, queue: job.queue) }
             release(job.id, queue: job.queue, worker: worker)
@@ -276,15 +297,18 @@ public actor InMemoryJobStore: JobStore {
         move(id, to: .failed, at: at, worker: worker, error: error)
         jobs[id]!.error = error
         let job = jobs[id]!
+        count("failed", queue: job.queue, type: job.type)
         if alwaysRetry || job.attempt - job.attemptBase < job.maxAttempts {
             move(id, to: .retryQueued, at: at, worker: worker)
             let due = at + Int64(delayMs)
             jobs[id]!.runAt = due
             queueState[job.queue]!.retry[id] = due
+            count("retried", queue: job.queue, type: job.type)
             return .retryQueued
         }
         move(id, to: .deadLetter, at: at, worker: worker)
         queueState[job.queue]!.dead[id] = at
+        count("deadLettered", queue: job.queue, type: job.type)
         finished(id)
         return .deadLetter
     }
@@ -319,6 +343,7 @@ public actor InMemoryJobStore: JobStore {
                     guard let job = jobs[id], job.worker == worker, job.state == .running || job.state == .assigned else { continue }
                     let delay = job.backoff.delayMs(afterAttempt: job.attempt - job.attemptBase)
                     _ = failJob(id, at: at, worker: worker, error: reason, delayMs: delay, alwaysRetry: false)
+                    count("reassigned", queue: queue, type: job.type)
                     report.failedJobs.append(id)
                 }
                 queueState[queue]!.active[worker] = nil

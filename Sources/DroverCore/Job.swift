@@ -171,7 +171,7 @@ public struct QueueDefaults: Sendable, Hashable, Codable {
 }
 
 /// The answer to a submit.
-public struct SubmittedJob: Sendable, Hashable {
+public struct SubmittedJob: Sendable, Hashable, Codable {
     public var id: JobID
     public var queue: String
     /// False when an idempotency key matched an existing job, whose id this is.
@@ -256,18 +256,14 @@ public struct WorkerInfo: Sendable, Hashable, Codable {
 
 /// JSON text checks shared by every entry point.
 public enum JSONText {
-    /// Throws ``JobError/invalidJSON(field:reason:)`` unless `text` is one JSON value.
+    /// Throws ``JobError/invalidJSON(field:reason:)`` unless `text` is one JSON value nested
+    /// at most ``JSONScanner/defaultMaxDepth`` levels.
     public static func validate(_ text: String, field: String) throws(JobError) {
         guard !text.isEmpty else { throw .invalidJSON(field: field, reason: "it is empty") }
         do {
-            _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            try JSONScanner.validate(text)
         } catch {
-            throw .invalidJSON(field: field, reason: Self.reason(error))
+            throw .invalidJSON(field: field, reason: error.description)
         }
-    }
-
-    private static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
     }
 }

@@ -26,6 +26,12 @@ public protocol JobStore: Sendable {
     /// How many jobs each queue has in each state.
     func queueCounts() async throws -> [QueueCounts]
 
+    /// Each queue's lifetime counters, as its stats hash holds them: `submitted`, `started`,
+    /// `completed`, `failed`, `retried`, `deadLettered`, `reassigned`, `staleReports`, each
+    /// also per job type (`completed:<type>`), and the run-time histogram
+    /// (`runtime:<type>:<le ms>`, `runtimeSum:<type>`).
+    func statistics() async throws -> [String: [String: Int]]
+
     /// The jobs of one queue in one state, newest first except QUEUED (next to run first).
     func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job]
 
@@ -64,7 +70,7 @@ public protocol JobStore: Sendable {
     func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport
 
     /// ASSIGNED → RUNNING.
-    func start(_ jobs: [ClaimedJob], worker: String) async throws -> [ReportOutcome]
+    func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome]
 
     /// RUNNING → COMPLETED.
     func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome]
@@ -129,21 +135,43 @@ public struct ClaimedJob: Sendable, Hashable {
     public var isLastAttempt: Bool { attempt - attemptBase >= maxAttempts }
 }
 
+/// One hand-out of a job to a worker: reports carry it, and fencing checks it.
+public struct JobLease: Sendable, Hashable, Codable {
+    public var id: JobID
+    public var queue: String
+    public var attempt: Int
+
+    public init(id: JobID, queue: String, attempt: Int) {
+        self.id = id
+        self.queue = queue
+        self.attempt = attempt
+    }
+}
+
+extension ClaimedJob {
+    /// What the worker's reports about this job must carry.
+    public var lease: JobLease { JobLease(id: id, queue: queue, attempt: attempt) }
+}
+
 /// A handler's result for one job.
 public struct CompletionReport: Sendable, Hashable {
-    public var job: ClaimedJob
+    public var lease: JobLease
     /// JSON text.
     public var result: String
 
-    public init(job: ClaimedJob, result: String) {
-        self.job = job
+    public init(lease: JobLease, result: String) {
+        self.lease = lease
         self.result = result
+    }
+
+    public init(job: ClaimedJob, result: String) {
+        self.init(lease: job.lease, result: result)
     }
 }
 
 /// A failure of one job.
 public struct FailureReport: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, Codable {
         /// The handler threw, timed out, or the job could not be run: uses up an attempt.
         case error
         /// The worker stopped before the job finished. The job is queued again (after its
@@ -151,17 +179,24 @@ public struct FailureReport: Sendable, Hashable {
         case interrupted
     }
 
-    public var job: ClaimedJob
+    public var lease: JobLease
     public var error: String
     public var kind: Kind
-    /// The wait before the retry; by default from the job's backoff policy.
+    /// The wait before the retry.
     public var retryDelayMs: Int
 
-    public init(job: ClaimedJob, error: String, kind: Kind = .error, retryDelayMs: Int? = nil) {
-        self.job = job
+    public init(lease: JobLease, error: String, kind: Kind = .error, retryDelayMs: Int) {
+        self.lease = lease
         self.error = error
         self.kind = kind
-        self.retryDelayMs = retryDelayMs ?? (kind == .interrupted ? 0 : job.backoff.delayMs(afterAttempt: job.attempt - job.attemptBase))
+        self.retryDelayMs = retryDelayMs
+    }
+
+    /// A failure whose retry waits as the job's backoff policy says (not at all when interrupted).
+    public init(job: ClaimedJob, error: String, kind: Kind = .error, retryDelayMs: Int? = nil) {
+        self.init(
+            lease: job.lease, error: error, kind: kind,
+            retryDelayMs: retryDelayMs ?? (kind == .interrupted ? 0 : job.backoff.delayMs(afterAttempt: job.attempt - job.attemptBase)))
     }
 }
 
@@ -180,7 +215,7 @@ public enum ReportOutcome: Sendable, Hashable {
 }
 
 /// What one reaper pass did.
-public struct ReapReport: Sendable, Hashable {
+public struct ReapReport: Sendable, Hashable, Codable {
     /// Workers whose jobs were handed back and who were removed.
     public var lostWorkers: [String] = []
     /// Jobs sent to RETRY_QUEUED or DEAD_LETTER.
@@ -192,7 +227,7 @@ public struct ReapReport: Sendable, Hashable {
 }
 
 /// What one reconcile did.
-public struct ReconcileReport: Sendable, Hashable {
+public struct ReconcileReport: Sendable, Hashable, Codable {
     /// Fetched but never claimed: back at the head of their queue.
     public var requeued: [JobID] = []
     /// Held under the worker's name without its knowledge: FAILED → RETRY_QUEUED.
@@ -258,4 +293,10 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+}
+
+/// The buckets of the job run-time histogram both stores keep per queue and job type.
+public enum RuntimeHistogram {
+    /// Upper bounds in milliseconds; a run longer than the last counts in `+Inf`.
+    public static let bucketsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000]
 }

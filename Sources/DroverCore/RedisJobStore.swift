@@ -224,6 +224,16 @@ public final class RedisJobStore: JobStore {
         }
     }
 
+    public func statistics() async throws -> [String: [String: Int]] {
+        let queues = try await self.queues()
+        let replies = try await redis.pipeline(queues.map { RedisCommand("HGETALL", keys.queue($0).stats) })
+        var result: [String: [String: Int]] = [:]
+        for (queue, reply) in zip(queues, replies) {
+            result[queue] = Self.fields(reply).compactMapValues { Int($0) }
+        }
+        return result
+    }
+
     public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
         try Names.validateQueue(queue)
         guard limit > 0 else { return [] }
@@ -475,28 +485,22 @@ public final class RedisJobStore: JobStore {
         return report
     }
 
-    public func start(_ jobs: [ClaimedJob], worker: String) async throws -> [ReportOutcome] {
-        try await report(jobs, worker: worker, script: Scripts.start) { [$0.id.rawValue, $0.attempt] }
+    public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {
+        try await report(jobs, queue: \.queue, worker: worker, script: Scripts.start) { [$0.id.rawValue, $0.attempt] }
     }
 
     public func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome] {
         for report in reports { try JSONText.validate(report.result, field: "result") }
         let retention = configuration.retention.completed.milliseconds
-        return try await report(reports, queue: \.job.queue, worker: worker, script: Scripts.complete, leading: [retention]) {
-            [$0.job.id.rawValue, $0.job.attempt, $0.result]
+        return try await report(reports, queue: \.lease.queue, worker: worker, script: Scripts.complete, leading: [retention]) {
+            [$0.lease.id.rawValue, $0.lease.attempt, $0.result]
         }
     }
 
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
-        try await report(reports, queue: \.job.queue, worker: worker, script: Scripts.fail) {
-            [$0.job.id.rawValue, $0.job.attempt, $0.error, $0.retryDelayMs, $0.kind.rawValue]
+        try await report(reports, queue: \.lease.queue, worker: worker, script: Scripts.fail) {
+            [$0.lease.id.rawValue, $0.lease.attempt, $0.error, $0.retryDelayMs, $0.kind.rawValue]
         }
-    }
-
-    private func report(
-        _ jobs: [ClaimedJob], worker: String, script: RedisScript, arguments: (ClaimedJob) -> [any RedisArgument]
-    ) async throws -> [ReportOutcome] {
-        try await report(jobs, queue: \.queue, worker: worker, script: script, arguments: arguments)
     }
 
     /// Sends reports grouped by queue, one script call per queue in one pipeline, and maps

@@ -67,6 +67,27 @@ enum Scripts {
           redis.call('HSET', job_key, 'history', history)
         end
 
+        -- Lifetime counters, per queue and per queue and job type: `completed` and
+        -- `completed:<type>`. Metrics read them, so every process's work is counted once.
+        local function count(event, job_key)
+          redis.call('HINCRBY', STATS_KEY, event, 1)
+          local job_type = redis.call('HGET', job_key, 'type') or 'unknown'
+          redis.call('HINCRBY', STATS_KEY, event .. ':' .. job_type, 1)
+        end
+
+        -- Run times of completed jobs as histogram buckets, `runtime:<type>:<le ms>` (each run
+        -- counted in its own bucket only), with `runtimeSum:<type>` in milliseconds.
+        local RUNTIME_BUCKETS = { \(RuntimeHistogram.bucketsMs.map(String.init).joined(separator: ", ")) }
+        local function record_runtime(job_key, ms)
+          local job_type = redis.call('HGET', job_key, 'type') or 'unknown'
+          local le = '+Inf'
+          for _, bound in ipairs(RUNTIME_BUCKETS) do
+            if ms <= bound then le = tostring(bound); break end
+          end
+          redis.call('HINCRBY', STATS_KEY, 'runtime:' .. job_type .. ':' .. le, 1)
+          redis.call('HINCRBY', STATS_KEY, 'runtimeSum:' .. job_type, ms)
+        end
+
         -- The only place a job's state changes. Callers check legal() first.
         local function move(job_key, from, to, at, attempt, worker, err)
           if not legal(from, to) then
@@ -76,6 +97,7 @@ enum Scripts {
           if GAUGES[from] then redis.call('HINCRBY', STATS_KEY, from, -1) end
           if GAUGES[to] then redis.call('HINCRBY', STATS_KEY, to, 1) end
           record(job_key, to, at, attempt, worker, err)
+          if to == 'RUNNING' then count('started', job_key) end
         end
 
         -- Fencing: a report applies only while the job is in one of `states` under this worker
@@ -84,7 +106,7 @@ enum Scripts {
         local function held(job_key, states, worker, attempt)
           local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
           if f[1] and states[f[1]] and f[2] == worker and tonumber(f[3]) == attempt then return f[1], nil end
-          redis.call('HINCRBY', STATS_KEY, 'staleReports', 1)
+          count('staleReports', job_key)
           return nil, 'STALE ' .. (f[1] or 'MISSING')
         end
 
@@ -97,7 +119,7 @@ enum Scripts {
         local function fail(id, job_key, from, at, attempt, worker, err, delay_ms, always_retry)
           move(job_key, from, 'FAILED', at, attempt, worker, err)
           redis.call('HSET', job_key, 'error', err)
-          redis.call('HINCRBY', STATS_KEY, 'failed', 1)
+          count('failed', job_key)
           local used = attempt - tonumber(redis.call('HGET', job_key, 'attemptBase') or 0)
           local allowed = tonumber(redis.call('HGET', job_key, 'maxAttempts'))
           if always_retry or used < allowed then
@@ -105,12 +127,12 @@ enum Scripts {
             move(job_key, 'FAILED', 'RETRY_QUEUED', at, attempt, worker, nil)
             redis.call('HSET', job_key, 'runAt', due)
             redis.call('ZADD', RETRY_KEY, due, id)
-            redis.call('HINCRBY', STATS_KEY, 'retried', 1)
+            count('retried', job_key)
             return 'RETRY_QUEUED'
           end
           move(job_key, 'FAILED', 'DEAD_LETTER', at, attempt, worker, nil)
           redis.call('ZADD', DEAD_KEY, at, id)
-          redis.call('HINCRBY', STATS_KEY, 'deadLettered', 1)
+          count('deadLettered', job_key)
           publish_finished(id, 'DEAD_LETTER')
           return 'DEAD_LETTER'
         end
@@ -139,13 +161,13 @@ enum Scripts {
         "submit",
         """
         local at = now_ms()
-        local queue, count = ARGV[5], tonumber(ARGV[6])
+        local queue, job_count = ARGV[5], tonumber(ARGV[6])
         local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff')
         local default_max = config[1] or ARGV[7]
         local default_backoff = config[2] or ARGV[8]
         local window = tonumber(ARGV[9])
         local out = {}
-        for i = 0, count - 1 do
+        for i = 0, job_count - 1 do
           local a = 10 + i * 7
           local id, job_type, payload = ARGV[a], ARGV[a + 1], ARGV[a + 2]
           local max, backoff, timeout, key = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
@@ -172,7 +194,7 @@ enum Scripts {
             record(job_key, 'SUBMITTED', at, 0, nil, nil)
             move(job_key, 'SUBMITTED', 'QUEUED', at, 0, nil, nil)
             redis.call('LPUSH', QUEUED_KEY, id)
-            redis.call('HINCRBY', STATS_KEY, 'submitted', 1)
+            count('submitted', job_key)
             out[#out + 1] = id
             out[#out + 1] = 1
           end
@@ -265,7 +287,8 @@ enum Scripts {
             redis.call('LREM', ACTIVE_KEY, 1, id)
             redis.call('ZADD', COMPLETED_KEY, at, id)
             redis.call('PEXPIRE', job_key, retention)
-            redis.call('HINCRBY', STATS_KEY, 'completed', 1)
+            count('completed', job_key)
+            record_runtime(job_key, at - tonumber(redis.call('HGET', job_key, 'runningAt') or at))
             publish_finished(id, 'COMPLETED')
             out[#out + 1] = 'COMPLETED'
           else
@@ -322,7 +345,7 @@ enum Scripts {
             out[#out + 1] = 'REQUEUED'
           elseif (f[1] == 'RUNNING' or f[1] == 'ASSIGNED') and f[2] == worker then
             out[#out + 1] = fail(id, job_key, f[1], at, tonumber(f[3]), worker, reason, delay, false)
-            redis.call('HINCRBY', STATS_KEY, 'reassigned', 1)
+            count('reassigned', job_key)
           else
             out[#out + 1] = 'SKIPPED'
           end

@@ -17,7 +17,9 @@ struct DroverCommand: AsyncParsableCommand {
               drover status 01JDZ6Q1S2T3V4W5X6Y7Z8A9BC
             """,
         version: DroverVersion.current,
-        subcommands: [WorkerCommand.self, SubmitCommand.self, StatusCommand.self, QueuesCommand.self, BenchCommand.self]
+        subcommands: [
+            MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, QueuesCommand.self, BenchCommand.self,
+        ]
     )
 }
 

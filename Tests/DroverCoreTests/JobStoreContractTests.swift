@@ -40,7 +40,7 @@ import Testing
         #expect(claimed[0].state == .assigned && claimed[0].attempt == 1)
         #expect(try await f.store.job(id, queue: "default")?.state == .assigned)
         #expect(try await f.store.queueCounts()[0].assigned == 1)
-        #expect(try await f.store.start(claimed, worker: "w1") == [.applied(.running)])
+        #expect(try await f.store.start(claimed.map(\.lease), worker: "w1") == [.applied(.running)])
         #expect(try await f.store.queueCounts()[0].running == 1)
         let outcome = try await f.store.complete([CompletionReport(job: claimed[0], result: #"{"ok":true}"#)], worker: "w1")
         #expect(outcome == [.applied(.completed)])
@@ -90,9 +90,9 @@ import Testing
         #expect(try await f.store.complete([CompletionReport(job: assigned, result: "1")], worker: "w1") == [.stale(current: .assigned)])
         #expect(try await f.store.fail([FailureReport(job: assigned, error: "x")], worker: "w1") == [.stale(current: .assigned)])
         // Another worker cannot start it.
-        #expect(try await f.store.start([assigned], worker: "w2") == [.stale(current: .assigned)])
-        #expect(try await f.store.start([assigned], worker: "w1") == [.applied(.running)])
-        #expect(try await f.store.start([assigned], worker: "w1") == [.stale(current: .running)])
+        #expect(try await f.store.start([assigned.lease], worker: "w2") == [.stale(current: .assigned)])
+        #expect(try await f.store.start([assigned.lease], worker: "w1") == [.applied(.running)])
+        #expect(try await f.store.start([assigned.lease], worker: "w1") == [.stale(current: .running)])
 
         // Wrong worker, wrong attempt.
         #expect(try await f.store.complete([CompletionReport(job: assigned, result: "1")], worker: "w2") == [.stale(current: .running)])
@@ -114,6 +114,11 @@ import Testing
         #expect(job.state == .completed && job.result == "1")
         #expect(job.history.map(\.state) == [.submitted, .queued, .assigned, .running, .completed])
         #expect(try await f.store.queueCounts()[0].staleReports == 8)
+        let stats = try #require(try await f.store.statistics()["default"])
+        #expect(stats["staleReports"] == 8 && stats["staleReports:t"] == 8)
+        #expect(stats["submitted:t"] == 1 && stats["started:t"] == 1 && stats["completed:t"] == 1)
+        let runtimeBuckets = stats.filter { $0.key.hasPrefix("runtime:t:") }.values.reduce(0, +)
+        #expect(runtimeBuckets == 1)
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -139,6 +144,8 @@ import Testing
             + [.assigned, .running, .failed, .deadLetter]
         #expect(job.history.map(\.state) == expected)
         #expect(job.history.filter { $0.state == .failed }.map(\.error) == ["boom 1", "boom 2", "boom 3"])
+        let stats = try #require(try await f.store.statistics()["default"])
+        #expect(stats["failed:t"] == 3 && stats["retried:t"] == 2 && stats["deadLettered:t"] == 1 && stats["started:t"] == 3)
         #expect(try await f.store.jobs(queue: "default", state: .deadLetter, offset: 0, limit: 10).map(\.id) == [id])
         #expect(try await f.store.queueCounts()[0].deadLetter == 1)
 
@@ -257,6 +264,7 @@ import Testing
             #expect(job.error?.hasPrefix("worker lost") == true)
             #expect(job.history.suffix(2).map(\.state) == [.failed, .retryQueued])
         }
+        #expect(try await f.store.statistics()["default"]?["reassigned:t"] == 2)
         // The lost worker's late reports change nothing.
         #expect(
             try await f.store.complete([CompletionReport(job: held[0], result: "1")], worker: "lost") == [.stale(current: .retryQueued)])

@@ -1,0 +1,100 @@
+import DroverCore
+
+extension APIRequest {
+    /// Every operation's name, as TCP frames and the REST routes' internal mapping use them.
+    public static let operations = [
+        "submit", "submitBatch", "get", "queues", "jobs", "workers", "deadLetters", "retryDeadLetter", "purgeDeadLetters",
+        "health", "heartbeat", "claim", "start", "complete", "fail", "reconcile", "deregister",
+    ]
+
+    /// Parses operation `op` from its fields: the TCP frame's members, or a REST request's
+    /// body with its path and query parameters merged in.
+    init(op: String, fields f: RequestFields) throws(APIError) {
+        switch op {
+        case "submit":
+            self = .submit(try f.jobRequest())
+        case "submitBatch":
+            let jobs = try f.objects("jobs")
+            guard jobs.count <= 10_000 else { throw .invalid("at most 10000 jobs per batch") }
+            var requests: [JobRequest] = []
+            for job in jobs { requests.append(try job.jobRequest()) }
+            self = .submitBatch(requests)
+        case "get":
+            let wait: Duration? =
+                if let text = try? f.string("wait") { try parseDuration(text) } else { try f.int("wait").map { .seconds($0) } }
+            self = .job(try f.jobID("id"), queue: try f.string("queue"), wait: wait)
+        case "queues":
+            self = .queues
+        case "jobs":
+            let stateName = try f.required("state", f.string)
+            guard let state = JobState(rawValue: stateName.uppercased()) else {
+                throw .invalid("'state' must be one of \(JobState.observable.map(\.rawValue).joined(separator: ", "))")
+            }
+            self = .jobs(queue: try f.required("queue", f.string), state: state, offset: try Self.offset(f), limit: try Self.limit(f))
+        case "workers":
+            self = .workers
+        case "deadLetters":
+            self = .deadLetters(queue: try f.string("queue"), offset: try Self.offset(f), limit: try Self.limit(f))
+        case "retryDeadLetter":
+            self = .retryDeadLetter(try f.jobID("id"), queue: try f.string("queue"))
+        case "purgeDeadLetters":
+            self = .purgeDeadLetters(queue: try f.string("queue"))
+        case "health":
+            self = .health
+        case "heartbeat":
+            self = .heartbeat(
+                WorkerInfo(
+                    id: try f.required("worker", f.string), host: try f.string("host") ?? "", pid: try f.int("pid") ?? 0,
+                    queues: try f.strings("queues") ?? [], concurrency: try f.int("concurrency") ?? 0, inFlight: try f.int("inFlight") ?? 0,
+                    startedAt: Int64(try f.int("startedAt") ?? 0), version: try f.string("version") ?? ""))
+        case "claim":
+            self = .claim(
+                worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings), max: try f.int("max") ?? 1,
+                wait: .milliseconds(try f.int("waitMs") ?? 0))
+        case "start":
+            var leases: [JobLease] = []
+            for job in try f.objects("jobs") { leases.append(try job.lease()) }
+            self = .start(worker: try f.required("worker", f.string), leases)
+        case "complete":
+            var reports: [CompletionReport] = []
+            for report in try f.objects("reports") {
+                reports.append(CompletionReport(lease: try report.lease(), result: report.raw["result"] ?? "null"))
+            }
+            self = .complete(worker: try f.required("worker", f.string), reports)
+        case "fail":
+            var reports: [FailureReport] = []
+            for report in try f.objects("reports") {
+                let kindName = try report.string("kind") ?? "error"
+                guard let kind = FailureReport.Kind(rawValue: kindName) else { throw .invalid("'kind' must be error or interrupted") }
+                reports.append(
+                    FailureReport(
+                        lease: try report.lease(), error: try report.required("error", report.string), kind: kind,
+                        retryDelayMs: max(0, try report.int("retryDelayMs") ?? 0)))
+            }
+            self = .fail(worker: try f.required("worker", f.string), reports)
+        case "reconcile":
+            var holding: Set<JobID> = []
+            for text in try f.strings("holding") ?? [] {
+                guard let id = JobID(text) else { throw .invalid("'holding' has a bad job id: '\(text.prefix(40))'") }
+                holding.insert(id)
+            }
+            self = .reconcile(worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings), holding: holding)
+        case "deregister":
+            self = .deregister(worker: try f.required("worker", f.string))
+        default:
+            throw .malformed("unknown operation '\(op.prefix(40))'; one of \(Self.operations.joined(separator: ", "))")
+        }
+    }
+
+    private static func offset(_ f: RequestFields) throws(APIError) -> Int {
+        let offset = try f.int("offset") ?? 0
+        guard offset >= 0 else { throw .invalid("'offset' must be 0 or more") }
+        return offset
+    }
+
+    private static func limit(_ f: RequestFields) throws(APIError) -> Int {
+        let limit = try f.int("limit") ?? 50
+        guard (1...1000).contains(limit) else { throw .invalid("'limit' must be between 1 and 1000") }
+        return limit
+    }
+}

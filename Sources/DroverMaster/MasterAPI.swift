@@ -1,0 +1,207 @@
+import DroverCore
+import DroverRedis
+import Foundation
+
+/// Everything the master can be asked, whichever door the question came through: REST and
+/// TCP parse into an ``APIRequest`` and print the ``APIResponse`` in their own way, so both
+/// speak exactly the same operations with the same errors.
+public enum APIRequest: Sendable {
+    // Clients
+    case submit(JobRequest)
+    case submitBatch([JobRequest])
+    case job(JobID, queue: String?, wait: Duration?)
+    case queues
+    case jobs(queue: String, state: JobState, offset: Int, limit: Int)
+    case workers
+    case deadLetters(queue: String?, offset: Int, limit: Int)
+    case retryDeadLetter(JobID, queue: String?)
+    case purgeDeadLetters(queue: String?)
+    case health
+    // Remote workers
+    case heartbeat(WorkerInfo)
+    case claim(worker: String, queues: [String], max: Int, wait: Duration)
+    case start(worker: String, [JobLease])
+    case complete(worker: String, [CompletionReport])
+    case fail(worker: String, [FailureReport])
+    case reconcile(worker: String, queues: [String], holding: Set<JobID>)
+    case deregister(worker: String)
+
+    /// The operation's name in logs, metrics and TCP frames.
+    public var name: String {
+        switch self {
+        case .submit: "submit"
+        case .submitBatch: "submitBatch"
+        case .job: "get"
+        case .queues: "queues"
+        case .jobs: "jobs"
+        case .workers: "workers"
+        case .deadLetters: "deadLetters"
+        case .retryDeadLetter: "retryDeadLetter"
+        case .purgeDeadLetters: "purgeDeadLetters"
+        case .health: "health"
+        case .heartbeat: "heartbeat"
+        case .claim: "claim"
+        case .start: "start"
+        case .complete: "complete"
+        case .fail: "fail"
+        case .reconcile: "reconcile"
+        case .deregister: "deregister"
+        }
+    }
+}
+
+/// A status and a JSON body.
+public struct APIResponse: Sendable {
+    public var status: Int
+    public var json: String
+
+    public init(status: Int = 200, json: String) {
+        self.status = status
+        self.json = json
+    }
+}
+
+/// Carries out API requests against the store. Stateless: any number of masters may serve
+/// one Redis.
+public struct MasterAPI: Sendable {
+    public let store: any JobStore
+    /// The longest a `wait` or a worker's claim may hold a request open.
+    public let maxWait: Duration
+
+    let metrics: MetricsExporter?
+
+    public init(store: any JobStore, maxWait: Duration = .seconds(60)) {
+        self.init(store: store, maxWait: maxWait, metrics: nil)
+    }
+
+    init(store: any JobStore, maxWait: Duration, metrics: MetricsExporter?) {
+        self.store = store
+        self.maxWait = maxWait
+        self.metrics = metrics
+    }
+
+    public func perform(_ request: APIRequest) async throws(APIError) -> APIResponse {
+        let started = ContinuousClock.now
+        do {
+            let response = try await run(request)
+            metrics?.recordRequest(op: request.name, status: response.status, duration: .now - started)
+            return response
+        } catch {
+            let apiError = APIError(error)
+            metrics?.recordRequest(op: request.name, status: apiError.status, duration: .now - started)
+            throw apiError
+        }
+    }
+
+    private func run(_ request: APIRequest) async throws -> APIResponse {
+        switch request {
+        case .submit(let job):
+            let submitted = try await store.submit([job])[0]
+            if !submitted.created, let existing = try await store.job(submitted.id, queue: submitted.queue) {
+                // An idempotent repeat: the job that the key already names.
+                return APIResponse(status: 200, json: WireFormat.encode(existing))
+            }
+            return APIResponse(
+                status: 201,
+                json: #"{"id":"\#(submitted.id)","queue":\#(JSONScanner.quote(submitted.queue)),"state":"QUEUED","created":true}"#)
+
+        case .submitBatch(let jobs):
+            guard !jobs.isEmpty else { throw APIError.invalid("'jobs' must not be empty") }
+            let submitted = try await store.submit(jobs)
+            return APIResponse(status: 201, json: #"{"jobs":\#(WireFormat.array(submitted.map { WireFormat.encode($0) }))}"#)
+
+        case .job(let id, let queue, let wait):
+            let job: Job?
+            if let wait {
+                job = try await store.waitUntilFinished(id, queue: queue, timeout: min(wait, maxWait))
+            } else {
+                job = try await store.job(id, queue: queue)
+            }
+            guard let job else { throw JobError.notFound(id) }
+            return APIResponse(json: WireFormat.encode(job))
+
+        case .queues:
+            return APIResponse(json: #"{"queues":\#(WireFormat.encode(try await store.queueCounts()))}"#)
+
+        case .jobs(let queue, let state, let offset, let limit):
+            let jobs = try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
+            return APIResponse(json: #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#)
+
+        case .workers:
+            return APIResponse(json: #"{"workers":\#(WireFormat.encode(try await store.workers()))}"#)
+
+        case .deadLetters(let queue, let offset, let limit):
+            let queues: [String]
+            if let queue { queues = [queue] } else { queues = try await store.queues() }
+            var jobs: [Job] = []
+            for queue in queues {
+                jobs += try await store.jobs(queue: queue, state: .deadLetter, offset: 0, limit: offset + limit)
+            }
+            // Newest first across queues.
+            let page = jobs.sorted {
+                ($0.timestamps[JobState.deadLetter.timestampField] ?? 0) > ($1.timestamps[JobState.deadLetter.timestampField] ?? 0)
+            }
+            .dropFirst(offset).prefix(limit)
+            return APIResponse(json: #"{"jobs":\#(WireFormat.array(page.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#)
+
+        case .retryDeadLetter(let id, let queue):
+            try await store.retryDeadLetter(id, queue: queue)
+            guard let job = try await store.job(id, queue: queue) else { throw JobError.notFound(id) }
+            return APIResponse(json: WireFormat.encode(job))
+
+        case .purgeDeadLetters(let queue):
+            var purged = 0
+            let queues: [String]
+            if let queue { queues = [queue] } else { queues = try await store.queues() }
+            for queue in queues {
+                purged += try await store.purgeDeadLetters(queue: queue)
+            }
+            return APIResponse(json: #"{"purged":\#(purged)}"#)
+
+        case .health:
+            _ = try await store.queues()
+            return APIResponse(json: #"{"status":"ok"}"#)
+
+        case .heartbeat(let info):
+            try await store.heartbeat(info)
+            return APIResponse(json: #"{"ok":true}"#)
+
+        case .claim(let worker, let queues, let max, let wait):
+            try validate(worker: worker, queues: queues)
+            guard (1...1000).contains(max) else { throw APIError.invalid("'max' must be between 1 and 1000") }
+            let claimed = try await store.waitAndClaim(queues: queues, worker: worker, max: max, start: true, timeout: min(wait, maxWait))
+            return APIResponse(json: #"{"jobs":\#(WireFormat.array(claimed.map(WireFormat.encode)))}"#)
+
+        case .start(let worker, let leases):
+            try Names.validateWorkerID(worker)
+            return outcomes(try await store.start(leases, worker: worker))
+
+        case .complete(let worker, let reports):
+            try Names.validateWorkerID(worker)
+            return outcomes(try await store.complete(reports, worker: worker))
+
+        case .fail(let worker, let reports):
+            try Names.validateWorkerID(worker)
+            return outcomes(try await store.fail(reports, worker: worker))
+
+        case .reconcile(let worker, let queues, let holding):
+            try validate(worker: worker, queues: queues)
+            return APIResponse(json: WireFormat.encode(try await store.reconcile(worker: worker, queues: queues, holding: holding)))
+
+        case .deregister(let worker):
+            try Names.validateWorkerID(worker)
+            try await store.deregister(worker: worker)
+            return APIResponse(json: #"{"ok":true}"#)
+        }
+    }
+
+    private func validate(worker: String, queues: [String]) throws {
+        try Names.validateWorkerID(worker)
+        guard !queues.isEmpty else { throw APIError.invalid("'queues' must name at least one queue") }
+        for queue in queues { try Names.validateQueue(queue) }
+    }
+
+    private func outcomes(_ outcomes: [ReportOutcome]) -> APIResponse {
+        APIResponse(json: #"{"outcomes":\#(WireFormat.encode(outcomes))}"#)
+    }
+}

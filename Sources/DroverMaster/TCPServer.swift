@@ -1,0 +1,235 @@
+import DroverCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The raw TCP front door: one JSON object per line, the same operations as REST.
+///
+/// A request is `{"requestId":1,"op":"submit","type":"noop"}`; its answer echoes the id:
+/// `{"requestId":1,"ok":true,"status":201,"result":{...}}` or
+/// `{"requestId":1,"ok":false,"error":{"code":"...","message":"..."}}`. Requests on one
+/// connection run concurrently, so answers may come back out of order: match them by id.
+/// A frame longer than the limit or not a JSON object gets an error frame; after several bad
+/// frames in a row the connection is closed. Every other connection carries on.
+public final class TCPServer: Service, Sendable {
+    let host: String
+    let port: Int
+    let api: MasterAPI
+    let limits: MasterLimits
+    let logger: Logger
+    private let bound: EventLoopPromise<Int>
+
+    init(host: String, port: Int, api: MasterAPI, limits: MasterLimits, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.api = api
+        self.limits = limits
+        self.logger = logger
+        self.bound = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Int.self)
+    }
+
+    /// The port actually listened on, once listening (useful with port 0).
+    public var boundPort: Int {
+        get async throws { try await bound.futureResult.get() }
+    }
+
+    public func run() async throws {
+        let api = self.api
+        let limits = self.limits
+        let logger = self.logger
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { child in
+                    child.eventLoop.makeCompletedFuture {
+                        try child.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(LineFrameDecoder(maxLength: limits.maxFrameBytes)))
+                        try child.pipeline.syncOperations.addHandler(TCPConnectionHandler(api: api, limits: limits, logger: logger))
+                    }
+                }
+                .bind(host: host, port: port).get()
+        } catch {
+            bound.fail(error)
+            throw error
+        }
+        bound.succeed(channel.localAddress?.port ?? port)
+        logger.info("TCP listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// One input line, or a line that was too long (its bytes dropped up to the next newline).
+enum Frame {
+    case line(ByteBuffer)
+    case tooLong(Int)
+}
+
+/// Splits input at `\n` (a preceding `\r` is dropped) and never buffers more than
+/// `maxLength` bytes of one frame.
+struct LineFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = Frame
+    let maxLength: Int
+    private var discarding = 0
+
+    init(maxLength: Int) {
+        self.maxLength = maxLength
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let view = buffer.readableBytesView
+        if let newline = view.firstIndex(of: UInt8(ascii: "\n")) {
+            let length = newline - view.startIndex
+            if discarding > 0 {
+                buffer.moveReaderIndex(forwardBy: length + 1)
+                context.fireChannelRead(wrapInboundOut(.tooLong(discarding + length)))
+                discarding = 0
+                return .continue
+            }
+            var line = buffer.readSlice(length: length)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            if line.readableBytesView.last == UInt8(ascii: "\r") {
+                line = line.getSlice(at: line.readerIndex, length: line.readableBytes - 1)!
+            }
+            if length > maxLength {
+                context.fireChannelRead(wrapInboundOut(.tooLong(length)))
+            } else {
+                context.fireChannelRead(wrapInboundOut(.line(line)))
+            }
+            return .continue
+        }
+        if buffer.readableBytes > maxLength || discarding > 0 {
+            // No newline yet and already too long: drop what we have and keep dropping.
+            discarding += buffer.readableBytes
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+        }
+        return .needMoreData
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+/// Answers the frames of one connection.
+final class TCPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+
+    let api: MasterAPI
+    let limits: MasterLimits
+    let logger: Logger
+    private var badFramesInARow = 0
+    private var pending = 0
+    private var inputClosed = false
+
+    init(api: MasterAPI, limits: MasterLimits, logger: Logger) {
+        self.api = api
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .tooLong(let length):
+            reject(
+                context, requestID: "null", APIError.tooLarge("frame of \(length) bytes is over the limit of \(limits.maxFrameBytes) bytes")
+            )
+        case .line(let buffer):
+            let text = String(buffer: buffer)
+            if text.allSatisfy(\.isWhitespace) { return }  // blank lines keep `nc` sessions friendly
+            let parsed: (requestID: String, request: APIRequest)
+            switch Self.parse(text) {
+            case .success(let value): parsed = value
+            case .failure(let failure): return reject(context, requestID: failure.requestID, failure.error)
+            }
+            badFramesInARow = 0
+            dispatch(parsed.request, requestID: parsed.requestID, context: context)
+        }
+    }
+
+    /// Runs the request off the event loop; the answer goes back whenever it is ready.
+    private func dispatch(_ request: APIRequest, requestID: String, context: ChannelHandlerContext) {
+        let api = self.api
+        let answer = context.eventLoop.makeFutureWithTask { await Self.answer(request, requestID: requestID, api: api) }
+        pending += 1
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        answer.whenSuccess { frame in
+            let (handler, context) = loopBound.value
+            context.writeAndFlush(handler.wrapOutboundOut(ByteBuffer(string: frame + "\n")), promise: nil)
+            handler.pending -= 1
+            handler.closeIfDone(context)
+        }
+    }
+
+    /// After the client closed its side (`nc` at the end of its input), the connection stays
+    /// open until every request has been answered.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            closeIfDone(context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func closeIfDone(_ context: ChannelHandlerContext) {
+        if inputClosed && pending == 0 { context.close(promise: nil) }
+    }
+
+    private struct ParseFailure: Error {
+        var requestID: String
+        var error: APIError
+    }
+
+    private static func parse(_ text: String) -> Result<(requestID: String, request: APIRequest), ParseFailure> {
+        let fields: RequestFields
+        do {
+            fields = try RequestFields(json: text)
+        } catch {
+            return .failure(ParseFailure(requestID: "null", error: error))
+        }
+        let requestID = fields.raw["requestId"] ?? "null"
+        do {
+            guard let op = try fields.string("op") else { throw APIError.malformed("'op' is required") }
+            return .success((requestID, try APIRequest(op: op, fields: fields)))
+        } catch {
+            return .failure(ParseFailure(requestID: requestID, error: APIError(error)))
+        }
+    }
+
+    private static func answer(_ request: APIRequest, requestID: String, api: MasterAPI) async -> String {
+        do {
+            let response = try await api.perform(request)
+            return #"{"requestId":\#(requestID),"ok":true,"status":\#(response.status),"result":\#(response.json)}"#
+        } catch {
+            return errorFrame(requestID: requestID, error)
+        }
+    }
+
+    private func reject(_ context: ChannelHandlerContext, requestID: String, _ error: APIError) {
+        badFramesInARow += 1
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: requestID, error) + "\n")), promise: nil)
+        if badFramesInARow >= limits.maxBadFrames {
+            logger.warning(
+                "closing a TCP connection after repeated bad frames", metadata: ["remote": "\(context.remoteAddress?.description ?? "?")"])
+            context.close(promise: nil)
+        }
+    }
+
+    static func errorFrame(requestID: String, _ error: APIError) -> String {
+        #"{"requestId":\#(requestID),"ok":false,"status":\#(error.status),"error":{"code":\#(JSONScanner.quote(error.code)),"message":\#(JSONScanner.quote(error.message))}}"#
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

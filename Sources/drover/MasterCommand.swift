@@ -1,0 +1,64 @@
+import ArgumentParser
+import Drover
+import DroverCore
+import DroverMaster
+import Foundation
+import Logging
+
+struct MasterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "master",
+        abstract: "Run a master: REST and TCP front doors, reaper, promoter, janitor, metrics.",
+        discussion: """
+            The master keeps no state of its own: run several against one Redis, and stop any of
+            them without losing a job.
+
+            Examples:
+              drover master
+              drover master --http 0.0.0.0:8080 --tcp 0.0.0.0:7070 --redis redis://redis:6379
+              curl -s localhost:8080/v1/jobs -d '{"type":"echo","payload":{"hi":1}}'
+              echo '{"requestId":1,"op":"queues"}' | nc -q1 localhost 7070
+            """
+    )
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .long, help: ArgumentHelp("REST address (env DROVER_HTTP).", valueName: "host:port"))
+    var http: String = ProcessInfo.processInfo.environment["DROVER_HTTP"] ?? "127.0.0.1:8080"
+
+    @Option(name: .long, help: ArgumentHelp("TCP address (env DROVER_TCP).", valueName: "host:port"))
+    var tcp: String = ProcessInfo.processInfo.environment["DROVER_TCP"] ?? "127.0.0.1:7070"
+
+    @Option(name: .long, help: "Seconds of silence after which the reaper hands back a worker's jobs.")
+    var heartbeatTimeout: Double = 10
+
+    func validate() throws {
+        _ = try Self.address(http, flag: "--http")
+        _ = try Self.address(tcp, flag: "--tcp")
+        guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be more than 0") }
+    }
+
+    static func address(_ text: String, flag: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(flag) must be HOST:PORT, got '\(text)'")
+        }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    func run() async throws {
+        connection.bootstrapLogging()
+        let logger = Logger(label: "drover.master")
+        do {
+            let store = try connection.store(clientName: "drover.master", logger: logger)
+            var configuration = Master.Configuration()
+            (configuration.httpHost, configuration.httpPort) = try Self.address(http, flag: "--http")
+            (configuration.tcpHost, configuration.tcpPort) = try Self.address(tcp, flag: "--tcp")
+            configuration.heartbeatTimeout = Duration(seconds: heartbeatTimeout)
+            try await Master(store: store, configuration: configuration, logger: logger).run()
+            await store.close()
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
