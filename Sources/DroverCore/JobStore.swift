@@ -98,6 +98,13 @@ public protocol JobStore: Sendable {
 
     /// Deletes completed jobs past retention and dead letters past their age or count.
     func trim() async throws -> TrimReport
+
+    /// Closes the store's connections.
+    func close() async
+}
+
+extension JobStore {
+    public func close() async {}
 }
 
 /// A job a worker has taken, with what it needs to run and report it.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Drover
 import DroverCore
 import DroverRedis
+import DroverRemote
 import Foundation
 import Logging
 
@@ -31,6 +32,14 @@ struct ConnectionOptions: ParsableArguments {
             "Redis URL: redis://[user:password@]host:port[/db] or unix:///path.sock (env DROVER_REDIS_URL).", valueName: "url"))
     var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
+    @Option(
+        name: .customLong("master"),
+        help: ArgumentHelp("Go through a master instead: http://HOST:PORT or tcp://HOST:PORT (env DROVER_MASTER_URL).", valueName: "url"))
+    var masterFlag: String?
+
+    /// `--master`, else `DROVER_MASTER_URL`.
+    var master: String? { masterFlag ?? ProcessInfo.processInfo.environment["DROVER_MASTER_URL"] }
+
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
     var keyPrefix: String = "drover"
 
@@ -46,7 +55,13 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    func store(clientName: String, logger: Logger) throws -> RedisJobStore {
+    /// The master's store when `--master` is given, else Redis's.
+    func store(clientName: String, logger: Logger) throws -> any JobStore {
+        if let master { return try RemoteJobStore(masterURL: master) }
+        return try redisStore(clientName: clientName, logger: logger)
+    }
+
+    func redisStore(clientName: String, logger: Logger) throws -> RedisJobStore {
         let redis = try RedisConfiguration(self.redis, clientName: clientName)
         return RedisJobStore(configuration: .init(redis: redis, keys: KeySchema(prefix: keyPrefix)), logger: logger)
     }

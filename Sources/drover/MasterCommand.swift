@@ -50,7 +50,7 @@ struct MasterCommand: AsyncParsableCommand {
         connection.bootstrapLogging()
         let logger = Logger(label: "drover.master")
         do {
-            let store = try connection.store(clientName: "drover.master", logger: logger)
+            let store = try connection.redisStore(clientName: "drover.master", logger: logger)
             var configuration = Master.Configuration()
             (configuration.httpHost, configuration.httpPort) = try Self.address(http, flag: "--http")
             (configuration.tcpHost, configuration.tcpPort) = try Self.address(tcp, flag: "--tcp")

@@ -25,6 +25,8 @@ struct WorkerCommand: AsyncParsableCommand {
               drover worker
               drover worker --queue emails --queue default --concurrency 50
               drover worker --redis redis://:secret@redis.internal:6379/2 --heartbeat-interval 1
+              drover worker --master http://master.internal:8080       (no Redis access needed)
+              drover worker --master tcp://master.internal:7070
             """
     )
 
@@ -67,12 +69,14 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         connection.bootstrapLogging()
         let logger = Logger(label: "drover.worker")
-        let store: RedisJobStore
+        let store: any JobStore
         do { store = try connection.store(clientName: "drover.worker", logger: logger) } catch { fail("\(error)") }
+        // A worker going through a master leaves maintenance to the master.
+        let remote = connection.master != nil
         var configuration = Worker.Configuration(
             queues: queue.isEmpty ? ["default"] : queue, concurrency: concurrency, heartbeatInterval: Duration(seconds: heartbeatInterval),
             jobTimeout: Duration(seconds: jobTimeout), shutdownGracePeriod: Duration(seconds: shutdownGrace),
-            maintenance: noMaintenance ? nil : Worker.Maintenance(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
+            maintenance: noMaintenance || remote ? nil : Worker.Maintenance(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
         if let id { configuration.id = id }
         let worker = Worker(store: store, handlers: BuiltinHandlers.all, configuration: configuration, logger: logger)
         let group = ServiceGroup(

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import DroverCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Operations as REST calls, on AsyncHTTPClient (keep-alive connections, pooled).
+public final class HTTPTransport: MasterTransport {
+    let base: String
+    let client: HTTPClient
+
+    public init(url: MasterURL) {
+        base = "http://\(url.host.contains(":") ? "[\(url.host)]" : url.host):\(url.port)"
+        client = HTTPClient(eventLoopGroupProvider: .singleton)
+    }
+
+    public func close() async {
+        try? await client.shutdown()
+    }
+
+    /// The route of each operation: method, path (with `{field}` taken from the fields), and
+    /// whether the remaining fields form the body or the query.
+    static let routes: [String: (method: HTTPMethod, path: String, body: Bool)] = [
+        "submit": (.POST, "/v1/jobs", true),
+        "submitBatch": (.POST, "/v1/jobs/batch", true),
+        "get": (.GET, "/v1/jobs/{id}", false),
+        "queues": (.GET, "/v1/queues", false),
+        "jobs": (.GET, "/v1/queues/{queue}/jobs", false),
+        "workers": (.GET, "/v1/workers", false),
+        "deadLetters": (.GET, "/v1/dead-letters", false),
+        "retryDeadLetter": (.POST, "/v1/dead-letters/{id}/retry", false),
+        "purgeDeadLetters": (.DELETE, "/v1/dead-letters", false),
+        "health": (.GET, "/health", false),
+        "heartbeat": (.POST, "/v1/workers/{worker}/heartbeat", true),
+        "claim": (.POST, "/v1/workers/{worker}/claim", true),
+        "start": (.POST, "/v1/workers/{worker}/start", true),
+        "complete": (.POST, "/v1/workers/{worker}/complete", true),
+        "fail": (.POST, "/v1/workers/{worker}/fail", true),
+        "reconcile": (.POST, "/v1/workers/{worker}/reconcile", true),
+        "deregister": (.DELETE, "/v1/workers/{worker}", false),
+    ]
+
+    public func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String {
+        guard let route = Self.routes[op] else { throw .badResponse("no REST route for '\(op)'") }
+        var fields = fields
+        var path = route.path
+        while let open = path.range(of: "{"), let close = path.range(of: "}") {
+            let name = String(path[open.upperBound..<close.lowerBound])
+            let value = fields.removeValue(forKey: name).flatMap { try? WireFormat.decode(String.self, from: $0) } ?? ""
+            path.replaceSubrange(
+                open.lowerBound..<close.upperBound, with: value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? value)
+        }
+        var request = HTTPClientRequest(url: base + path)
+        request.method = route.method
+        if route.body {
+            let body = "{" + fields.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        } else if !fields.isEmpty {
+            var query = URLComponents()
+            query.queryItems = fields.map { key, raw in
+                URLQueryItem(name: key, value: (try? WireFormat.decode(String.self, from: raw)) ?? raw)
+            }
+            request.url += "?" + (query.percentEncodedQuery ?? "")
+        }
+        do {
+            let response = try await client.execute(request, timeout: TimeAmount(timeout))
+            let body = String(buffer: try await response.body.collect(upTo: 64 << 20))
+            guard (200..<300).contains(response.status.code) else {
+                throw RemoteError.fromErrorBody(status: Int(response.status.code), body)
+            }
+            return body
+        } catch let error as RemoteError {
+            throw error
+        } catch {
+            throw .unreachable(String(describing: error))
+        }
+    }
+}

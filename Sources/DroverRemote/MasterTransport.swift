@@ -1,0 +1,84 @@
+import DroverCore
+import Foundation
+
+/// How a remote worker or client reaches a master: an operation name and its fields in,
+/// the result's JSON out. ``HTTPTransport`` and ``TCPTransport`` speak the two front doors.
+public protocol MasterTransport: Sendable {
+    /// Performs `op` with `fields` (each the JSON text of its value) and returns the result's
+    /// JSON, or throws ``RemoteError``.
+    func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String
+
+    func close() async
+}
+
+/// What went wrong talking to a master.
+public enum RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The master could not be reached or the connection broke: the call may be retried.
+    case unreachable(String)
+    /// The master answered with an error.
+    case api(status: Int, code: String, message: String)
+    /// The master's answer made no sense.
+    case badResponse(String)
+    /// Not something a master offers remotely.
+    case unsupported(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let reason): return "cannot reach the master: \(reason)"
+        case .api(let status, let code, let message): return "master answered \(status) \(code): \(message)"
+        case .badResponse(let reason): return "unexpected answer from the master: \(reason)"
+        case .unsupported(let reason): return "not available through a master: \(reason)"
+        }
+    }
+
+    /// Reads an `{"error":{"code","message"}}` body.
+    static func fromErrorBody(status: Int, _ json: String) -> RemoteError {
+        struct Body: Decodable {
+            struct Detail: Decodable {
+                var code: String
+                var message: String
+            }
+            var error: Detail
+        }
+        guard let body = try? WireFormat.decode(Body.self, from: json) else {
+            return .api(status: status, code: "http_\(status)", message: String(json.prefix(200)))
+        }
+        return .api(status: status, code: body.error.code, message: body.error.message)
+    }
+}
+
+/// Where a master listens: `http://host:port` or `tcp://host:port`.
+public struct MasterURL: Sendable, Equatable, CustomStringConvertible {
+    public enum Scheme: String, Sendable {
+        case http
+        case tcp
+    }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+
+    public init(_ text: String) throws {
+        guard let range = text.range(of: "://"), let scheme = Scheme(rawValue: String(text[..<range.lowerBound])) else {
+            throw RemoteError.badResponse("master URL must be http://HOST:PORT or tcp://HOST:PORT, got '\(text)'")
+        }
+        var rest = text[range.upperBound...]
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
+            throw RemoteError.badResponse("master URL needs a port, as in \(scheme)://127.0.0.1:\(scheme == .http ? 8080 : 7070)")
+        }
+        self.scheme = scheme
+        self.host = String(rest[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        self.port = port
+    }
+
+    public var description: String { "\(scheme.rawValue)://\(host):\(port)" }
+
+    /// A transport for this URL.
+    public func transport() -> any MasterTransport {
+        switch scheme {
+        case .http: HTTPTransport(url: self)
+        case .tcp: TCPTransport(host: host, port: port)
+        }
+    }
+}

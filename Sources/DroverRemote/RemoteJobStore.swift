@@ -1,0 +1,238 @@
+import DroverCore
+import Foundation
+import Synchronization
+
+/// A ``JobStore`` that goes through a master instead of to Redis: for workers and clients
+/// that can reach only a master. Every operation is one call on the master's REST or TCP
+/// front door; fencing, retries and the reaper work exactly as for direct workers, because
+/// the master applies the same scripts.
+///
+/// Maintenance (reaping, promoting, trimming) is the master's job and is not offered here.
+public final class RemoteJobStore: JobStore {
+    public let transport: any MasterTransport
+    /// How long an ordinary call may take.
+    public let callTimeout: Duration
+    private let claims = Mutex<[String: Task<[ClaimedJob], any Error>]>([:])
+
+    public init(transport: any MasterTransport, callTimeout: Duration = .seconds(30)) {
+        self.transport = transport
+        self.callTimeout = callTimeout
+    }
+
+    /// A store for the master at `url` (`http://host:port` or `tcp://host:port`).
+    public convenience init(masterURL: String) throws {
+        self.init(transport: try MasterURL(masterURL).transport())
+    }
+
+    public func close() async {
+        await transport.close()
+    }
+
+    private static func q(_ text: String) -> String { JSONScanner.quote(text) }
+
+    private func call(_ op: String, _ fields: [String: String] = [:], timeout: Duration? = nil) async throws -> String {
+        do {
+            return try await transport.call(op, fields: fields, timeout: timeout ?? callTimeout)
+        } catch {
+            throw Self.translate(error, op: op)
+        }
+    }
+
+    /// The master's API errors, back as the store errors a local store would have thrown.
+    static func translate(_ error: RemoteError, op: String) -> any Error {
+        guard case .api(let status, let code, let message) = error else { return error }
+        switch (status, code) {
+        case (422, _): return JobError.invalidField("request", message)
+        case (413, _): return JobError.invalidField("payload", message)
+        default: return error
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, member: String, of json: String) throws -> T {
+        guard let text = try JSONScanner.objectFields(json)[member] else {
+            throw RemoteError.badResponse("no '\(member)' in \(json.prefix(200))")
+        }
+        return try WireFormat.decode(T.self, from: text)
+    }
+
+    private func elements(_ member: String, of json: String) throws -> [String] {
+        guard let text = try JSONScanner.objectFields(json)[member] else {
+            throw RemoteError.badResponse("no '\(member)' in \(json.prefix(200))")
+        }
+        return try JSONScanner.arrayElements(text)
+    }
+
+    private static func requestFields(_ r: JobRequest) -> [String: String] {
+        var fields = ["queue": q(r.queue), "type": q(r.type), "payload": r.payload]
+        if let v = r.maxAttempts { fields["maxAttempts"] = String(v) }
+        if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
+        if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
+        if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
+        return fields
+    }
+
+    // MARK: Submitting and reading
+
+    public func submit(_ requests: [JobRequest]) async throws -> [SubmittedJob] {
+        // Checked here too, so bad input fails before it travels.
+        for request in requests { try request.validate(limits: SubmitLimits(maxPayloadBytes: .max)) }
+        let jobs = requests.map { r in "{" + Self.requestFields(r).map { "\(Self.q($0.key)):\($0.value)" }.joined(separator: ",") + "}" }
+        let answer = try await call("submitBatch", ["jobs": WireFormat.array(jobs)])
+        return try decode([SubmittedJob].self, member: "jobs", of: answer)
+    }
+
+    public func job(_ id: JobID, queue: String?) async throws -> Job? {
+        try await getJob(id, queue: queue, wait: nil)
+    }
+
+    private func getJob(_ id: JobID, queue: String?, wait: Duration?) async throws -> Job? {
+        var fields = ["id": Self.q(id.rawValue)]
+        if let queue { fields["queue"] = Self.q(queue) }
+        if let wait { fields["wait"] = Self.q("\(wait.milliseconds)ms") }
+        do {
+            return try WireFormat.decodeJob(try await call("get", fields, timeout: (wait ?? .zero) + callTimeout))
+        } catch RemoteError.api(404, _, _) {
+            return nil
+        }
+    }
+
+    public func waitUntilFinished(_ id: JobID, queue: String?, timeout: Duration) async throws -> Job? {
+        // The master caps one wait; ask again until our own deadline.
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = deadline - .now
+            let job = try await getJob(id, queue: queue, wait: max(.zero, min(left, .seconds(30))))
+            guard let job, !job.state.isTerminal, deadline - .now > .zero else { return job }
+        }
+    }
+
+    public func queues() async throws -> [String] {
+        try await queueCounts().map(\.queue)
+    }
+
+    public func queueCounts() async throws -> [QueueCounts] {
+        try decode([QueueCounts].self, member: "queues", of: try await call("queues"))
+    }
+
+    public func statistics() async throws -> [String: [String: Int]] {
+        throw RemoteError.unsupported("statistics are read from the master's /metrics")
+    }
+
+    public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
+        let answer = try await call(
+            "jobs", ["queue": Self.q(queue), "state": Self.q(state.rawValue), "offset": String(offset), "limit": String(limit)])
+        return try elements("jobs", of: answer).map(WireFormat.decodeJob)
+    }
+
+    public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
+        throw RemoteError.unsupported("queue defaults are set with a direct connection to Redis")
+    }
+
+    // MARK: Dead letters
+
+    public func retryDeadLetter(_ id: JobID, queue: String?) async throws {
+        var fields = ["id": Self.q(id.rawValue)]
+        if let queue { fields["queue"] = Self.q(queue) }
+        do {
+            _ = try await call("retryDeadLetter", fields)
+        } catch RemoteError.api(404, _, _) {
+            throw JobError.notFound(id)
+        } catch RemoteError.api(409, _, let message) {
+            let from = JobState.allCases.first { message.contains("is \($0.rawValue) ") } ?? .queued
+            throw JobError.illegalTransition(id: id, from: from, to: .queued)
+        }
+    }
+
+    public func purgeDeadLetters(queue: String) async throws -> Int {
+        try decode(Int.self, member: "purged", of: try await call("purgeDeadLetters", ["queue": Self.q(queue)]))
+    }
+
+    // MARK: Workers
+
+    public func claim(queues: [String], worker: String, max: Int, start: Bool) async throws -> [ClaimedJob] {
+        try await waitAndClaim(queues: queues, worker: worker, max: max, start: start, timeout: .zero)
+    }
+
+    public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
+        precondition(start, "remote claims start their jobs at once")
+        let fields = [
+            "worker": Self.q(worker), "queues": WireFormat.encode(queues), "max": String(max), "waitMs": String(timeout.milliseconds),
+        ]
+        // Kept as a task of its own so interruptFetches can cancel the long poll.
+        let task = Task { () throws -> [ClaimedJob] in
+            let answer = try await self.call("claim", fields, timeout: timeout + self.callTimeout)
+            return try self.elements("jobs", of: answer).map(WireFormat.decodeClaimedJob)
+        }
+        claims.withLock { $0[worker] = task }
+        defer { claims.withLock { _ = $0.removeValue(forKey: worker) } }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
+    public func interruptFetches(worker: String) async throws {
+        claims.withLock { $0[worker] }?.cancel()
+    }
+
+    public func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport {
+        let answer = try await call(
+            "reconcile",
+            ["worker": Self.q(worker), "queues": WireFormat.encode(queues), "holding": WireFormat.encode(holding.map(\.rawValue))])
+        return try WireFormat.decode(ReconcileReport.self, from: answer)
+    }
+
+    public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {
+        let answer = try await call("start", ["worker": Self.q(worker), "jobs": WireFormat.encode(jobs)])
+        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+    }
+
+    public func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome] {
+        let items = reports.map { r in
+            #"{"id":"\#(r.lease.id)","queue":\#(Self.q(r.lease.queue)),"attempt":\#(r.lease.attempt),"result":\#(r.result)}"#
+        }
+        let answer = try await call("complete", ["worker": Self.q(worker), "reports": WireFormat.array(items)])
+        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+    }
+
+    public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
+        let items = reports.map { r in
+            #"{"id":"\#(r.lease.id)","queue":\#(Self.q(r.lease.queue)),"attempt":\#(r.lease.attempt),"error":\#(Self.q(r.error)),"kind":"\#(r.kind.rawValue)","retryDelayMs":\#(r.retryDelayMs)}"#
+        }
+        let answer = try await call("fail", ["worker": Self.q(worker), "reports": WireFormat.array(items)])
+        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+    }
+
+    public func heartbeat(_ info: WorkerInfo) async throws {
+        _ = try await call(
+            "heartbeat",
+            [
+                "worker": Self.q(info.id), "host": Self.q(info.host), "pid": String(info.pid), "queues": WireFormat.encode(info.queues),
+                "concurrency": String(info.concurrency), "inFlight": String(info.inFlight), "startedAt": String(info.startedAt),
+                "version": Self.q(info.version),
+            ])
+    }
+
+    public func deregister(worker: String) async throws {
+        _ = try await call("deregister", ["worker": Self.q(worker)])
+    }
+
+    public func workers() async throws -> [WorkerInfo] {
+        try decode([WorkerInfo].self, member: "workers", of: try await call("workers"))
+    }
+
+    // MARK: Maintenance is the master's: a remote worker runs none.
+
+    public func reapLostWorkers(heartbeatTimeout: Duration) async throws -> ReapReport {
+        throw RemoteError.unsupported("the reaper runs in the master")
+    }
+
+    public func promoteDueJobs() async throws -> PromotionReport {
+        throw RemoteError.unsupported("the promoter runs in the master")
+    }
+
+    public func trim() async throws -> TrimReport {
+        throw RemoteError.unsupported("the janitor runs in the master")
+    }
+}

@@ -1,0 +1,212 @@
+import DroverCore
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Operations as frames on one TCP connection to the master: each request carries a
+/// `requestId`, answers are matched by it, so any number of calls share the connection.
+/// The connection is opened on first use and again after it breaks.
+public final class TCPTransport: MasterTransport {
+    let host: String
+    let port: Int
+    private let state = Mutex(State())
+    private let nextID = Atomic<Int>(1)
+
+    private struct State {
+        var channel: (any Channel)?
+        var connecting: Task<any Channel, any Error>?
+        var waiting: [Int: PendingCall] = [:]
+        var closed = false
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public func close() async {
+        let channel = state.withLock { state -> (any Channel)? in
+            state.closed = true
+            return state.channel
+        }
+        try? await channel?.close()
+    }
+
+    public func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var members = fields
+        members["op"] = JSONScanner.quote(op)
+        members["requestId"] = String(id)
+        let frame = "{" + members.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}\n"
+        let channel: any Channel
+        do {
+            channel = try await connection()
+        } catch {
+            throw .unreachable("\(host):\(port): \(error)")
+        }
+        let call = PendingCall()
+        state.withLock { $0.waiting[id] = call }
+        defer { state.withLock { _ = $0.waiting.removeValue(forKey: id) } }
+        let answer: String
+        do {
+            answer = try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    try await call.wait { channel.writeAndFlush(ByteBuffer(string: frame)).whenFailure { call.finish(.failure($0)) } }
+                }
+                group.addTask {
+                    // Whichever way this ends, the waiting call must be finished, or the group
+                    // would wait for it forever.
+                    do {
+                        try await Task.sleep(for: timeout)
+                    } catch {
+                        call.finish(.failure(CancellationError()))
+                        throw error
+                    }
+                    let error = RemoteError.unreachable("no answer to \(op) within \(timeout)")
+                    call.finish(.failure(error))
+                    throw error
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch let error as RemoteError {
+            throw error
+        } catch {
+            throw .unreachable(String(describing: error))
+        }
+        return try Self.unwrap(answer)
+    }
+
+    /// `{"requestId":N,"ok":true,"result":...}` → the result; an error frame → the error.
+    static func unwrap(_ frame: String) throws(RemoteError) -> String {
+        guard let fields = try? JSONScanner.objectFields(frame) else { throw .badResponse(String(frame.prefix(200))) }
+        if fields["ok"] == "true", let result = fields["result"] { return result }
+        let status = fields["status"].flatMap { Int($0) } ?? 500
+        return try { () throws(RemoteError) -> String in
+            throw RemoteError.fromErrorBody(status: status, #"{"error":\#(fields["error"] ?? "{}")}"#)
+        }()
+    }
+
+    private func resume(_ id: Int, with result: Result<String, any Error>) {
+        state.withLock { $0.waiting[id] }?.finish(result)
+    }
+
+    fileprivate func received(_ frame: String) {
+        guard let fields = try? JSONScanner.objectFields(frame), let id = fields["requestId"].flatMap({ Int($0) }) else { return }
+        resume(id, with: .success(frame))
+    }
+
+    fileprivate func lost(_ channel: any Channel) {
+        let waiting = state.withLock { state -> [PendingCall] in
+            guard state.channel === channel else { return [] }
+            state.channel = nil
+            return Array(state.waiting.values)
+        }
+        for call in waiting { call.finish(.failure(RemoteError.unreachable("the connection to the master closed"))) }
+    }
+
+    private func connection() async throws -> any Channel {
+        let task = try state.withLock { state -> Task<any Channel, any Error> in
+            if state.closed { throw RemoteError.unreachable("the transport is closed") }
+            if let channel = state.channel, channel.isActive { return Task { channel } }
+            if let connecting = state.connecting { return connecting }
+            let task = Task<any Channel, any Error> { try await self.connect() }
+            state.connecting = task
+            return task
+        }
+        do {
+            let channel = try await task.value
+            state.withLock { state in
+                state.connecting = nil
+                state.channel = channel
+            }
+            return channel
+        } catch {
+            state.withLock { $0.connecting = nil }
+            throw error
+        }
+    }
+
+    private func connect() async throws -> any Channel {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameSplitter()))
+                    try channel.pipeline.syncOperations.addHandler(FrameReceiver(transport: self))
+                }
+            }
+            .connect(host: host, port: port).get()
+        channel.closeFuture.whenComplete { _ in self.lost(channel) }
+        return channel
+    }
+}
+
+/// Splits the master's answers at newlines.
+private struct FrameSplitter: ByteToMessageDecoder {
+    typealias InboundOut = String
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
+        let line = buffer.readString(length: newline - buffer.readerIndex)!
+        buffer.moveReaderIndex(forwardBy: 1)
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+}
+
+private final class FrameReceiver: ChannelInboundHandler, Sendable {
+    typealias InboundIn = String
+    let transport: TCPTransport
+
+    init(transport: TCPTransport) { self.transport = transport }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        transport.received(unwrapInboundIn(data))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// One call waiting for its answer, finished exactly once: by the answer, a failed write, a
+/// lost connection, its timeout or its cancellation, whichever comes first.
+private final class PendingCall: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<String, any Error>)
+        case finished(Result<String, any Error>)
+    }
+
+    private let state = Mutex(State.idle)
+
+    func wait(send: () -> Void) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            let early = state.withLock { state -> Result<String, any Error>? in
+                if case .finished(let result) = state { return result }
+                state = .waiting(continuation)
+                return nil
+            }
+            if let early { return continuation.resume(with: early) }
+            send()
+        }
+    }
+
+    func finish(_ result: Result<String, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<String, any Error>? in
+            switch state {
+            case .idle:
+                state = .finished(result)
+                return nil
+            case .waiting(let continuation):
+                state = .finished(result)
+                return continuation
+            case .finished:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
+    }
+}
