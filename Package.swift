@@ -116,7 +116,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverTests",
-            dependencies: ["Drover", "DroverCore", "DroverRedis", "DroverMaster", "DroverRemote", "DroverTestSupport"]
+            dependencies: [
+                "Drover", "DroverCore", "DroverRedis", "DroverMaster", "DroverRemote", "DroverTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
