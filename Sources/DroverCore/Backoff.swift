@@ -66,6 +66,11 @@ public struct BackoffPolicy: Sendable, Codable, Hashable {
     /// `maxMs` defaults to one hour (or `baseMs`, if larger) and `jitter` to 0.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        for key in [CodingKeys.maxMs, .jitter] where container.contains(key) {
+            if try container.decodeNil(forKey: key) {
+                throw DecodingError.valueNotFound(Int.self, .init(codingPath: [key], debugDescription: "\(key.rawValue) must not be null"))
+            }
+        }
         strategy = try container.decode(Strategy.self, forKey: .strategy)
         baseMs = try container.decode(Int.self, forKey: .baseMs)
         maxMs = try container.decodeIfPresent(Int.self, forKey: .maxMs) ?? max(baseMs, 3_600_000)
@@ -75,7 +80,10 @@ public struct BackoffPolicy: Sendable, Codable, Hashable {
     /// Throws ``JobError/invalidField(_:_:)`` when the policy cannot work.
     public func validate() throws(JobError) {
         guard baseMs >= 0 else { throw .invalidField("backoff.baseMs", "must be 0 or more, got \(baseMs)") }
-        guard maxMs >= baseMs else { throw .invalidField("backoff.maxMs", "must be at least baseMs (\(baseMs)), got \(maxMs)") }
+        guard maxMs >= 0 else { throw .invalidField("backoff.maxMs", "must be 0 or more, got \(maxMs)") }
+        // Redis's Lua keeps numbers as doubles: beyond 2^53 they would not be exact.
+        let largest = 9_007_199_254_740_991
+        guard baseMs <= largest, maxMs <= largest else { throw .invalidField("backoff", "baseMs and maxMs must be at most \(largest)") }
         guard (0...1).contains(jitter) else { throw .invalidField("backoff.jitter", "must be between 0 and 1, got \(jitter)") }
     }
 }

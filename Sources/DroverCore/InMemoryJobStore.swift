@@ -315,6 +315,7 @@ public actor InMemoryJobStore: JobStore {
 
     public func heartbeat(_ info: WorkerInfo) async throws {
         try Names.validateWorkerID(info.id)
+        for queue in info.queues { try Names.validateQueue(queue) }
         var info = info
         info.lastHeartbeat = clock()
         workerInfo[info.id] = info

@@ -24,11 +24,11 @@ public enum Names {
         try validate(name, field: "worker id", maxLength: maxWorkerIDLength, extra: "_-.@")
     }
 
-    /// Any printable characters but spaces; 1 to 256 bytes.
+    /// Any characters but spaces and control characters; 1 to 256 of them.
     public static func validateIdempotencyKey(_ key: String) throws(JobError) {
         guard !key.isEmpty else { throw .invalidName(field: "idempotency key", value: key, reason: "must not be empty") }
-        guard key.utf8.count <= maxIdempotencyKeyLength else {
-            throw .invalidName(field: "idempotency key", value: key, reason: "longer than \(maxIdempotencyKeyLength) bytes")
+        guard key.unicodeScalars.count <= maxIdempotencyKeyLength else {
+            throw .invalidName(field: "idempotency key", value: key, reason: "longer than \(maxIdempotencyKeyLength) characters")
         }
         guard key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
             throw .invalidName(field: "idempotency key", value: key, reason: "spaces and control characters are not allowed")

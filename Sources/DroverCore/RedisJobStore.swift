@@ -533,6 +533,7 @@ public final class RedisJobStore: JobStore {
 
     public func heartbeat(_ info: WorkerInfo) async throws {
         try Names.validateWorkerID(info.id)
+        for queue in info.queues { try Names.validateQueue(queue) }
         let fields: [any RedisArgument] = [
             "id", info.id, "host", info.host, "pid", info.pid, "queues", info.queues.joined(separator: ","),
             "concurrency", info.concurrency, "inFlight", info.inFlight, "startedAt", info.startedAt, "version", info.version,

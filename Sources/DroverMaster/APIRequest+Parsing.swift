@@ -42,15 +42,17 @@ extension APIRequest {
         case "health":
             self = .health
         case "heartbeat":
+            let range = -RequestFields.maxSafeInteger...RequestFields.maxSafeInteger
             self = .heartbeat(
                 WorkerInfo(
-                    id: try f.required("worker", f.string), host: try f.string("host") ?? "", pid: try f.int("pid") ?? 0,
-                    queues: try f.strings("queues") ?? [], concurrency: try f.int("concurrency") ?? 0, inFlight: try f.int("inFlight") ?? 0,
-                    startedAt: Int64(try f.int("startedAt") ?? 0), version: try f.string("version") ?? ""))
+                    id: try f.required("worker", f.string), host: try f.string("host") ?? "", pid: try f.bounded("pid", range) ?? 0,
+                    queues: try f.strings("queues") ?? [], concurrency: try f.bounded("concurrency", range) ?? 0,
+                    inFlight: try f.bounded("inFlight", range) ?? 0, startedAt: Int64(try f.bounded("startedAt", range) ?? 0),
+                    version: try f.string("version") ?? ""))
         case "claim":
             self = .claim(
-                worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings), max: try f.int("max") ?? 1,
-                wait: .milliseconds(try f.int("waitMs") ?? 0))
+                worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings),
+                max: try f.bounded("max", 1...1000) ?? 1, wait: .milliseconds(try f.bounded("waitMs", 0...60_000) ?? 0))
         case "start":
             var leases: [JobLease] = []
             for job in try f.objects("jobs") { leases.append(try job.lease()) }
@@ -69,7 +71,7 @@ extension APIRequest {
                 reports.append(
                     FailureReport(
                         lease: try report.lease(), error: try report.required("error", report.string), kind: kind,
-                        retryDelayMs: max(0, try report.int("retryDelayMs") ?? 0)))
+                        retryDelayMs: try report.bounded("retryDelayMs", 0...RequestFields.maxSafeInteger) ?? 0))
             }
             self = .fail(worker: try f.required("worker", f.string), reports)
         case "reconcile":
@@ -87,14 +89,10 @@ extension APIRequest {
     }
 
     private static func offset(_ f: RequestFields) throws(APIError) -> Int {
-        let offset = try f.int("offset") ?? 0
-        guard offset >= 0 else { throw .invalid("'offset' must be 0 or more") }
-        return offset
+        try f.bounded("offset", 0...100_000) ?? 0
     }
 
     private static func limit(_ f: RequestFields) throws(APIError) -> Int {
-        let limit = try f.int("limit") ?? 50
-        guard (1...1000).contains(limit) else { throw .invalid("'limit' must be between 1 and 1000") }
-        return limit
+        try f.bounded("limit", 1...1000) ?? 50
     }
 }

@@ -35,6 +35,8 @@ public struct Master: Sendable {
         public var reaperInterval: Duration = .seconds(1)
         public var promoterInterval: Duration = .seconds(1)
         public var janitorInterval: Duration = .seconds(60)
+        /// The longest a `wait` or a remote worker's claim holds a request open.
+        public var maxWait: Duration = .seconds(60)
         public var limits = MasterLimits()
 
         public init() {}
@@ -53,7 +55,7 @@ public struct Master: Sendable {
     /// The services a master runs; put them in a `ServiceGroup` (``run()`` does).
     public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (services: [any Service], tcp: TCPServer) {
         let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.heartbeatTimeout)
-        let api = MasterAPI(store: store, maxWait: .seconds(60), metrics: metrics)
+        let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics)
         let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, logger: logger)
         let http = Application(
             router: router,

@@ -7,44 +7,46 @@ import NIOCore
 /// The REST front door: HTTP + JSON on Hummingbird. Each route names an operation of
 /// ``MasterAPI``; path and query parameters join the body's fields.
 enum RESTRoutes {
+    /// Every route: method, path, the operation it performs, whether it reads a body.
+    static let routes: [(method: HTTPRequest.Method, path: String, op: String, body: Bool)] = [
+        (.post, "/v1/jobs", "submit", true),
+        (.post, "/v1/jobs/batch", "submitBatch", true),
+        (.get, "/v1/jobs/:id", "get", false),
+        (.get, "/v1/queues", "queues", false),
+        (.get, "/v1/queues/:queue/jobs", "jobs", false),
+        (.get, "/v1/workers", "workers", false),
+        (.get, "/v1/dead-letters", "deadLetters", false),
+        (.post, "/v1/dead-letters/:id/retry", "retryDeadLetter", false),
+        (.delete, "/v1/dead-letters", "purgeDeadLetters", false),
+        (.get, "/health", "health", false),
+        // Remote workers.
+        (.post, "/v1/workers/:worker/heartbeat", "heartbeat", true),
+        (.post, "/v1/workers/:worker/claim", "claim", true),
+        (.post, "/v1/workers/:worker/start", "start", true),
+        (.post, "/v1/workers/:worker/complete", "complete", true),
+        (.post, "/v1/workers/:worker/fail", "fail", true),
+        (.post, "/v1/workers/:worker/reconcile", "reconcile", true),
+        (.delete, "/v1/workers/:worker", "deregister", false),
+    ]
+
     static func router(api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, logger: Logger) -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: JSONErrorMiddleware(logger: logger))
-
-        func route(_ method: HTTPRequest.Method, _ path: RouterPath, op: String, status: Int? = nil, body: Bool = false) {
-            router.on(path, method: method) { request, context -> Response in
+        // Middleware first: it applies only to routes added after it.
+        router.add(middleware: JSONErrorMiddleware(logger: logger, routes: routes.map { ($0.path, $0.method) } + [("/metrics", .get)]))
+        for route in routes {
+            router.on(RouterPath(route.path), method: route.method) { request, context -> Response in
                 var fields = RequestFields(raw: [:])
-                if body {
+                if route.body {
                     let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
                     fields = try RequestFields(json: String(buffer: buffer))
                 }
                 var extra: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { extra[String(key)] = String(value) }
-                for (key, value) in context.parameters { extra[String(key)] = String(value) }
-                let response = try await api.perform(try APIRequest(op: op, fields: fields.adding(extra)))
-                return jsonResponse(status ?? response.status, response.json)
+                for (key, value) in context.parameters { extra[String(key)] = String(value).removingPercentEncoding ?? String(value) }
+                let response = try await api.perform(try APIRequest(op: route.op, fields: fields.adding(extra)))
+                return jsonResponse(response.status, response.json)
             }
         }
-
-        route(.post, "/v1/jobs", op: "submit", body: true)
-        route(.post, "/v1/jobs/batch", op: "submitBatch", body: true)
-        route(.get, "/v1/jobs/:id", op: "get")
-        route(.get, "/v1/queues", op: "queues")
-        route(.get, "/v1/queues/:queue/jobs", op: "jobs")
-        route(.get, "/v1/workers", op: "workers")
-        route(.get, "/v1/dead-letters", op: "deadLetters")
-        route(.post, "/v1/dead-letters/:id/retry", op: "retryDeadLetter")
-        route(.delete, "/v1/dead-letters", op: "purgeDeadLetters")
-        route(.get, "/health", op: "health")
-        // Remote workers.
-        route(.post, "/v1/workers/:worker/heartbeat", op: "heartbeat", body: true)
-        route(.post, "/v1/workers/:worker/claim", op: "claim", body: true)
-        route(.post, "/v1/workers/:worker/start", op: "start", body: true)
-        route(.post, "/v1/workers/:worker/complete", op: "complete", body: true)
-        route(.post, "/v1/workers/:worker/fail", op: "fail", body: true)
-        route(.post, "/v1/workers/:worker/reconcile", op: "reconcile", body: true)
-        route(.delete, "/v1/workers/:worker", op: "deregister")
-
         router.get("/metrics") { _, _ -> Response in
             let text = try await metrics.render()
             return Response(
@@ -66,10 +68,39 @@ enum RESTRoutes {
 struct JSONErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let logger: Logger
+    /// Every route's path pattern and method, to tell 405 (known path, other method) from 404.
+    let routes: [(String, HTTPRequest.Method)]
+
+    /// The methods of the routes this path would take, literal segments winning over
+    /// parameters as in the router (`/v1/jobs/batch` is not `/v1/jobs/:id`).
+    func allowedMethods(for path: String) -> [HTTPRequest.Method] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        var best: (literals: Int, methods: [HTTPRequest.Method]) = (-1, [])
+        for (pattern, method) in routes {
+            let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+            guard patternParts.count == parts.count, zip(patternParts, parts).allSatisfy({ $0.hasPrefix(":") || $0 == $1 }) else {
+                continue
+            }
+            let literals = patternParts.filter { !$0.hasPrefix(":") }.count
+            if literals > best.literals {
+                best = (literals, [method])
+            } else if literals == best.literals {
+                best.methods.append(method)
+            }
+        }
+        return best.methods
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && !allowedMethods(for: request.uri.path).isEmpty {
+            let allowed = allowedMethods(for: request.uri.path).map(\.rawValue).joined(separator: ", ")
+            var response = RESTRoutes.jsonResponse(
+                405,
+                APIError(status: 405, code: "method_not_allowed", message: "\(request.method) is not allowed here; use \(allowed)").json)
+            response.headers[.allow] = allowed
+            return response
         } catch let error as HTTPError {
             let code: String
             switch error.status.code {

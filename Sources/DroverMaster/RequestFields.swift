@@ -28,8 +28,11 @@ struct RequestFields: Sendable {
 
     func has(_ key: String) -> Bool { raw[key].map { $0 != "null" } ?? false }
 
+    /// The member decoded as `T`; absent is `nil`, but an explicit `null` is refused like any
+    /// other value of the wrong type.
     func decode<T: Decodable>(_ key: String, as type: T.Type, expected: String) throws(APIError) -> T? {
-        guard let text = raw[key], text != "null" else { return nil }
+        guard let text = raw[key] else { return nil }
+        if text == "null" { throw .invalid("'\(key)' must be \(expected), not null") }
         do {
             return try WireFormat.decode(T.self, from: text)
         } catch {
@@ -80,20 +83,43 @@ struct RequestFields: Sendable {
             queue: try string("queue") ?? "default", type: try required("type", string), payload: raw["payload"] ?? "{}",
             maxAttempts: try int("maxAttempts"),
             backoff: try decode("backoff", as: BackoffPolicy.self, expected: #"an object like {"strategy":"exponential","baseMs":1000}"#),
-            timeoutMs: try int("timeoutMs"), idempotencyKey: try string("idempotencyKey"))
+            timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"))
     }
 
     func lease() throws(APIError) -> JobLease {
-        JobLease(id: try jobID("id"), queue: try required("queue", string), attempt: try required("attempt", int))
+        let queue = try required("queue", string)
+        do { try Names.validateQueue(queue) } catch { throw .invalid(error.description) }
+        return JobLease(id: try jobID("id"), queue: queue, attempt: try bounded("attempt", 0...Self.maxSafeInteger, required: true)!)
+    }
+
+    /// JSON's largest exactly representable integer: the bound of every count the API takes.
+    static let maxSafeInteger = 9_007_199_254_740_991
+
+    /// An integer within `range`.
+    func bounded(_ key: String, _ range: ClosedRange<Int>, required: Bool = false) throws(APIError) -> Int? {
+        guard let value = try required ? self.required(key, int) : int(key) else { return nil }
+        guard range.contains(value) else {
+            throw .invalid("'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+        }
+        return value
     }
 }
 
-/// Parses `5s`, `500ms`, `2m` or a plain number of seconds.
+/// Parses `5s`, `500ms`, `2m`, `1.5s` or a plain number of seconds (up to 5 digits, 3 decimals).
 func parseDuration(_ text: String) throws(APIError) -> Duration {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-        if let value = Double(text.dropLast(suffix.count)), value >= 0 { return .milliseconds(Int64(value * scale * 1000)) }
+    var number = Substring(text)
+    var scale = 1.0
+    if let unit = units.first(where: { text.hasSuffix($0.0) }) {
+        number = number.dropLast(unit.0.count)
+        scale = unit.1
     }
-    if let value = Double(text), value >= 0 { return .milliseconds(Int64(value * 1000)) }
-    throw .invalid("'\(text)' is not a duration; use 5s, 500ms or 2m")
+    let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+    let digits = { (part: Substring, most: Int) in
+        !part.isEmpty && part.count <= most && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+    }
+    guard (1...2).contains(parts.count), digits(parts[0], 5), parts.count == 1 || digits(parts[1], 3), let value = Double(number) else {
+        throw .invalid("'\(text.prefix(40))' is not a duration; use 5s, 500ms or 2m")
+    }
+    return .milliseconds(Int64(value * scale * 1000))
 }

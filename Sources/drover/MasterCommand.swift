@@ -32,6 +32,9 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds of silence after which the reaper hands back a worker's jobs.")
     var heartbeatTimeout: Double = 10
 
+    @Option(name: .long, help: "The longest, in seconds, a client's wait or a remote worker's claim holds a request open.")
+    var maxWait: Double = 60
+
     func validate() throws {
         _ = try Self.address(http, flag: "--http")
         _ = try Self.address(tcp, flag: "--tcp")
@@ -55,6 +58,7 @@ struct MasterCommand: AsyncParsableCommand {
             (configuration.httpHost, configuration.httpPort) = try Self.address(http, flag: "--http")
             (configuration.tcpHost, configuration.tcpPort) = try Self.address(tcp, flag: "--tcp")
             configuration.heartbeatTimeout = Duration(seconds: heartbeatTimeout)
+            configuration.maxWait = Duration(seconds: maxWait)
             try await Master(store: store, configuration: configuration, logger: logger).run()
             await store.close()
         } catch {

@@ -58,7 +58,9 @@ import Testing
 
     @Test func invalidPoliciesAreRefused() {
         #expect(throws: JobError.self) { try BackoffPolicy(strategy: .fixed, baseMs: -1).validate() }
-        #expect(throws: JobError.self) { try BackoffPolicy(strategy: .linear, baseMs: 10, maxMs: 5).validate() }
+        #expect(throws: JobError.self) { try BackoffPolicy(strategy: .linear, baseMs: 10, maxMs: -5).validate() }
+        // A cap below the base is allowed: every delay is the cap.
+        #expect(BackoffPolicy(strategy: .linear, baseMs: 10, maxMs: 5).delayMs(afterAttempt: 3) == 5)
         #expect(throws: JobError.self) { try BackoffPolicy(strategy: .exponential, baseMs: 10, jitter: 1.5).validate() }
     }
 

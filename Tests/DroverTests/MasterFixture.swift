@@ -25,7 +25,9 @@ final class MasterFixture: Sendable {
     var httpURL: String { "http://127.0.0.1:\(httpPort)" }
     var tcpURL: String { "tcp://127.0.0.1:\(tcpPort)" }
 
-    static func start(heartbeatTimeout: Duration = .seconds(2), server: RedisServer? = nil) async throws -> MasterFixture {
+    static func start(heartbeatTimeout: Duration = .seconds(2), maxWait: Duration = .seconds(60), server: RedisServer? = nil) async throws
+        -> MasterFixture
+    {
         let server = try await { () async throws -> RedisServer in
             if let server { return server }
             return try await RedisServer.start()
@@ -35,6 +37,7 @@ final class MasterFixture: Sendable {
         configuration.httpPort = 0
         configuration.tcpPort = 0
         configuration.heartbeatTimeout = heartbeatTimeout
+        configuration.maxWait = maxWait
         configuration.reaperInterval = .milliseconds(100)
         configuration.promoterInterval = .milliseconds(50)
         configuration.limits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3)

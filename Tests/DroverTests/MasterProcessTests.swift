@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Real `drover master` and `drover worker` processes, killed for real.
@@ -54,12 +54,18 @@ import Glibc
         // One worker through master A (it loses its master), one direct worker.
         let remote = try startWorker(["--master", a.tcp, "--concurrency", "4"], id: "through-a", log: server.directory + "/through-a.log")
         defer { remote.send(SIGKILL) }
-        let direct = try startWorker(["--redis", server.url, "--no-maintenance", "--concurrency", "4"], id: "direct", log: server.directory + "/direct.log")
+        let direct = try startWorker(
+            ["--redis", server.url, "--no-maintenance", "--concurrency", "4"], id: "direct", log: server.directory + "/direct.log")
         defer { direct.send(SIGKILL) }
 
         let viaA = try RemoteJobStore(masterURL: a.http)
         let viaB = try RemoteJobStore(masterURL: b.http)
-        defer { Task { await viaA.close(); await viaB.close() } }
+        defer {
+            Task {
+                await viaA.close()
+                await viaB.close()
+            }
+        }
         var ids = try await viaA.submit((0..<40).map { _ in JobRequest(type: "sleep", payload: #"{"ms":50}"#, maxAttempts: 5) }).map(\.id)
         #expect(try await eventually { try await viaB.queueCounts().first.map { $0.completed > 4 } ?? false })
 
@@ -81,7 +87,8 @@ import Glibc
         defer { Task { await server.stop() } }
         let master = try await startMaster(server, name: "master")
         defer { master.process.send(SIGKILL) }
-        let victim = try startWorker(["--master", master.http, "--concurrency", "3"], id: "remote-victim", log: server.directory + "/victim.log")
+        let victim = try startWorker(
+            ["--master", master.http, "--concurrency", "3"], id: "remote-victim", log: server.directory + "/victim.log")
         defer { victim.send(SIGKILL) }
         let store = try RemoteJobStore(masterURL: master.http)
         defer { Task { await store.close() } }
