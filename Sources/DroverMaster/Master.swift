@@ -55,7 +55,7 @@ public struct Master: Sendable {
     /// The services a master runs; put them in a `ServiceGroup` (``run()`` does).
     public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (services: [any Service], tcp: TCPServer) {
         let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.heartbeatTimeout)
-        let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics)
+        let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics, logger: logger)
         let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, logger: logger)
         let http = Application(
             router: router,

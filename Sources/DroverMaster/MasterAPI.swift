@@ -1,6 +1,7 @@
 import DroverCore
 import DroverRedis
 import Foundation
+import Logging
 
 /// Everything the master can be asked, whichever door the question came through: REST and
 /// TCP parse into an ``APIRequest`` and print the ``APIResponse`` in their own way, so both
@@ -69,15 +70,17 @@ public struct MasterAPI: Sendable {
     public let maxWait: Duration
 
     let metrics: MetricsExporter?
+    let logger: Logger
 
-    public init(store: any JobStore, maxWait: Duration = .seconds(60)) {
-        self.init(store: store, maxWait: maxWait, metrics: nil)
+    public init(store: any JobStore, maxWait: Duration = .seconds(60), logger: Logger = Logger(label: "drover.master")) {
+        self.init(store: store, maxWait: maxWait, metrics: nil, logger: logger)
     }
 
-    init(store: any JobStore, maxWait: Duration, metrics: MetricsExporter?) {
+    init(store: any JobStore, maxWait: Duration, metrics: MetricsExporter?, logger: Logger) {
         self.store = store
         self.maxWait = maxWait
         self.metrics = metrics
+        self.logger = logger
     }
 
     public func perform(_ request: APIRequest) async throws(APIError) -> APIResponse {
@@ -97,6 +100,9 @@ public struct MasterAPI: Sendable {
         switch request {
         case .submit(let job):
             let submitted = try await store.submit([job])[0]
+            logger.debug(
+                "job SUBMITTED → QUEUED",
+                metadata: ["job": "\(submitted.id)", "queue": "\(job.queue)", "type": "\(job.type)", "created": "\(submitted.created)"])
             if !submitted.created, let existing = try await store.job(submitted.id, queue: submitted.queue) {
                 // An idempotent repeat: the job that the key already names.
                 return APIResponse(status: 200, json: WireFormat.encode(existing))
@@ -108,6 +114,7 @@ public struct MasterAPI: Sendable {
         case .submitBatch(let jobs):
             guard !jobs.isEmpty else { throw APIError.invalid("'jobs' must not be empty") }
             let submitted = try await store.submit(jobs)
+            logger.debug("jobs SUBMITTED → QUEUED", metadata: ["count": "\(submitted.count)"])
             return APIResponse(status: 201, json: #"{"jobs":\#(WireFormat.array(submitted.map { WireFormat.encode($0) }))}"#)
 
         case .job(let id, let queue, let wait):
@@ -146,6 +153,7 @@ public struct MasterAPI: Sendable {
 
         case .retryDeadLetter(let id, let queue):
             try await store.retryDeadLetter(id, queue: queue)
+            logger.info("job DEAD_LETTER → QUEUED by an operator", metadata: ["job": "\(id)"])
             guard let job = try await store.job(id, queue: queue) else { throw JobError.notFound(id) }
             return APIResponse(json: WireFormat.encode(job))
 
@@ -156,6 +164,7 @@ public struct MasterAPI: Sendable {
             for queue in queues {
                 purged += try await store.purgeDeadLetters(queue: queue)
             }
+            logger.info("dead letters purged", metadata: ["queue": "\(queue ?? "*")", "count": "\(purged)"])
             return APIResponse(json: #"{"purged":\#(purged)}"#)
 
         case .health:
@@ -186,11 +195,18 @@ public struct MasterAPI: Sendable {
 
         case .reconcile(let worker, let queues, let holding):
             try validate(worker: worker, queues: queues)
-            return APIResponse(json: WireFormat.encode(try await store.reconcile(worker: worker, queues: queues, holding: holding)))
+            let report = try await store.reconcile(worker: worker, queues: queues, holding: holding)
+            if !report.handedBack.isEmpty || !report.requeued.isEmpty {
+                logger.warning(
+                    "handed back jobs a remote worker had lost track of",
+                    metadata: ["worker": "\(worker)", "handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
+            }
+            return APIResponse(json: WireFormat.encode(report))
 
         case .deregister(let worker):
             try Names.validateWorkerID(worker)
             try await store.deregister(worker: worker)
+            logger.info("remote worker deregistered", metadata: ["worker": "\(worker)"])
             return APIResponse(json: #"{"ok":true}"#)
         }
     }

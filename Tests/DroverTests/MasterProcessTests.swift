@@ -80,6 +80,10 @@ import Testing
         }
         let counts = try #require(try await viaB.queueCounts().first)
         #expect(counts.completed == 80 && counts.running == 0 && counts.assigned == 0 && counts.queued == 0)
+
+        // SIGTERM stops a master cleanly.
+        b.process.send(SIGTERM)
+        #expect(await b.process.waitForExit(timeout: .seconds(20)) == 0, "\(b.process.output().suffix(1000))")
     }
 
     @Test func aRemoteWorkerKilledWithSIGKILLHasItsJobsReassigned() async throws {
