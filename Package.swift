@@ -77,10 +77,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "DroverLocal",
+            dependencies: [
+                "DroverRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "drover",
             dependencies: [
                 "Drover",
+                "DroverLocal",
                 "DroverMaster",
                 "DroverRemote",
                 "DroverCore",
@@ -100,6 +108,7 @@ let package = Package(
             dependencies: [
                 "DroverRedis",
                 "DroverCore",
+                "DroverLocal",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

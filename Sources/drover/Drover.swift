@@ -19,7 +19,8 @@ struct DroverCommand: AsyncParsableCommand {
             """,
         version: DroverVersion.current,
         subcommands: [
-            MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, QueuesCommand.self, BenchCommand.self,
+            MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self, JobsCommand.self,
+            QueuesCommand.self, WorkersCommand.self, DLQCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -76,14 +76,11 @@ struct QueuesCommand: AsyncParsableCommand {
             let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
             defer { Task { await store.close() } }
             let counts = try await store.queueCounts()
-            let header = ["QUEUE", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER"]
-            let rows = counts.map { c in
-                [c.queue, "\(c.queued)", "\(c.assigned)", "\(c.running)", "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)"]
-            }
-            let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
-            for row in [header] + rows {
-                print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-            }
+            Output.table(
+                ["QUEUE", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER"],
+                counts.map { c in
+                    [c.queue, "\(c.queued)", "\(c.assigned)", "\(c.running)", "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)"]
+                })
         } catch {
             fail("\(error)")
         }

@@ -171,4 +171,24 @@ import Testing
         #expect(await process.waitForExit(timeout: .seconds(60)) == 0)
         #expect(process.output().contains("Hello, Drover! (attempt 1)"), "\(process.output())")
     }
+
+    @Test func theDemoRunsAndEndsAsExpected() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-demo-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let demo = try ChildProcess(executable: try droverExecutable(), arguments: ["demo"], logPath: directory + "/demo.log")
+        defer { demo.send(SIGKILL) }
+        let status = await demo.waitForExit(timeout: .seconds(180))
+        let output = demo.output()
+        #expect(status == 0, "\(output.suffix(3000))")
+        #expect(output.contains("Everything ended as expected."))
+        // The summary shows retries, a reassignment and dead letters.
+        let rows = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        let slow = try #require(rows.first { $0.first == "slow" })
+        let doomed = try #require(rows.first { $0.first == "doomed" })
+        let flaky = try #require(rows.first { $0.first == "flaky" })
+        #expect(Int(slow[5]) ?? 0 > 0, "no job was reassigned: \(output.suffix(2000))")
+        #expect(doomed[3] == "4" && flaky[2] == "6" && flaky[4] == "6")
+        #expect(output.contains("redis-cli -p ") && output.contains("curl -s http://127.0.0.1:") && output.contains("drover status "))
+    }
 }

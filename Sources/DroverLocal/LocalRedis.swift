@@ -1,14 +1,15 @@
 import DroverRedis
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A private `redis-server` for tests: its own temporary directory, a free port, no
-/// persistence unless asked, stopped when the test is done.
-public final class RedisServer: Sendable {
+/// A private `redis-server`: its own temporary directory, a free port, no persistence unless
+/// asked. The tests start one per test; `drover demo` starts one for the demo.
+public final class LocalRedis: Sendable {
     public let port: Int
     public let directory: String
     public let process: ChildProcess
@@ -16,7 +17,7 @@ public final class RedisServer: Sendable {
     public var url: String { "redis://127.0.0.1:\(port)" }
 
     /// Starts a server and waits until it answers PING.
-    public static func start(arguments extra: [String] = []) async throws -> RedisServer {
+    public static func start(arguments extra: [String] = []) async throws -> LocalRedis {
         let executable = try findExecutable("redis-server")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-redis-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -29,7 +30,7 @@ public final class RedisServer: Sendable {
                     "--daemonize", "no", "--logfile", "",
                 ] + extra
             let process = try ChildProcess(executable: executable, arguments: arguments, logPath: directory + "/redis.log")
-            let server = RedisServer(port: port, directory: directory, process: process)
+            let server = LocalRedis(port: port, directory: directory, process: process)
             do {
                 try await server.waitUntilReady()
                 return server
@@ -43,10 +44,10 @@ public final class RedisServer: Sendable {
 
     /// Starts a new server on the port and directory of a stopped one, with its arguments,
     /// so it reads back what the old one persisted.
-    public static func restart(_ old: RedisServer) async throws -> RedisServer {
+    public static func restart(_ old: LocalRedis) async throws -> LocalRedis {
         let process = try ChildProcess(
             executable: old.process.executable, arguments: old.process.arguments, logPath: old.directory + "/redis.log")
-        let server = RedisServer(port: old.port, directory: old.directory, process: process)
+        let server = LocalRedis(port: old.port, directory: old.directory, process: process)
         try await server.waitUntilReady()
         return server
     }
@@ -55,7 +56,22 @@ public final class RedisServer: Sendable {
         self.port = port
         self.directory = directory
         self.process = process
+        Self.running.withLock { $0[process.pid] = directory }
+        Self.installExitHandler
     }
+
+    /// Servers not stopped yet, killed when this process exits: a test that ends early or a
+    /// demo that dies must not leave redis-servers behind.
+    private static let running = Mutex<[pid_t: String]>([:])
+    private static let installExitHandler: Void = {
+        atexit {
+            let leftovers = LocalRedis.running.withLock { $0 }
+            for (pid, directory) in leftovers {
+                kill(pid, SIGKILL)
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
+    }()
 
     private func waitUntilReady(timeout: Duration = .seconds(10)) async throws {
         var quiet = Logger(label: "drover.test.redis-server")
@@ -86,10 +102,11 @@ public final class RedisServer: Sendable {
     /// Stops the server and removes its directory.
     public func stop() async {
         await process.stop()
+        _ = Self.running.withLock { $0.removeValue(forKey: process.pid) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// A client for assertions that go straight to Redis.
+    /// A client straight to this server.
     public func client() throws -> RedisClient {
         RedisClient(configuration: try RedisConfiguration(url))
     }

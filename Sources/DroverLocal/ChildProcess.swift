@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -9,14 +10,13 @@ import Foundation
 /// Foundation's `Process` starts children with the spawning thread's signal mask, which on
 /// Linux can leave SIGTERM blocked in the child; a test that sends SIGTERM must not depend
 /// on that.
-public final class ChildProcess: @unchecked Sendable {
+public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let executable: String
     public let arguments: [String]
     /// Where stdout and stderr go.
     public let logPath: String
-    private let lock = NSLock()
-    private var exitStatus: Int32?
+    private let exitStatus = Mutex<Int32?>(nil)
 
     public init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
         self.executable = executable
@@ -60,8 +60,8 @@ public final class ChildProcess: @unchecked Sendable {
         kill(pid, signal)
     }
 
-    /// Waits for the process to exit (polling `waitpid` without blocking a thread for long)
-    /// and returns its wait status, or `nil` if it is still running at the deadline.
+    /// Waits for the process to exit and returns its wait status, or `nil` if it is still
+    /// running at the deadline. Polls `waitpid` with `WNOHANG` so no thread blocks on it.
     @discardableResult
     public func waitForExit(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
@@ -74,16 +74,15 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The wait status if the process has exited.
     public func reapIfExited() -> Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        let rc = waitpid(pid, &status, WNOHANG)
-        if rc == pid {
-            exitStatus = status
-            return status
+        exitStatus.withLock { exitStatus in
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exitStatus = status
+                return status
+            }
+            return nil
         }
-        return nil
     }
 
     public var isRunning: Bool { reapIfExited() == nil }

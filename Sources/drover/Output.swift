@@ -1,0 +1,42 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Printing for people: aligned tables, and progress that redraws one line on a terminal and
+/// prints plain lines when the output goes to a file or a pipe.
+enum Output {
+    static let isTerminal = isatty(STDOUT_FILENO) == 1
+
+    static func table(_ header: [String], _ rows: [[String]]) {
+        let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
+        for row in [header] + rows {
+            let cells = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// A progress line: `label [#####-----] done/total`; on a terminal it overwrites itself.
+    static func progress(_ label: String, done: Int, total: Int, detail: String = "") {
+        let width = 30
+        let filled = total == 0 ? width : min(width, done * width / max(total, 1))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = "\(label) [\(bar)] \(done)/\(total)" + (detail.isEmpty ? "" : "  \(detail)")
+        if isTerminal {
+            print("\r\u{1B}[2K" + line, terminator: done >= total ? "\n" : "")
+            fflush(nil)
+        } else {
+            print(line)
+        }
+    }
+
+    /// `3s ago`, `2m ago` for a time in milliseconds since 1970.
+    static func age(_ ms: Int64?) -> String {
+        guard let ms else { return "-" }
+        let seconds = max(0, Int(Date().timeIntervalSince1970 - Double(ms) / 1000))
+        if seconds < 120 { return "\(seconds)s ago" }
+        if seconds < 7200 { return "\(seconds / 60)m ago" }
+        return "\(seconds / 3600)h ago"
+    }
+}
