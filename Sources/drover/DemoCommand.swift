@@ -62,7 +62,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let result = await work.result
         await cluster.stop()
-        signals.forEach { $0.cancel() }
+        for source in signals { source.cancel() }
         switch result {
         case .success(true): return
         case .success(false): throw ExitCode(1)
