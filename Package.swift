@@ -103,6 +103,11 @@ let package = Package(
             dependencies: ["Drover"],
             path: "Examples/SimpleTask"
         ),
+        .executableTarget(
+            name: "BatchFanOut",
+            dependencies: ["Drover"],
+            path: "Examples/BatchFanOut"
+        ),
         .target(
             name: "DroverTestSupport",
             dependencies: [

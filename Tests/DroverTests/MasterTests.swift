@@ -204,4 +204,24 @@ import Testing
         }
         #expect(try await m.request(.GET, "/metrics").body.contains(#"drover_jobs_completed_total{queue="default",type="noop"} 5"#))
     }
+
+    @Test(arguments: ["rest-client.py", "rest-client.sh"])
+    func theRESTClientExamplesSubmitAndWait(_ script: String) async throws {
+        let m = try await MasterFixture.start()
+        defer { Task { await m.stop() } }
+        let worker = m.directWorker(id: "for-\(script)")
+        let running = start(worker)
+        defer {
+            worker.shutdown()
+            running.cancel()
+        }
+        let path = OpenAPITests.root.appendingPathComponent("Examples/\(script)").path
+        let interpreter = script.hasSuffix(".py") ? "python3" : "bash"
+        let process = try ChildProcess(
+            executable: try RedisServer.findExecutable(interpreter), arguments: [path, m.httpURL, "echo", #"{"from":"example"}"#],
+            logPath: m.server.directory + "/\(script).log")
+        defer { process.send(SIGKILL) }
+        #expect(await process.waitForExit(timeout: .seconds(60)) == 0, "\(process.output())")
+        #expect(process.output().contains(#""from":"example""#) || process.output().contains(#""from": "example""#), "\(process.output())")
+    }
 }

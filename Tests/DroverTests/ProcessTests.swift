@@ -191,4 +191,16 @@ import Testing
         #expect(doomed[3] == "4" && flaky[2] == "6" && flaky[4] == "6")
         #expect(output.contains("redis-cli -p ") && output.contains("curl -s http://127.0.0.1:") && output.contains("drover status "))
     }
+
+    @Test func theBatchFanOutExampleComputesTheSum() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let example = URL(fileURLWithPath: try droverExecutable()).deletingLastPathComponent().appendingPathComponent("BatchFanOut").path
+        let process = try ChildProcess(
+            executable: example, arguments: [], environment: ["DROVER_REDIS_URL": server.url], logPath: server.directory + "/fan-out.log")
+        defer { process.send(SIGKILL) }
+        #expect(await process.waitForExit(timeout: .seconds(120)) == 0)
+        // n(n+1)(2n+1)/6 for n = 1,000,000
+        #expect(process.output().contains("= 333333833333500000 from 100 jobs"), "\(process.output().suffix(2000))")
+    }
 }
