@@ -73,6 +73,9 @@ final class RESPHandler: ChannelDuplexHandler {
                 onPush(value)
             } else if let request = pending.popFirst() {
                 request.promise.succeed(value)
+            } else if case .error(let message) = value {
+                // Redis refusing the connection outright (protected mode, too many clients).
+                return fail(context, .connectionFailed("Redis refused the connection: \(message)"))
             } else {
                 return fail(context, .protocolError("a reply arrived that no command asked for"))
             }
