@@ -44,11 +44,14 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
     var keyPrefix: String = "drover"
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"] ?? "info"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (env DROVER_LOG_LEVEL).")
+    var logLevel: String?
 
-    func bootstrapLogging() {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+    /// Servers (master, worker) log at `info` by default; one-shot commands only log errors,
+    /// so that their failure is the one line they print.
+    func bootstrapLogging(server: Bool = false) {
+        let text = logLevel ?? ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"]
+        let level = text.flatMap(Logger.Level.init(rawValue:)) ?? (server ? .info : .error)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -50,7 +50,7 @@ struct MasterCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        connection.bootstrapLogging()
+        connection.bootstrapLogging(server: true)
         let logger = Logger(label: "drover.master")
         do {
             let store = try connection.redisStore(clientName: "drover.master", logger: logger)

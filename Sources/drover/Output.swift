@@ -7,7 +7,8 @@ import Foundation
 /// Printing for people: aligned tables, and progress that redraws one line on a terminal and
 /// prints plain lines when the output goes to a file or a pipe.
 enum Output {
-    static let isTerminal = isatty(STDOUT_FILENO) == 1
+    /// Whether standard error is a terminal (where progress is drawn).
+    static let isTerminal = isatty(STDERR_FILENO) == 1
 
     static func table(_ header: [String], _ rows: [[String]]) {
         let widths = header.indices.map { i in ([header] + rows).map { $0[i].count }.max() ?? 0 }
@@ -17,18 +18,16 @@ enum Output {
         }
     }
 
-    /// A progress line: `label [#####-----] done/total`; on a terminal it overwrites itself.
+    /// A progress line on standard error, `label [#####-----] done/total`, so standard
+    /// output stays clean for what a command prints (ids, results). On a terminal the line
+    /// overwrites itself; otherwise each call prints a plain line.
     static func progress(_ label: String, done: Int, total: Int, detail: String = "") {
         let width = 30
         let filled = total == 0 ? width : min(width, done * width / max(total, 1))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let line = "\(label) [\(bar)] \(done)/\(total)" + (detail.isEmpty ? "" : "  \(detail)")
-        if isTerminal {
-            print("\r\u{1B}[2K" + line, terminator: done >= total ? "\n" : "")
-            fflush(nil)
-        } else {
-            print(line)
-        }
+        let text = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[2K" + line + (done >= total ? "\n" : "") : line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
     }
 
     /// `3s ago`, `2m ago` for a time in milliseconds since 1970.

@@ -72,6 +72,7 @@ struct SubmitCommand: AsyncParsableCommand {
                     let batch = try await client.submit(batch: Array(repeating: request, count: min(left, 1000)))
                     print(batch.map(\.id.rawValue).joined(separator: "\n"))
                     left -= batch.count
+                    Output.progress("submitting", done: count - left, total: count)
                 }
                 return
             }

@@ -67,7 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        connection.bootstrapLogging()
+        connection.bootstrapLogging(server: true)
         let logger = Logger(label: "drover.worker")
         let store: any JobStore
         do { store = try connection.store(clientName: "drover.worker", logger: logger) } catch { fail("\(error)") }

@@ -203,4 +203,32 @@ import Testing
         // n(n+1)(2n+1)/6 for n = 1,000,000
         #expect(process.output().contains("= 333333833333500000 from 100 jobs"), "\(process.output().suffix(2000))")
     }
+
+    @Test(arguments: [
+        ["--help"], ["master", "--help"], ["worker", "--help"], ["submit", "--help"], ["status", "--help"], ["wait", "--help"],
+        ["jobs", "--help"], ["queues", "--help"], ["workers", "--help"], ["dlq", "--help"], ["dlq", "list", "--help"],
+        ["dlq", "retry", "--help"], ["dlq", "purge", "--help"], ["demo", "--help"], ["bench", "redis", "--help"],
+        ["bench", "submit", "--help"],
+    ])
+    func everyCommandsHelpHasAnExample(_ arguments: [String]) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("drover-help-\(UUID().uuidString.prefix(8)).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let process = try ChildProcess(executable: try droverExecutable(), arguments: arguments, logPath: log)
+        #expect(await process.waitForExit(timeout: .seconds(30)) == 0)
+        let help = process.output()
+        #expect(help.contains("Example"), "\(arguments): \(help)")
+        #expect(help.contains("drover "), "\(arguments): \(help)")
+    }
+
+    @Test func errorsAreOneClearLineAndANonZeroExit() async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("drover-err-\(UUID().uuidString.prefix(8)).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let port = try LocalRedis.freePort()
+        let process = try ChildProcess(
+            executable: try droverExecutable(), arguments: ["queues", "--redis", "redis://127.0.0.1:\(port)"], logPath: log)
+        let status = await process.waitForExit(timeout: .seconds(30))
+        #expect(status != 0 && status != nil)
+        let lines = process.output().split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("drover: ") && lines[0].contains("cannot connect to Redis"), "\(process.output())")
+    }
 }
