@@ -38,7 +38,60 @@ public struct Reaper: Service {
     }
 
     public func run() async throws {
-        try await runEvery(interval, logger: logger) { try await reap() }
+        await cancelWhenGracefulShutdown {
+            var gate = OutageGate(heartbeatTimeout: heartbeatTimeout)
+            var failing = false
+            while !Task.isCancelled {
+                do {
+                    if gate.mayReap(now: .now) {
+                        try await reap()
+                    } else {
+                        _ = try await store.queues()  // only to learn whether the store answers
+                    }
+                    gate.succeeded(now: .now)
+                    failing = false
+                } catch is CancellationError {
+                    return
+                } catch {
+                    gate.failed()
+                    if !failing {
+                        logger.warning(
+                            "reaper cannot reach the store; it will wait out a heartbeat timeout once it can",
+                            metadata: ["error": "\(error)"])
+                    }
+                    failing = true
+                }
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
+    }
+}
+
+/// Keeps the reaper from mistaking an outage for dead workers.
+///
+/// While the store (Redis) is unreachable, workers cannot heartbeat either, so when it comes
+/// back every heartbeat looks old. The reaper reaps only once the store has answered it for a
+/// whole heartbeat timeout without a break, which gives every live worker the time to beat
+/// again. The same holds after the reaper starts: it cannot know what happened before.
+struct OutageGate {
+    let heartbeatTimeout: Duration
+    private var reachableSince: ContinuousClock.Instant?
+
+    init(heartbeatTimeout: Duration) {
+        self.heartbeatTimeout = heartbeatTimeout
+    }
+
+    func mayReap(now: ContinuousClock.Instant) -> Bool {
+        guard let reachableSince else { return false }
+        return now - reachableSince >= heartbeatTimeout
+    }
+
+    mutating func succeeded(now: ContinuousClock.Instant) {
+        if reachableSince == nil { reachableSince = now }
+    }
+
+    mutating func failed() {
+        reachableSince = nil
     }
 }
 

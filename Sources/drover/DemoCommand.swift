@@ -134,7 +134,10 @@ struct Demo {
             expected: .deadLetter),
     ]
 
-    func say(_ text: String) { print(text) }
+    func say(_ text: String) {
+        print(text)
+        fflush(nil)  // keep the story in order with the progress lines on standard error
+    }
 
     /// Returns whether everything ended as expected.
     func run(redisURL: String?) async throws -> Bool {
