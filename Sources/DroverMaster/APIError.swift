@@ -22,6 +22,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func malformed(_ message: String) -> APIError { APIError(status: 400, code: "malformed", message: message) }
     public static func unauthorized(_ message: String) -> APIError { APIError(status: 401, code: "unauthorized", message: message) }
+    public static func forbidden(_ message: String) -> APIError { APIError(status: 403, code: "forbidden", message: message) }
     public static func notFound(_ message: String) -> APIError { APIError(status: 404, code: "not_found", message: message) }
     public static func conflict(_ message: String) -> APIError { APIError(status: 409, code: "illegal_transition", message: message) }
     public static func tooLarge(_ message: String) -> APIError { APIError(status: 413, code: "payload_too_large", message: message) }

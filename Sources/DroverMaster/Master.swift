@@ -38,6 +38,8 @@ public struct Master: Sendable {
         /// The longest a `wait` or a remote worker's claim holds a request open.
         public var maxWait: Duration = .seconds(60)
         public var limits = MasterLimits()
+        /// Token auth: `nil` (the default) lets anyone who can connect do anything.
+        public var auth: TokenAuthenticator?
 
         public init() {}
     }
@@ -56,14 +58,15 @@ public struct Master: Sendable {
     public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (services: [any Service], tcp: TCPServer) {
         let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.heartbeatTimeout)
         let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics, logger: logger)
-        let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, logger: logger)
+        let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, auth: configuration.auth, logger: logger)
         let http = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "drover"),
             onServerRunning: { channel in await onHTTPRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         let tcp = TCPServer(
-            host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, logger: logger)
+            host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, auth: configuration.auth,
+            logger: logger)
         let services: [any Service] = [
             http, tcp,
             Reaper(store: store, heartbeatTimeout: configuration.heartbeatTimeout, interval: configuration.reaperInterval, logger: logger),

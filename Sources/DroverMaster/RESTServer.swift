@@ -29,12 +29,16 @@ enum RESTRoutes {
         (.delete, "/v1/workers/:worker", "deregister", false),
     ]
 
-    static func router(api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, logger: Logger) -> Router<BasicRequestContext> {
+    static func router(
+        api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         // Middleware first: it applies only to routes added after it.
         router.add(middleware: JSONErrorMiddleware(logger: logger, routes: routes.map { ($0.path, $0.method) } + [("/metrics", .get)]))
         for route in routes {
             router.on(RouterPath(route.path), method: route.method) { request, context -> Response in
+                // /health stays open for load balancers and container health checks.
+                if let auth, route.op != "health" { _ = try auth.authorize(token: RESTRoutes.bearerToken(request), operation: route.op) }
                 var fields = RequestFields(raw: [:])
                 if route.body {
                     let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
@@ -47,13 +51,22 @@ enum RESTRoutes {
                 return jsonResponse(response.status, response.json)
             }
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get("/metrics") { request, _ -> Response in
+            if let auth { _ = try auth.authorize(token: RESTRoutes.bearerToken(request), operation: "metrics") }
             let text = try await metrics.render()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return router
+    }
+
+    /// The token of an `Authorization: Bearer …` header.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
     static func jsonResponse(_ status: Int, _ json: String) -> Response {
@@ -118,7 +131,9 @@ struct JSONErrorMiddleware: RouterMiddleware {
             if apiError.status >= 500 {
                 logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(apiError.message)"])
             }
-            return RESTRoutes.jsonResponse(apiError.status, apiError.json)
+            var response = RESTRoutes.jsonResponse(apiError.status, apiError.json)
+            if apiError.status == 401 { response.headers[.wwwAuthenticate] = #"Bearer realm="drover""# }
+            return response
         }
     }
 }

@@ -17,14 +17,16 @@ public final class TCPServer: Service, Sendable {
     let port: Int
     let api: MasterAPI
     let limits: MasterLimits
+    let auth: TokenAuthenticator?
     let logger: Logger
     private let bound: EventLoopPromise<Int>
 
-    init(host: String, port: Int, api: MasterAPI, limits: MasterLimits, logger: Logger) {
+    init(host: String, port: Int, api: MasterAPI, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger) {
         self.host = host
         self.port = port
         self.api = api
         self.limits = limits
+        self.auth = auth
         self.logger = logger
         self.bound = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Int.self)
     }
@@ -37,6 +39,7 @@ public final class TCPServer: Service, Sendable {
     public func run() async throws {
         let api = self.api
         let limits = self.limits
+        let auth = self.auth
         let logger = self.logger
         let channel: any Channel
         do {
@@ -48,7 +51,8 @@ public final class TCPServer: Service, Sendable {
                     child.eventLoop.makeCompletedFuture {
                         try child.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LineFrameDecoder(maxLength: limits.maxFrameBytes)))
-                        try child.pipeline.syncOperations.addHandler(TCPConnectionHandler(api: api, limits: limits, logger: logger))
+                        try child.pipeline.syncOperations.addHandler(
+                            TCPConnectionHandler(api: api, limits: limits, auth: auth, logger: logger))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -126,15 +130,20 @@ final class TCPConnectionHandler: ChannelInboundHandler {
 
     let api: MasterAPI
     let limits: MasterLimits
+    let auth: TokenAuthenticator?
     let logger: Logger
     private var badFramesInARow = 0
     private var pending = 0
     private var inputClosed = false
+    /// Set by the `hello` frame; with auth on, nothing else is answered before it.
+    private var role: Role?
 
-    init(api: MasterAPI, limits: MasterLimits, logger: Logger) {
+    init(api: MasterAPI, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger) {
         self.api = api
         self.limits = limits
+        self.auth = auth
         self.logger = logger
+        self.role = auth == nil ? .admin : nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -146,12 +155,30 @@ final class TCPConnectionHandler: ChannelInboundHandler {
         case .line(let buffer):
             let text = String(buffer: buffer)
             if text.allSatisfy(\.isWhitespace) { return }  // blank lines keep `nc` sessions friendly
+            if let hello = Self.hello(text) { return greet(context, requestID: hello.requestID, token: hello.token) }
+            if role == nil {
+                // Auth is on and this connection has not said hello: answer once and hang up.
+                context.writeAndFlush(
+                    wrapOutboundOut(
+                        ByteBuffer(
+                            string: Self.errorFrame(requestID: "null", .unauthorized("send {\"op\":\"hello\",\"token\":\"…\"} first"))
+                                + "\n")),
+                    promise: nil)
+                context.close(promise: nil)
+                return
+            }
             let parsed: (requestID: String, request: APIRequest)
             switch Self.parse(text) {
             case .success(let value): parsed = value
             case .failure(let failure): return reject(context, requestID: failure.requestID, failure.error)
             }
             badFramesInARow = 0
+            if let role, !role.permits(parsed.request.name) {
+                let error = APIError.forbidden("a \(role.rawValue) token may not \(parsed.request.name)")
+                context.writeAndFlush(
+                    wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: parsed.requestID, error) + "\n")), promise: nil)
+                return
+            }
             dispatch(parsed.request, requestID: parsed.requestID, context: context)
         }
     }
@@ -183,6 +210,35 @@ final class TCPConnectionHandler: ChannelInboundHandler {
 
     private func closeIfDone(_ context: ChannelHandlerContext) {
         if inputClosed && pending == 0 { context.close(promise: nil) }
+    }
+
+    /// A `{"op":"hello","token":"…"}` frame, if this is one.
+    private static func hello(_ text: String) -> (requestID: String, token: String?)? {
+        guard let fields = try? JSONScanner.objectFields(text), fields["op"] == #""hello""# else { return nil }
+        let token = fields["token"].flatMap { try? WireFormat.decode(String.self, from: $0) }
+        return (fields["requestId"] ?? "null", token)
+    }
+
+    private func greet(_ context: ChannelHandlerContext, requestID: String, token: String?) {
+        guard let auth else {
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    ByteBuffer(string: #"{"requestId":\#(requestID),"ok":true,"status":200,"result":{"role":"admin"}}"# + "\n")),
+                promise: nil)
+            return
+        }
+        guard let token, let granted = auth.role(for: token) else {
+            context.writeAndFlush(
+                wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: requestID, .unauthorized("the token is not valid")) + "\n")),
+                promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        role = granted
+        context.writeAndFlush(
+            wrapOutboundOut(
+                ByteBuffer(string: #"{"requestId":\#(requestID),"ok":true,"status":200,"result":{"role":"\#(granted.rawValue)"}}"# + "\n")),
+            promise: nil)
     }
 
     private struct ParseFailure: Error {

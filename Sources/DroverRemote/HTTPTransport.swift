@@ -8,15 +8,18 @@ import NIOHTTP1
 public final class HTTPTransport: MasterTransport {
     let base: String
     let client: HTTPClient
+    let token: String?
 
-    public init(url: MasterURL) {
+    /// - Parameter token: sent as `Authorization: Bearer` on every request.
+    public init(url: MasterURL, token: String? = nil) {
         base = "http://\(url.host.contains(":") ? "[\(url.host)]" : url.host):\(url.port)"
-        client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // The process-wide client: its connection pool is shared, and it needs no shutdown, so
+        // a transport that is simply dropped leaks nothing.
+        client = HTTPClient.shared
+        self.token = token
     }
 
-    public func close() async {
-        try? await client.shutdown()
-    }
+    public func close() async {}
 
     /// The route of each operation: method, path (with `{field}` taken from the fields), and
     /// whether the remaining fields form the body or the query.
@@ -52,6 +55,7 @@ public final class HTTPTransport: MasterTransport {
         }
         var request = HTTPClientRequest(url: base + path)
         request.method = route.method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if route.body {
             let body = "{" + fields.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -74,11 +74,11 @@ public struct MasterURL: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(scheme.rawValue)://\(host):\(port)" }
 
-    /// A transport for this URL.
-    public func transport() -> any MasterTransport {
+    /// A transport for this URL, presenting `token` when the master asks for one.
+    public func transport(token: String? = nil) -> any MasterTransport {
         switch scheme {
-        case .http: HTTPTransport(url: self)
-        case .tcp: TCPTransport(host: host, port: port)
+        case .http: HTTPTransport(url: self, token: token)
+        case .tcp: TCPTransport(host: host, port: port, token: token)
         }
     }
 }

@@ -19,9 +19,10 @@ public final class RemoteJobStore: JobStore {
         self.callTimeout = callTimeout
     }
 
-    /// A store for the master at `url` (`http://host:port` or `tcp://host:port`).
-    public convenience init(masterURL: String) throws {
-        self.init(transport: try MasterURL(masterURL).transport())
+    /// A store for the master at `url` (`http://host:port` or `tcp://host:port`), presenting
+    /// `token` if the master requires one.
+    public convenience init(masterURL: String, token: String? = nil) throws {
+        self.init(transport: try MasterURL(masterURL).transport(token: token))
     }
 
     public func close() async {
@@ -42,6 +43,7 @@ public final class RemoteJobStore: JobStore {
     static func translate(_ error: RemoteError, op: String) -> any Error {
         guard case .api(let status, let code, let message) = error else { return error }
         switch (status, code) {
+        case (401, _), (403, _): return error
         case (422, _): return JobError.invalidField("request", message)
         case (413, _): return JobError.invalidField("payload", message)
         default: return error

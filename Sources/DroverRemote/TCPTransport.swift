@@ -9,6 +9,7 @@ import Synchronization
 public final class TCPTransport: MasterTransport {
     let host: String
     let port: Int
+    let token: String?
     private let state = Mutex(State())
     private let nextID = Atomic<Int>(1)
 
@@ -19,9 +20,11 @@ public final class TCPTransport: MasterTransport {
         var closed = false
     }
 
-    public init(host: String, port: Int) {
+    /// - Parameter token: presented in a `hello` frame first thing on every connection.
+    public init(host: String, port: Int, token: String? = nil) {
         self.host = host
         self.port = port
+        self.token = token
     }
 
     public func close() async {
@@ -44,6 +47,13 @@ public final class TCPTransport: MasterTransport {
         } catch {
             throw .unreachable("\(host):\(port): \(error)")
         }
+        return try Self.unwrap(try await exchange(frame, id: id, op: op, on: channel, timeout: timeout))
+    }
+
+    /// Sends one frame and waits for the answer with the same id.
+    private func exchange(_ frame: String, id: Int, op: String, on channel: any Channel, timeout: Duration) async throws(RemoteError)
+        -> String
+    {
         let call = PendingCall()
         state.withLock { $0.waiting[id] = call }
         defer { state.withLock { _ = $0.waiting.removeValue(forKey: id) } }
@@ -74,7 +84,7 @@ public final class TCPTransport: MasterTransport {
         } catch {
             throw .unreachable(String(describing: error))
         }
-        return try Self.unwrap(answer)
+        return answer
     }
 
     /// `{"requestId":N,"ok":true,"result":...}` → the result; an error frame → the error.
@@ -139,6 +149,17 @@ public final class TCPTransport: MasterTransport {
             }
             .connect(host: host, port: port).get()
         channel.closeFuture.whenComplete { _ in self.lost(channel) }
+        if let token {
+            // The master answers nothing else on this connection until it has seen the token.
+            let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+            let hello = #"{"requestId":\#(id),"op":"hello","token":\#(JSONScanner.quote(token))}"# + "\n"
+            do {
+                _ = try Self.unwrap(try await exchange(hello, id: id, op: "hello", on: channel, timeout: .seconds(10)))
+            } catch {
+                try? await channel.close()
+                throw error
+            }
+        }
         return channel
     }
 }

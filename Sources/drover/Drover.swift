@@ -41,6 +41,14 @@ struct ConnectionOptions: ParsableArguments {
     /// `--master`, else `DROVER_MASTER_URL`.
     var master: String? { masterFlag ?? ProcessInfo.processInfo.environment["DROVER_MASTER_URL"] }
 
+    @Option(
+        name: .customLong("token"),
+        help: ArgumentHelp("The token to present to a master that requires one (env DROVER_TOKEN).", valueName: "token"))
+    var tokenFlag: String?
+
+    /// `--token`, else `DROVER_TOKEN`. Prefer the environment: a flag shows in `ps`.
+    var token: String? { tokenFlag ?? ProcessInfo.processInfo.environment["DROVER_TOKEN"] }
+
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
     var keyPrefix: String = "drover"
 
@@ -61,7 +69,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// The master's store when `--master` is given, else Redis's.
     func store(clientName: String, logger: Logger) throws -> any JobStore {
-        if let master { return try RemoteJobStore(masterURL: master) }
+        if let master { return try RemoteJobStore(masterURL: master, token: token) }
         return try redisStore(clientName: clientName, logger: logger)
     }
 

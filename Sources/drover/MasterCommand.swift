@@ -18,6 +18,7 @@ struct MasterCommand: AsyncParsableCommand {
               drover master --http 0.0.0.0:8080 --tcp 0.0.0.0:7070 --redis redis://redis:6379
               curl -s localhost:8080/v1/jobs -d '{"type":"echo","payload":{"hi":1}}'
               echo '{"requestId":1,"op":"queues"}' | nc -q1 localhost 7070
+              drover master --auth-file /etc/drover/tokens      (then: curl -H "Authorization: Bearer $TOKEN" …)
             """
     )
 
@@ -31,6 +32,12 @@ struct MasterCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Seconds of silence after which the reaper hands back a worker's jobs.")
     var heartbeatTimeout: Double = 10
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Require tokens: a file of 'ROLE TOKEN' lines, ROLE one of client, worker, admin (env DROVER_AUTH_FILE).", valueName: "path"))
+    var authFile: String?
 
     @Option(name: .long, help: "The longest, in seconds, a client's wait or a remote worker's claim holds a request open.")
     var maxWait: Double = 60
@@ -59,6 +66,10 @@ struct MasterCommand: AsyncParsableCommand {
             (configuration.tcpHost, configuration.tcpPort) = try Self.address(tcp, flag: "--tcp")
             configuration.heartbeatTimeout = Duration(seconds: heartbeatTimeout)
             configuration.maxWait = Duration(seconds: maxWait)
+            if let path = authFile ?? ProcessInfo.processInfo.environment["DROVER_AUTH_FILE"] {
+                configuration.auth = try TokenAuthenticator(contentsOf: path)
+                logger.info("token auth on", metadata: ["file": "\(path)"])
+            }
             try await Master(store: store, configuration: configuration, logger: logger).run()
             await store.close()
         } catch {

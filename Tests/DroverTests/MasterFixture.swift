@@ -25,9 +25,10 @@ final class MasterFixture: Sendable {
     var httpURL: String { "http://127.0.0.1:\(httpPort)" }
     var tcpURL: String { "tcp://127.0.0.1:\(tcpPort)" }
 
-    static func start(heartbeatTimeout: Duration = .seconds(2), maxWait: Duration = .seconds(60), server: RedisServer? = nil) async throws
-        -> MasterFixture
-    {
+    static func start(
+        heartbeatTimeout: Duration = .seconds(2), maxWait: Duration = .seconds(60), auth: TokenAuthenticator? = nil,
+        server: RedisServer? = nil
+    ) async throws -> MasterFixture {
         let server = try await { () async throws -> RedisServer in
             if let server { return server }
             return try await RedisServer.start()
@@ -38,6 +39,7 @@ final class MasterFixture: Sendable {
         configuration.tcpPort = 0
         configuration.heartbeatTimeout = heartbeatTimeout
         configuration.maxWait = maxWait
+        configuration.auth = auth
         configuration.reaperInterval = .milliseconds(100)
         configuration.promoterInterval = .milliseconds(50)
         configuration.limits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3)
@@ -73,9 +75,12 @@ final class MasterFixture: Sendable {
     }
 
     /// Sends an HTTP request and returns the status and the body.
-    func request(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> (status: Int, body: String) {
+    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = nil) async throws -> (
+        status: Int, body: String
+    ) {
         var request = HTTPClientRequest(url: httpURL + path)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
