@@ -17,7 +17,9 @@ import Testing
 
     @Test func theRESTAPIConformsToItsOpenAPIDocument() async throws {
         let executable = try Self.schemathesis()
-        let m = try await MasterFixture.start(maxWait: .milliseconds(500))
+        // With auth on, as in production: schemathesis also checks that requests without the
+        // token are refused.
+        let m = try await MasterFixture.start(maxWait: .milliseconds(500), auth: AuthTests.auth)
         defer { Task { await m.stop() } }
         let log = m.server.directory + "/schemathesis.log"
         let run = try ChildProcess(
@@ -25,6 +27,7 @@ import Testing
             arguments: [
                 "run", Self.root.appendingPathComponent("openapi.yaml").path, "--url", m.httpURL, "--checks", "all",
                 "--max-examples", "40", "--workers", "2", "--request-timeout", "20", "--seed", "1", "--no-color",
+                "--header", "Authorization: Bearer \(AuthTests.tokens.admin)",
             ],
             environment: ["SCHEMATHESIS_HOOKS": "", "PYTHONHASHSEED": "0"], logPath: log)
         let status = await run.waitForExit(timeout: .seconds(600))
