@@ -1,0 +1,202 @@
+import Drover
+import DroverCore
+import DroverRedis
+import DroverRemote
+import DroverTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Real processes, real faults, then a full audit of Redis: every submitted job in exactly one
+/// terminal state, no id lost or duplicated in any list or set, nothing stuck, every history a
+/// legal path. Handler executions that may have run twice (allowed: at least once) are counted.
+@Suite(.serialized) struct FaultInjectionTests {
+    /// A cluster of processes: Redis with `appendfsync always`, a master that reaps after 1 s of
+    /// silence, and worker processes without maintenance of their own.
+    final class Cluster: Sendable {
+        let server: RedisServer
+        let master: ChildProcess
+        let httpPort: Int
+        let store: RedisJobStore
+        let redis: RedisClient
+        private let workers = Mutex<[String: ChildProcess]>([:])
+
+        init() async throws {
+            server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+            httpPort = try LocalRedis.freePort()
+            master = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(try LocalRedis.freePort())",
+                    "--heartbeat-timeout", "1", "--log-level", "warning",
+                ],
+                logPath: server.directory + "/master.log")
+            store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
+            redis = try server.client()
+        }
+
+        func startWorker(_ id: String) throws {
+            let process = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "worker", "--redis", server.url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
+                    "--log-level", "warning",
+                ],
+                logPath: server.directory + "/\(id).log")
+            workers.withLock { $0[id] = process }
+        }
+
+        func worker(_ id: String) -> ChildProcess? { workers.withLock { $0[id] } }
+
+        func stop() async {
+            for process in workers.withLock({ Array($0.values) }) { process.send(SIGKILL) }
+            master.send(SIGKILL)
+            await store.close()
+            await redis.close()
+            await server.stop()
+        }
+    }
+
+    /// A mixed batch: quick, slow and flaky jobs.
+    static func submitMix(_ store: RedisJobStore, count: Int) async throws -> [JobID] {
+        let requests = (0..<count).map { i -> JobRequest in
+            switch i % 10 {
+            case 0...5: JobRequest(type: "noop", maxAttempts: 10, backoff: .fixed(ms: 20))
+            case 6...7: JobRequest(type: "sleep", payload: #"{"ms":100}"#, maxAttempts: 10, backoff: .fixed(ms: 20))
+            default: JobRequest(type: "flaky", payload: #"{"failTimes":1}"#, maxAttempts: 10, backoff: .fixed(ms: 20))
+            }
+        }
+        var ids: [JobID] = []
+        for chunk in stride(from: 0, to: requests.count, by: 500) {
+            ids += try await store.submit(Array(requests[chunk..<min(chunk + 500, requests.count)])).map(\.id)
+        }
+        return ids
+    }
+
+    struct Audit: CustomStringConvertible {
+        var jobs = 0
+        var completed = 0
+        var deadLettered = 0
+        var lost: [String] = []
+        var problems: [String] = []
+        var possibleDuplicates = 0
+        var staleReports = 0
+
+        var description: String {
+            "jobs \(jobs), completed \(completed), dead letters \(deadLettered), lost \(lost.count), problems \(problems.count), "
+                + "possibly run twice \(possibleDuplicates), stale reports refused \(staleReports)"
+        }
+    }
+
+    /// Waits until every job is terminal, then checks every invariant against Redis itself.
+    static func audit(_ cluster: Cluster, ids: [JobID], timeout: Duration = .seconds(120)) async throws -> Audit {
+        let finished = try await eventually(timeout: timeout) {
+            let c = try await cluster.store.queueCounts().first { $0.queue == "default" }
+            return (c?.completed ?? 0) + (c?.deadLetter ?? 0) >= ids.count
+        }
+        var audit = Audit()
+        if !finished { audit.problems.append("not every job finished within \(timeout)") }
+        let r = cluster.redis
+        let queued = Set((try await r.send("LRANGE", "drover:{default}:queued", 0, -1).array ?? []).compactMap(\.string))
+        let retry = Set((try await r.send("ZRANGE", "drover:{default}:retry", 0, -1).array ?? []).compactMap(\.string))
+        let completed = (try await r.send("ZRANGE", "drover:{default}:completed", 0, -1).array ?? []).compactMap(\.string)
+        let dead = (try await r.send("ZRANGE", "drover:{default}:dead", 0, -1).array ?? []).compactMap(\.string)
+        let activeKeys = (try await r.send("KEYS", "drover:{default}:active:*").array ?? []).compactMap(\.string)
+        var active: [String] = []
+        for key in activeKeys { active += (try await r.send("LRANGE", key, 0, -1).array ?? []).compactMap(\.string) }
+        let completedSet = Set(completed)
+        let deadSet = Set(dead)
+        if completedSet.count != completed.count { audit.problems.append("an id is in the completed set twice") }
+        for id in ids {
+            audit.jobs += 1
+            guard let job = try await cluster.store.job(id, queue: "default") else {
+                audit.lost.append(id.rawValue)
+                continue
+            }
+            let key = id.rawValue
+            let places = [
+                queued.contains(key), retry.contains(key), completedSet.contains(key), deadSet.contains(key), active.contains(key),
+            ]
+            switch job.state {
+            case .completed:
+                audit.completed += 1
+                if places != [false, false, true, false, false] { audit.problems.append("\(key) COMPLETED but listed as \(places)") }
+            case .deadLetter:
+                audit.deadLettered += 1
+                if places != [false, false, false, true, false] { audit.problems.append("\(key) DEAD_LETTER but listed as \(places)") }
+            default:
+                audit.problems.append("\(key) is stuck in \(job.state.rawValue)")
+            }
+            // Every step of the history is a legal move.
+            let states = job.history.map(\.state)
+            if states.first != .submitted { audit.problems.append("\(key) history does not start with SUBMITTED") }
+            for (from, to) in zip(states, states.dropFirst()) where !from.canMove(to: to) {
+                audit.problems.append("\(key) moved \(from.rawValue) → \(to.rawValue)")
+            }
+            // A worker that was presumed lost may still have run the handler to the end.
+            let lostWorker = job.history.filter { $0.state == .failed && ($0.error?.hasPrefix("worker lost") == true) }.count
+            if job.state == .completed && lostWorker > 0 { audit.possibleDuplicates += lostWorker }
+        }
+        audit.staleReports = try await cluster.store.queueCounts().first { $0.queue == "default" }?.staleReports ?? 0
+        return audit
+    }
+
+    @Test func workersKilledWithSIGKILLOverAndOverLoseNothing() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        for n in 1...3 { try cluster.startWorker("w\(n)") }
+        let ids = try await Self.submitMix(cluster.store, count: 2000)
+        // Kill the oldest worker every 400 ms and start a fresh one, eight times.
+        var live = ["w1", "w2", "w3"]
+        var kills = 0
+        for round in 0..<8 {
+            try await Task.sleep(for: .milliseconds(400))
+            let victim = live.removeFirst()
+            guard let process = cluster.worker(victim) else { continue }
+            process.send(SIGKILL)
+            _ = await process.waitForExit(timeout: .seconds(5))
+            kills += 1
+            let fresh = "w\(round + 4)"
+            try cluster.startWorker(fresh)
+            live.append(fresh)
+        }
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("SIGKILL scenario: \(kills) kills; \(audit)")
+        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
+        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        #expect(audit.completed + audit.deadLettered == ids.count)
+    }
+
+    @Test func aWorkerFrozenPastTheTimeoutIsReplacedAndItsLateReportsAreRefused() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        for n in 1...2 { try cluster.startWorker("w\(n)") }
+        // Slow jobs, so the frozen worker is holding some when it stops.
+        let ids = try await cluster.store.submit((0..<200).map { _ in JobRequest(type: "sleep", payload: #"{"ms":300}"#, maxAttempts: 10) })
+            .map(\.id)
+        let frozen = try #require(cluster.worker("w1"))
+        #expect(
+            try await eventually {
+                try await cluster.store.jobs(queue: "default", state: .running, offset: 0, limit: 100).contains { $0.worker == "w1" }
+            })
+        frozen.send(SIGSTOP)
+        // Frozen for 3 s against a heartbeat timeout of 1 s: the master reassigns its jobs.
+        #expect(try await eventually(timeout: .seconds(20)) { try await cluster.store.workers().allSatisfy { $0.id != "w1" } })
+        try await Task.sleep(for: .seconds(2))
+        frozen.send(SIGCONT)
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("SIGSTOP scenario: \(audit)")
+        #expect(audit.lost.isEmpty)
+        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        #expect(audit.completed == ids.count)
+        // The thawed worker finished what it had and reported it: fencing refused those reports.
+        #expect(
+            try await eventually(timeout: .seconds(20)) {
+                (try await cluster.store.queueCounts().first?.staleReports ?? 0) > 0
+            })
+    }
+}
