@@ -17,6 +17,7 @@ struct WorkerCommand: AsyncParsableCommand {
               fail   {"message":"..."}   always throws
               flaky  {"failTimes":N}     fails its first N attempts, then succeeds
               cpu    {"n":N}     hashes N times
+              crash  {}          kills the whole worker process (a trap), for fault drills
 
             The worker also runs the reaper, promoter and janitor unless --no-maintenance is
             given; they are safe to run in every worker and master at once.
@@ -117,6 +118,11 @@ enum BuiltinHandlers {
                 throw HandlerError(description: "flaky: attempt \(context.attempt) of the first \(p.failTimes) fails")
             }
             return "succeeded on attempt \(context.attempt)"
+        }
+        handlers.registerRaw("crash") { _, context in
+            // A trap, not a thrown error: the process dies with every job it holds, and the
+            // reaper must recover them all.
+            fatalError("crash handler: job \(context.id) attempt \(context.attempt) takes the worker down")
         }
         handlers.register("cpu") { (p: CPU, _) -> String in
             // FNV-1a over a counter: pure CPU work with a checkable result.

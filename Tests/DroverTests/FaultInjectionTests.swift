@@ -46,7 +46,8 @@ import Testing
                     "worker", "--redis", server.url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
                     "--log-level", "warning",
                 ],
-                logPath: server.directory + "/\(id).log")
+                // A crashing handler should die at once, not wait on Swift's backtracer.
+                environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
             workers.withLock { $0[id] = process }
         }
 
@@ -198,5 +199,40 @@ import Testing
             try await eventually(timeout: .seconds(20)) {
                 (try await cluster.store.queueCounts().first?.staleReports ?? 0) > 0
             })
+    }
+
+    @Test func aHandlerThatCrashesItsProcessEndsInTheDeadLetterQueueAndCostsNothingElse() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        for n in 1...2 { try cluster.startWorker("w\(n)") }
+        // Whatever dies is replaced, as a process supervisor (systemd, Kubernetes) would.
+        let supervisor = Task {
+            var live = ["w1", "w2"]
+            var next = 3
+            while !Task.isCancelled {
+                for id in live where cluster.worker(id)?.isRunning == false {
+                    live.removeAll { $0 == id }
+                    let fresh = "w\(next)"
+                    next += 1
+                    try? cluster.startWorker(fresh)
+                    live.append(fresh)
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { supervisor.cancel() }
+        var ids = try await cluster.store.submit((0..<100).map { _ in JobRequest(type: "sleep", payload: #"{"ms":200}"#, maxAttempts: 10) })
+            .map(\.id)
+        let crasher = try await cluster.store.submit([JobRequest(type: "crash", maxAttempts: 2, backoff: .fixed(ms: 10))])[0].id
+        ids.append(crasher)
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("crash scenario: \(audit)")
+        #expect(audit.lost.isEmpty)
+        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        let job = try #require(try await cluster.store.job(crasher, queue: "default"))
+        #expect(job.state == .deadLetter)
+        #expect(job.attempt == 2)
+        #expect(job.error?.hasPrefix("worker lost") == true)
+        #expect(audit.completed == 100 && audit.deadLettered == 1)
     }
 }
