@@ -26,7 +26,7 @@ import Testing
             executable: executable,
             arguments: [
                 "run", Self.root.appendingPathComponent("openapi.yaml").path, "--url", m.httpURL, "--checks", "all",
-                "--max-examples", "40", "--workers", "2", "--request-timeout", "20", "--seed", "1", "--no-color",
+                "--max-examples", "40", "--workers", "2", "--request-timeout", "60", "--seed", "1", "--no-color",
                 "--header", "Authorization: Bearer \(AuthTests.tokens.admin)",
             ],
             environment: ["SCHEMATHESIS_HOOKS": "", "PYTHONHASHSEED": "0"], logPath: log)

@@ -91,7 +91,8 @@ import Testing
         let setup = try await Setup.make()
         defer { Task { await setup.tearDown() } }
         let (server, client) = (setup.server, setup.client)
-        let ids = try await client.submit(batch: (0..<4).map { _ in JobRequest(type: "sleep", payload: #"{"ms":500}"#) }).map(\.id)
+        // Long enough that SIGTERM lands while the first two run, even on a loaded machine.
+        let ids = try await client.submit(batch: (0..<4).map { _ in JobRequest(type: "sleep", payload: #"{"ms":2500}"#) }).map(\.id)
         let worker = try startWorker(server, id: "graceful", concurrency: 2)
         defer { worker.send(SIGKILL) }
         #expect(try await eventually { try await client.queueCounts().first?.running == 2 })
