@@ -40,13 +40,7 @@ import Testing
 
         let gauge = Gauge()
         let release = Gate()
-        var handlers = JobHandlers()
-        handlers.registerRaw("slow") { payload, _ in
-            gauge.enter()
-            defer { gauge.leave() }
-            await release.wait()
-            return payload
-        }
+        let handlers = Gate.slowHandlers(gauge: gauge, release: release)
         let worker = Worker(
             store: store, handlers: handlers,
             configuration: .init(

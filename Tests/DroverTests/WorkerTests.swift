@@ -136,13 +136,7 @@ import Testing
         defer { Task { await f.tearDown() } }
         let gauge = Gauge()
         let release = Gate()
-        var handlers = JobHandlers()
-        handlers.registerRaw("slow") { payload, _ in
-            gauge.enter()
-            defer { gauge.leave() }
-            await release.wait()
-            return payload
-        }
+        let handlers = Gate.slowHandlers(gauge: gauge, release: release)
         let client = DroverClient(store: f.store)
         let ids = try await client.submit(batch: (0..<6).map { JobRequest(type: "slow", payload: "\($0)") }).map(\.id)
         let w = worker(f.store, handlers, concurrency: 2)
@@ -222,6 +216,19 @@ final class Gauge: Sendable {
 
 /// Holds handlers until opened.
 final class Gate: Sendable {
+    /// A `slow` handler that counts itself running in `gauge`, waits for `release`, and
+    /// returns its payload.
+    static func slowHandlers(gauge: Gauge, release: Gate) -> JobHandlers {
+        var handlers = JobHandlers()
+        handlers.registerRaw("slow") { payload, _ in
+            gauge.enter()
+            defer { gauge.leave() }
+            await release.wait()
+            return payload
+        }
+        return handlers
+    }
+
     private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func wait() async {
