@@ -90,9 +90,11 @@ public final class LocalRedis: Sendable {
             do {
                 try await client.send("PING")
                 return
-            } catch .server {
+            } catch .server(let message) where !message.hasPrefix("LOADING") {
                 return  // It answered (NOAUTH and the like): it is up.
-            } catch {}
+            } catch {
+                // Not listening yet, or still loading its data set.
+            }
             if ContinuousClock.now > deadline {
                 throw ChildProcessError.notReady("redis-server did not answer PING within \(timeout)")
             }

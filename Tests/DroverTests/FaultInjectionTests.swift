@@ -235,4 +235,23 @@ import Testing
         #expect(job.error?.hasPrefix("worker lost") == true)
         #expect(audit.completed == 100 && audit.deadLettered == 1)
     }
+
+    @Test func redisKilledAndRestartedMidRunLosesNoAcknowledgedJob() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        for n in 1...3 { try cluster.startWorker("w\(n)") }
+        // Every one of these submits was acknowledged: with appendfsync always, each is on disk.
+        let ids = try await Self.submitMix(cluster.store, count: 2000)
+        #expect(try await eventually { (try await cluster.store.queueCounts().first?.completed ?? 0) > 200 })
+        cluster.server.process.send(SIGKILL)
+        #expect(await cluster.server.process.waitForExit(timeout: .seconds(10)) != nil)
+        let restarted = try await RedisServer.restart(cluster.server)
+        defer { Task { await restarted.stop() } }
+        // Clients, workers and the master reconnect by themselves; nobody is told anything.
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("Redis SIGKILL scenario: \(audit)")
+        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
+        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        #expect(audit.completed + audit.deadLettered == ids.count)
+    }
 }
