@@ -19,24 +19,46 @@ import Testing
     /// silence, and worker processes without maintenance of their own.
     final class Cluster: Sendable {
         let server: RedisServer
-        let master: ChildProcess
         let httpPort: Int
+        let tcpPort: Int
         let store: RedisJobStore
         let redis: RedisClient
+        private let masterProcess: Mutex<ChildProcess?> = Mutex(nil)
         private let workers = Mutex<[String: ChildProcess]>([:])
 
         init() async throws {
             server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
             httpPort = try LocalRedis.freePort()
-            master = try ChildProcess(
-                executable: try droverExecutable(),
-                arguments: [
-                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(try LocalRedis.freePort())",
-                    "--heartbeat-timeout", "1", "--log-level", "warning",
-                ],
-                logPath: server.directory + "/master.log")
+            tcpPort = try LocalRedis.freePort()
             store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
             redis = try server.client()
+            try startMaster()
+        }
+
+        var master: ChildProcess { masterProcess.withLock { $0! } }
+
+        /// Starts the master (again), on the same ports.
+        func startMaster() throws {
+            let process = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
+                    "--heartbeat-timeout", "1",
+                    "--log-level", "warning",
+                ],
+                logPath: server.directory + "/master.log")
+            masterProcess.withLock { $0 = process }
+        }
+
+        /// A worker that reaches only the master.
+        func startRemoteWorker(_ id: String, via url: String) throws {
+            let process = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "worker", "--master", url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--log-level", "warning",
+                ],
+                environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
+            workers.withLock { $0[id] = process }
         }
 
         func startWorker(_ id: String) throws {
@@ -253,5 +275,32 @@ import Testing
         #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
         #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
         #expect(audit.completed + audit.deadLettered == ids.count)
+    }
+
+    @Test func theMasterKilledAndRestartedMidRunLosesNothingAndRemoteWorkersReconnect() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        try cluster.startWorker("direct")
+        try cluster.startRemoteWorker("remote-http", via: "http://127.0.0.1:\(cluster.httpPort)")
+        try cluster.startRemoteWorker("remote-tcp", via: "tcp://127.0.0.1:\(cluster.tcpPort)")
+        let ids = try await Self.submitMix(cluster.store, count: 1500)
+        #expect(try await eventually { (try await cluster.store.queueCounts().first?.completed ?? 0) > 150 })
+        cluster.master.send(SIGKILL)
+        #expect(await cluster.master.waitForExit(timeout: .seconds(10)) != nil)
+        // Direct workers carry on without any master.
+        let before = try await cluster.store.queueCounts().first?.completed ?? 0
+        #expect(try await eventually { (try await cluster.store.queueCounts().first?.completed ?? 0) > before + 100 })
+        try cluster.startMaster()
+        let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("master SIGKILL scenario: \(audit)")
+        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
+        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        // Both remote workers came back through the new master (they heartbeat again).
+        #expect(
+            try await eventually {
+                let seen = try await cluster.store.workers().filter { ($0.lastHeartbeat ?? 0) > restartedAt }.map(\.id)
+                return seen.contains("remote-http") && seen.contains("remote-tcp")
+            })
     }
 }
