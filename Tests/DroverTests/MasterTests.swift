@@ -100,6 +100,11 @@ import Testing
             (.POST, "/v1/jobs", #"{"type":"t","maxAttempts":0}"#, 422, "invalid_field"),
             (.POST, "/v1/jobs", #"{"type":"t","backoff":{"strategy":"sometimes","baseMs":1}}"#, 422, "invalid_field"),
             (.POST, "/v1/jobs", #"{"type":"t","payload":"\#(String(repeating: "x", count: 1_100_000))"}"#, 413, "payload_too_large"),
+            // Over the master's body limit (2 MiB in this fixture), before any JSON is read.
+            (
+                .POST, "/v1/jobs/batch", #"{"jobs":[{"type":"t","payload":"\#(String(repeating: "x", count: 2_200_000))"}]}"#, 413,
+                "payload_too_large"
+            ),
             (.POST, "/v1/jobs", String(repeating: "[", count: 100) + String(repeating: "]", count: 100), 400, "malformed"),
             (.GET, "/v1/queues/default/jobs?state=SLEEPING", nil, 422, "invalid_field"),
             (.GET, "/v1/queues/default/jobs?state=QUEUED&limit=0", nil, 422, "invalid_field"),
