@@ -27,7 +27,7 @@ final class MasterFixture: Sendable {
 
     static func start(
         heartbeatTimeout: Duration = .seconds(2), maxWait: Duration = .seconds(60), auth: TokenAuthenticator? = nil,
-        server: RedisServer? = nil
+        limits: MasterLimits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3), server: RedisServer? = nil
     ) async throws -> MasterFixture {
         let server = try await { () async throws -> RedisServer in
             if let server { return server }
@@ -42,7 +42,7 @@ final class MasterFixture: Sendable {
         configuration.auth = auth
         configuration.reaperInterval = .milliseconds(100)
         configuration.promoterInterval = .milliseconds(50)
-        configuration.limits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3)
+        configuration.limits = limits
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let master = Master(store: store, configuration: configuration, logger: quietLogger)
         let (services, tcp) = master.services { port in portContinuation.yield(port) }
