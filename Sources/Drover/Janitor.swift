@@ -28,6 +28,21 @@ public struct Janitor: Service {
     }
 
     public func run() async throws {
-        try await runEvery(interval, logger: logger) { try await trim() }
+        await cancelWhenGracefulShutdown {
+            var failing = false
+            while !Task.isCancelled {
+                do {
+                    try await trim()
+                    failing = false
+                } catch is CancellationError {
+                    return
+                } catch {
+                    // Logged once per streak of failures; the next pass tries again.
+                    if !failing { logger.warning("janitor pass failed, will retry", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+                do { try await Task.sleep(for: interval) } catch { return }
+            }
+        }
     }
 }

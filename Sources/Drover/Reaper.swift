@@ -94,23 +94,3 @@ struct OutageGate {
         reachableSince = nil
     }
 }
-
-/// Runs `body` every `interval` until cancelled or the service group shuts down; a failing
-/// pass is logged once per streak and retried next time.
-func runEvery(_ interval: Duration, logger: Logger, _ body: @escaping @Sendable () async throws -> Void) async throws {
-    await cancelWhenGracefulShutdown {
-        var failing = false
-        while !Task.isCancelled {
-            do {
-                try await body()
-                failing = false
-            } catch is CancellationError {
-                return
-            } catch {
-                if !failing { logger.warning("pass failed, will retry", metadata: ["error": "\(error)"]) }
-                failing = true
-            }
-            do { try await Task.sleep(for: interval) } catch { return }
-        }
-    }
-}

@@ -109,6 +109,12 @@ import Testing
         var possibleDuplicates = 0
         var staleReports = 0
 
+        /// No submitted job is gone, and every invariant of the audit held.
+        func expectNothingLostOrWrong(sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(lost.isEmpty, "lost: \(lost.prefix(5))", sourceLocation: sourceLocation)
+            #expect(problems.isEmpty, "\(problems.prefix(10))", sourceLocation: sourceLocation)
+        }
+
         var description: String {
             "jobs \(jobs), completed \(completed), dead letters \(deadLettered), lost \(lost.count), problems \(problems.count), "
                 + "possibly run twice \(possibleDuplicates), stale reports refused \(staleReports)"
@@ -189,8 +195,7 @@ import Testing
         }
         let audit = try await Self.audit(cluster, ids: ids)
         print("SIGKILL scenario: \(kills) kills; \(audit)")
-        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
-        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        audit.expectNothingLostOrWrong()
         #expect(audit.completed + audit.deadLettered == ids.count)
     }
 
@@ -213,8 +218,7 @@ import Testing
         frozen.send(SIGCONT)
         let audit = try await Self.audit(cluster, ids: ids)
         print("SIGSTOP scenario: \(audit)")
-        #expect(audit.lost.isEmpty)
-        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        audit.expectNothingLostOrWrong()
         #expect(audit.completed == ids.count)
         // The thawed worker finished what it had and reported it: fencing refused those reports.
         #expect(
@@ -249,8 +253,7 @@ import Testing
         ids.append(crasher)
         let audit = try await Self.audit(cluster, ids: ids)
         print("crash scenario: \(audit)")
-        #expect(audit.lost.isEmpty)
-        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        audit.expectNothingLostOrWrong()
         let job = try #require(try await cluster.store.job(crasher, queue: "default"))
         #expect(job.state == .deadLetter)
         #expect(job.attempt == 2)
@@ -272,8 +275,7 @@ import Testing
         // Clients, workers and the master reconnect by themselves; nobody is told anything.
         let audit = try await Self.audit(cluster, ids: ids)
         print("Redis SIGKILL scenario: \(audit)")
-        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
-        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        audit.expectNothingLostOrWrong()
         #expect(audit.completed + audit.deadLettered == ids.count)
     }
 
@@ -294,8 +296,7 @@ import Testing
         let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
         let audit = try await Self.audit(cluster, ids: ids)
         print("master SIGKILL scenario: \(audit)")
-        #expect(audit.lost.isEmpty, "\(audit.lost.prefix(5))")
-        #expect(audit.problems.isEmpty, "\(audit.problems.prefix(10))")
+        audit.expectNothingLostOrWrong()
         // Both remote workers came back through the new master (they heartbeat again).
         #expect(
             try await eventually {
