@@ -41,6 +41,10 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // SwiftNIO opens its sockets without close-on-exec: without this, a child would inherit
+        // every connection of this process, and a socket this process closes would stay open
+        // (no FIN sent) for as long as the child lives.
+        Self.closeInheritedDescriptors(&actions)
 
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
@@ -53,6 +57,28 @@ public final class ChildProcess: Sendable {
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw ChildProcessError.spawnFailed(executable, String(cString: strerror(rc))) }
         self.pid = pid
+    }
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+    /// module does not import; looked up once.
+    private static let addCloseFrom: AddCloseFrom? = dlsym(
+        UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np"
+    )
+    .map { unsafeBitCast($0, to: AddCloseFrom.self) }
+
+    /// Closes every descriptor above standard error in the child.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        if let addCloseFrom {
+            _ = addCloseFrom(&actions, 3)
+            return
+        }
+        // An older glibc: close what is open now, one by one.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.compactMap { Int32($0) } ?? []
+        for fd in open where fd > 2 && fcntl(fd, F_GETFD) != -1 {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
     }
 
     /// Sends `signal` to the process.

@@ -2,7 +2,10 @@ import Drover
 import DroverCore
 import DroverRedis
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// Bounds on what the master accepts.
@@ -14,10 +17,24 @@ public struct MasterLimits: Sendable {
     /// Bad TCP frames in a row before the connection is closed.
     public var maxBadFrames: Int
 
-    public init(maxBodyBytes: Int = 16 << 20, maxFrameBytes: Int = 2 << 20, maxBadFrames: Int = 5) {
+    /// Open connections per door; more are closed as soon as they are accepted.
+    public var maxConnections: Int
+    /// From a request's first byte to the whole TCP frame or HTTP request head: a client
+    /// slower than this (a slowloris) is disconnected.
+    public var requestTimeout: Duration
+    /// How long a connection with nothing in progress may stay silent before it is closed.
+    public var idleTimeout: Duration
+
+    public init(
+        maxBodyBytes: Int = 16 << 20, maxFrameBytes: Int = 2 << 20, maxBadFrames: Int = 5, maxConnections: Int = 4096,
+        requestTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(300)
+    ) {
         self.maxBodyBytes = maxBodyBytes
         self.maxFrameBytes = maxFrameBytes
         self.maxBadFrames = maxBadFrames
+        self.maxConnections = maxConnections
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -40,6 +57,10 @@ public struct Master: Sendable {
         public var limits = MasterLimits()
         /// Token auth: `nil` (the default) lets anyone who can connect do anything.
         public var auth: TokenAuthenticator?
+        /// TLS on both doors: `nil` (the default) serves plain HTTP and TCP. With a CA, every
+        /// client must present a certificate it signed, whose common name is the client's
+        /// identity (mutual TLS; see ``Caller``).
+        public var tls: TLSFiles?
 
         public init() {}
     }
@@ -54,19 +75,42 @@ public struct Master: Sendable {
         self.logger = logger
     }
 
-    /// The services a master runs; put them in a `ServiceGroup` (``run()`` does).
-    public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (services: [any Service], tcp: TCPServer) {
+    /// The services a master runs; put them in a `ServiceGroup` (``run()`` does). Throws when
+    /// the TLS files cannot be loaded.
+    public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> (
+        services: [any Service], tcp: TCPServer
+    ) {
         let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.heartbeatTimeout)
         let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics, logger: logger)
-        let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, auth: configuration.auth, logger: logger)
+        let tls = try configuration.tls.map { files throws -> MasterTLS in
+            do {
+                return MasterTLS(
+                    configuration: try files.serverConfiguration(),
+                    context: try NIOSSLContext(configuration: try files.serverConfiguration()),
+                    clientCertificatesRequired: files.certificateAuthority != nil)
+            } catch {
+                throw TLSFilesError("the master's TLS: \(error)")
+            }
+        }
+        let doors = MasterDoors(auth: configuration.auth, clientCertificatesRequired: tls?.clientCertificatesRequired ?? false)
+        let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, doors: doors, logger: logger)
+        let httpGuard = ConnectionGuard(door: "http", limits: configuration.limits, logger: logger)
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [HTTPRequestProgressHandler()])
+        let server = HTTPServerBuilder { responder in
+            let base = HTTP1Channel(responder: responder, configuration: http1)
+            if let tls {
+                return GuardedChildChannel(base: try TLSChannel(base, tlsConfiguration: tls.configuration), connectionGuard: httpGuard)
+            }
+            return GuardedChildChannel(base: base, connectionGuard: httpGuard)
+        }
         let http = Application(
-            router: router,
+            router: router, server: server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "drover"),
             onServerRunning: { channel in await onHTTPRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         let tcp = TCPServer(
-            host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, auth: configuration.auth,
-            logger: logger)
+            host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, doors: doors,
+            tls: tls?.context, logger: logger)
         let services: [any Service] = [
             http, tcp,
             Reaper(store: store, heartbeatTimeout: configuration.heartbeatTimeout, interval: configuration.reaperInterval, logger: logger),
@@ -79,7 +123,32 @@ public struct Master: Sendable {
     /// Runs until SIGTERM or SIGINT.
     public func run() async throws {
         let group = ServiceGroup(
-            configuration: .init(services: services().services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: try services().services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// The master's TLS, loaded once for both doors.
+struct MasterTLS: Sendable {
+    let configuration: TLSConfiguration
+    let context: NIOSSLContext
+    let clientCertificatesRequired: Bool
+}
+
+/// What both doors need to know about a caller: how to check its token, and whether its TLS
+/// client certificate names it.
+struct MasterDoors: Sendable {
+    let auth: TokenAuthenticator?
+    let clientCertificatesRequired: Bool
+
+    /// The caller behind `token` (`nil`: none given) and `certificate`: `401` for a missing or
+    /// wrong token when auth is on.
+    func caller(token: String?, certificate: NIOSSLCertificate?) throws(APIError) -> Caller {
+        var caller = try auth.map { auth throws(APIError) in try auth.authenticate(token: token) } ?? .anyone
+        if clientCertificatesRequired {
+            guard let certificate else { throw .unauthorized("a client certificate is required") }
+            caller.identities.append(try Caller.identity(of: certificate))
+        }
+        return caller
     }
 }

@@ -27,6 +27,17 @@ public enum APIRequest: Sendable {
     case reconcile(worker: String, queues: [String], holding: Set<JobID>)
     case deregister(worker: String)
 
+    /// The worker a remote worker's request acts for; `nil` for client requests.
+    public var workerID: String? {
+        switch self {
+        case .heartbeat(let info): info.id
+        case .claim(let worker, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
+            .reconcile(let worker, _, _), .deregister(let worker):
+            worker
+        default: nil
+        }
+    }
+
     /// The operation's name in logs, metrics and TCP frames.
     public var name: String {
         switch self {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOSSL
 
 /// The REST front door: HTTP + JSON on Hummingbird. Each route names an operation of
 /// ``MasterAPI``; path and query parameters join the body's fields.
@@ -30,15 +31,17 @@ enum RESTRoutes {
     ]
 
     static func router(
-        api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+        api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, doors: MasterDoors, logger: Logger
+    ) -> Router<MasterRequestContext> {
+        let router = Router(context: MasterRequestContext.self)
         // Middleware first: it applies only to routes added after it.
         router.add(middleware: JSONErrorMiddleware(logger: logger, routes: routes.map { ($0.path, $0.method) } + [("/metrics", .get)]))
         for route in routes {
             router.on(RouterPath(route.path), method: route.method) { request, context -> Response in
                 // /health stays open for load balancers and container health checks.
-                if let auth, route.op != "health" { _ = try auth.authorize(token: RESTRoutes.bearerToken(request), operation: route.op) }
+                let caller = route.op == "health" ? Caller.anyone : try await RESTRoutes.caller(request, context, doors)
+                // Refused before the body is read: a stranger cannot make the master parse it.
+                try caller.authorize(operation: route.op)
                 var fields = RequestFields(raw: [:])
                 if route.body {
                     let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
@@ -47,18 +50,26 @@ enum RESTRoutes {
                 var extra: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { extra[String(key)] = String(value) }
                 for (key, value) in context.parameters { extra[String(key)] = String(value).removingPercentEncoding ?? String(value) }
-                let response = try await api.perform(try APIRequest(op: route.op, fields: fields.adding(extra)))
+                let apiRequest = try APIRequest(op: route.op, fields: fields.adding(extra))
+                try caller.authorize(apiRequest)
+                let response = try await api.perform(apiRequest)
                 return jsonResponse(response.status, response.json)
             }
         }
-        router.get("/metrics") { request, _ -> Response in
-            if let auth { _ = try auth.authorize(token: RESTRoutes.bearerToken(request), operation: "metrics") }
+        router.get("/metrics") { request, context -> Response in
+            try await RESTRoutes.caller(request, context, doors).authorize(operation: "metrics")
             let text = try await metrics.render()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         return router
+    }
+
+    /// Who sent `request`: its bearer token and, with mutual TLS, its client certificate.
+    static func caller(_ request: Request, _ context: MasterRequestContext, _ doors: MasterDoors) async throws -> Caller {
+        let certificate = doors.clientCertificatesRequired ? try await context.channel.nioSSL_peerCertificate().get() : nil
+        return try doors.caller(token: bearerToken(request), certificate: certificate)
     }
 
     /// The token of an `Authorization: Bearer …` header.
@@ -79,7 +90,7 @@ enum RESTRoutes {
 /// Turns every error into `{"error":{"code","message"}}` with its status, Hummingbird's own
 /// (unknown route, body too large) included.
 struct JSONErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = MasterRequestContext
     let logger: Logger
     /// Every route's path pattern and method, to tell 405 (known path, other method) from 404.
     let routes: [(String, HTTPRequest.Method)]
@@ -135,5 +146,17 @@ struct JSONErrorMiddleware: RouterMiddleware {
             if apiError.status == 401 { response.headers[.wwwAuthenticate] = #"Bearer realm="drover""# }
             return response
         }
+    }
+}
+
+/// Hummingbird's request context plus the connection, whose TLS client certificate names the
+/// caller under mutual TLS.
+struct MasterRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

@@ -2,6 +2,7 @@ import DroverCore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// The raw TCP front door: one JSON object per line, the same operations as REST.
@@ -17,16 +18,20 @@ public final class TCPServer: Service, Sendable {
     let port: Int
     let api: MasterAPI
     let limits: MasterLimits
-    let auth: TokenAuthenticator?
+    let doors: MasterDoors
+    let tls: NIOSSLContext?
+    let connectionGuard: ConnectionGuard
     let logger: Logger
     private let bound: EventLoopPromise<Int>
 
-    init(host: String, port: Int, api: MasterAPI, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger) {
+    init(host: String, port: Int, api: MasterAPI, limits: MasterLimits, doors: MasterDoors, tls: NIOSSLContext?, logger: Logger) {
         self.host = host
         self.port = port
         self.api = api
         self.limits = limits
-        self.auth = auth
+        self.doors = doors
+        self.tls = tls
+        self.connectionGuard = ConnectionGuard(door: "tcp", limits: limits, logger: logger)
         self.logger = logger
         self.bound = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Int.self)
     }
@@ -39,7 +44,9 @@ public final class TCPServer: Service, Sendable {
     public func run() async throws {
         let api = self.api
         let limits = self.limits
-        let auth = self.auth
+        let doors = self.doors
+        let tls = self.tls
+        let connectionGuard = self.connectionGuard
         let logger = self.logger
         let channel: any Channel
         do {
@@ -49,10 +56,12 @@ public final class TCPServer: Service, Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {
+                        try child.pipeline.syncOperations.addHandler(ConnectionGuardHandler(connectionGuard: connectionGuard))
+                        if let tls { try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                         try child.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LineFrameDecoder(maxLength: limits.maxFrameBytes)))
                         try child.pipeline.syncOperations.addHandler(
-                            TCPConnectionHandler(api: api, limits: limits, auth: auth, logger: logger))
+                            TCPConnectionHandler(api: api, limits: limits, doors: doors, logger: logger))
                     }
                 }
                 .bind(host: host, port: port).get()
@@ -130,23 +139,31 @@ final class TCPConnectionHandler: ChannelInboundHandler {
 
     let api: MasterAPI
     let limits: MasterLimits
-    let auth: TokenAuthenticator?
+    let doors: MasterDoors
     let logger: Logger
     private var badFramesInARow = 0
-    private var pending = 0
+    private var pending = 0 {
+        didSet { connectionGuard?.busy = pending }
+    }
     private var inputClosed = false
-    /// Set by the `hello` frame; with auth on, nothing else is answered before it.
-    private var role: Role?
+    private var connectionGuard: ConnectionGuardHandler?
+    /// Set by the `hello` frame, or by the first frame when auth is off; with auth on, nothing
+    /// else is answered before a hello.
+    private var caller: Caller?
 
-    init(api: MasterAPI, limits: MasterLimits, auth: TokenAuthenticator?, logger: Logger) {
+    init(api: MasterAPI, limits: MasterLimits, doors: MasterDoors, logger: Logger) {
         self.api = api
         self.limits = limits
-        self.auth = auth
+        self.doors = doors
         self.logger = logger
-        self.role = auth == nil ? .admin : nil
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        connectionGuard = ConnectionGuardHandler.of(context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connectionGuard?.requestReceived()
         switch unwrapInboundIn(data) {
         case .tooLong(let length):
             reject(
@@ -156,16 +173,16 @@ final class TCPConnectionHandler: ChannelInboundHandler {
             let text = String(buffer: buffer)
             if text.allSatisfy(\.isWhitespace) { return }  // blank lines keep `nc` sessions friendly
             if let hello = Self.hello(text) { return greet(context, requestID: hello.requestID, token: hello.token) }
-            if role == nil {
+            if caller == nil && doors.auth == nil {
+                do {
+                    caller = try doors.caller(token: nil, certificate: clientCertificate(context))
+                } catch {
+                    return refuse(context, requestID: "null", error)
+                }
+            }
+            guard let caller else {
                 // Auth is on and this connection has not said hello: answer once and hang up.
-                context.writeAndFlush(
-                    wrapOutboundOut(
-                        ByteBuffer(
-                            string: Self.errorFrame(requestID: "null", .unauthorized("send {\"op\":\"hello\",\"token\":\"…\"} first"))
-                                + "\n")),
-                    promise: nil)
-                context.close(promise: nil)
-                return
+                return refuse(context, requestID: "null", .unauthorized("send {\"op\":\"hello\",\"token\":\"…\"} first"))
             }
             let parsed: (requestID: String, request: APIRequest)
             switch Self.parse(text) {
@@ -173,14 +190,27 @@ final class TCPConnectionHandler: ChannelInboundHandler {
             case .failure(let failure): return reject(context, requestID: failure.requestID, failure.error)
             }
             badFramesInARow = 0
-            if let role, !role.permits(parsed.request.name) {
-                let error = APIError.forbidden("a \(role.rawValue) token may not \(parsed.request.name)")
+            do {
+                try caller.authorize(parsed.request)
+            } catch {
                 context.writeAndFlush(
                     wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: parsed.requestID, error) + "\n")), promise: nil)
                 return
             }
             dispatch(parsed.request, requestID: parsed.requestID, context: context)
         }
+    }
+
+    /// The verified certificate the client presented, under mutual TLS.
+    private func clientCertificate(_ context: ChannelHandlerContext) -> NIOSSLCertificate? {
+        guard doors.clientCertificatesRequired else { return nil }
+        return (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
+    }
+
+    /// Answers with an error frame and hangs up.
+    private func refuse(_ context: ChannelHandlerContext, requestID: String, _ error: APIError) {
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: requestID, error) + "\n")), promise: nil)
+        context.close(promise: nil)
     }
 
     /// Runs the request off the event loop; the answer goes back whenever it is ready.
@@ -220,24 +250,21 @@ final class TCPConnectionHandler: ChannelInboundHandler {
     }
 
     private func greet(_ context: ChannelHandlerContext, requestID: String, token: String?) {
-        guard let auth else {
-            context.writeAndFlush(
-                wrapOutboundOut(
-                    ByteBuffer(string: #"{"requestId":\#(requestID),"ok":true,"status":200,"result":{"role":"admin"}}"# + "\n")),
-                promise: nil)
-            return
+        let greeted: Caller
+        do {
+            // Without auth a hello needs no token: any given is ignored.
+            greeted = try doors.caller(token: doors.auth == nil ? nil : token, certificate: clientCertificate(context))
+        } catch {
+            return refuse(context, requestID: requestID, error)
         }
-        guard let token, let granted = auth.role(for: token) else {
-            context.writeAndFlush(
-                wrapOutboundOut(ByteBuffer(string: Self.errorFrame(requestID: requestID, .unauthorized("the token is not valid")) + "\n")),
-                promise: nil)
-            context.close(promise: nil)
-            return
-        }
-        role = granted
+        caller = greeted
+        let identities = greeted.identities.map(JSONScanner.quote).joined(separator: ",")
         context.writeAndFlush(
             wrapOutboundOut(
-                ByteBuffer(string: #"{"requestId":\#(requestID),"ok":true,"status":200,"result":{"role":"\#(granted.rawValue)"}}"# + "\n")),
+                ByteBuffer(
+                    string:
+                        #"{"requestId":\#(requestID),"ok":true,"status":200,"result":{"role":"\#(greeted.role.rawValue)","identities":[\#(identities)]}}"#
+                        + "\n")),
             promise: nil)
     }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// How to reach Redis and how patient to be with it.
@@ -322,10 +323,29 @@ public final class RedisClient: Sendable {
 
     private func openChannel() async throws -> any Channel {
         let onPush = self.onPush
+        // Files are read on every connection attempt, so renewed certificates are picked up
+        // by the next reconnect without a restart.
+        let tls: (context: NIOSSLContext, serverName: String?)?
+        if let files = configuration.url.tls, case .tcp(let host, _) = configuration.url.endpoint {
+            do {
+                // SNI and name checks take a host name; an IP address is checked against the
+                // certificate's IP entries by NIOSSL instead.
+                let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+                tls = (try NIOSSLContext(configuration: try files.clientConfiguration()), isAddress ? nil : host)
+            } catch {
+                throw RedisError.connectionFailed("\(configuration.url): TLS: \(error)")
+            }
+        } else {
+            tls = nil
+        }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RESPHandler(onPush: onPush))
                 }
             }

@@ -1,5 +1,11 @@
 /// Where a Redis server is and how to log in: parsed from
-/// `redis://[user:password@]host[:port][/db]` or `unix:///path/to/redis.sock[?db=N]`.
+/// `redis://[user:password@]host[:port][/db]`, `rediss://…` (the same over TLS) or
+/// `unix:///path/to/redis.sock[?db=N]`.
+///
+/// A `rediss://` URL may name its PEM files in the query: `ca=` the CA that signed the
+/// server's certificate (else the system's roots), and `cert=` with `key=` for a client
+/// certificate, which Redis asks for unless it runs with `tls-auth-clients no`:
+/// `rediss://worker:secret@redis.internal:6380?ca=/etc/drover/ca.pem&cert=/etc/drover/worker.pem&key=/etc/drover/worker.key`.
 ///
 /// A password alone (`redis://:secret@host`) authenticates as Redis's default user.
 /// Percent-escapes in the user and password are decoded, so `p%40ss` means `p@ss`.
@@ -13,12 +19,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var user: String?
     public var password: String?
     public var database: Int
+    /// TLS to Redis: set by `rediss://`; `nil` for plain TCP.
+    public var tls: TLSFiles?
 
-    public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(endpoint: Endpoint, user: String? = nil, password: String? = nil, database: Int = 0, tls: TLSFiles? = nil) {
         self.endpoint = endpoint
         self.user = user
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
     public init(_ text: String) throws(RedisError) {
@@ -42,11 +51,38 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             self.init(endpoint: .unixSocket(path: String(rest)), database: database)
             return
         }
-        guard text.hasPrefix("redis://") else {
-            throw .invalidURL("\(Self.withoutCredentials(text)): expected redis://host:port[/db] or unix:///path.sock")
+        let scheme: String
+        if text.hasPrefix("redis://") {
+            scheme = "redis://"
+        } else if text.hasPrefix("rediss://") {
+            scheme = "rediss://"
+        } else {
+            throw .invalidURL("\(Self.withoutCredentials(text)): expected redis://host:port[/db], rediss://… or unix:///path.sock")
         }
         let shown = Self.withoutCredentials(text)
-        var rest = Substring(text.dropFirst("redis://".count))
+        var rest = Substring(text.dropFirst(scheme.count))
+        var tls: TLSFiles? = scheme == "rediss://" ? TLSFiles() : nil
+        if let q = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: q)...]
+            rest = rest[..<q]
+            guard tls != nil else { throw .invalidURL("\(shown): only rediss:// URLs take query parameters (ca, cert, key)") }
+            for pair in query.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, !parts[1].isEmpty else {
+                    throw .invalidURL("\(shown): expected NAME=VALUE in the query, got '\(pair)'")
+                }
+                let value = try Self.percentDecoded(parts[1], in: shown)
+                switch parts[0] {
+                case "ca": tls?.certificateAuthority = value
+                case "cert": tls?.certificate = value
+                case "key": tls?.key = value
+                default: throw .invalidURL("\(shown): unknown query parameter '\(parts[0])'; rediss:// takes ca, cert and key")
+                }
+            }
+            guard (tls?.certificate == nil) == (tls?.key == nil) else {
+                throw .invalidURL("\(shown): cert= and key= go together")
+            }
+        }
         var user: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -91,7 +127,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw .invalidURL("\(shown): missing host") }
         guard (1...65535).contains(port) else { throw .invalidURL("\(shown): port \(port) is out of range") }
-        self.init(endpoint: .tcp(host: String(host), port: port), user: user, password: password, database: database)
+        self.init(endpoint: .tcp(host: String(host), port: port), user: user, password: password, database: database, tls: tls)
     }
 
     private static func percentDecoded(_ s: Substring, in text: String) throws(RedisError) -> String {
@@ -100,7 +136,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         while let b = it.next() {
             if b == UInt8(ascii: "%") {
                 guard let h = it.next(), let l = it.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16)
-                else { throw .invalidURL("\(text): bad percent-escape in the credentials") }
+                else { throw .invalidURL("\(text): bad percent-escape") }
                 bytes.append(v)
             } else {
                 bytes.append(b)
@@ -111,8 +147,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Error messages repeat the URL, but never its password.
     private static func withoutCredentials(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@"), text.hasPrefix("redis://") else { return text }
-        return "redis://***@" + text[text.index(after: at)...]
+        guard let at = text.lastIndex(of: "@"), let scheme = text.firstIndex(of: ":") else { return text }
+        return text[..<scheme] + "://***@" + text[text.index(after: at)...]
     }
 
     /// The URL with the password hidden, safe for logs.
@@ -127,7 +163,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
             }
             let h = host.contains(":") ? "[\(host)]" : host
-            return "redis://\(credentials)\(h):\(port)\(db)"
+            return (tls == nil ? "redis://" : "rediss://") + "\(credentials)\(h):\(port)\(db)"
         }
     }
 }

@@ -3,20 +3,34 @@ import DroverCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+
+/// One client for the whole process: its connection pool is shared (pooled per TLS
+/// configuration), and as a global it is never shut down, so a transport that is simply
+/// dropped leaks nothing. A connection that cannot be made fails the call at once rather than
+/// being retried until the call's deadline: callers have their own retry and backoff, and a
+/// certificate the master refuses is not going to be accepted on the next try.
+private let masterHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
 
 /// Operations as REST calls, on AsyncHTTPClient (keep-alive connections, pooled).
 public final class HTTPTransport: MasterTransport {
     let base: String
     let client: HTTPClient
     let token: String?
+    let tls: TLSConfiguration?
 
-    /// - Parameter token: sent as `Authorization: Bearer` on every request.
-    public init(url: MasterURL, token: String? = nil) {
-        base = "http://\(url.host.contains(":") ? "[\(url.host)]" : url.host):\(url.port)"
-        // The process-wide client: its connection pool is shared, and it needs no shutdown, so
-        // a transport that is simply dropped leaks nothing.
-        client = HTTPClient.shared
+    /// - Parameters:
+    ///   - token: sent as `Authorization: Bearer` on every request.
+    ///   - tls: for an `https` URL, how to check the master and what to present to it.
+    public init(url: MasterURL, token: String? = nil, tls: TLSConfiguration? = nil) {
+        base = "\(url.scheme == .https ? "https" : "http")://\(url.host.contains(":") ? "[\(url.host)]" : url.host):\(url.port)"
+        client = masterHTTPClient
         self.token = token
+        self.tls = tls
     }
 
     public func close() async {}
@@ -55,6 +69,7 @@ public final class HTTPTransport: MasterTransport {
         }
         var request = HTTPClientRequest(url: base + path)
         request.method = route.method
+        request.tlsConfiguration = tls
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if route.body {
             let body = "{" + fields.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverRedis
 import Foundation
 
 /// How a remote worker or client reaches a master: an operation name and its fields in,
@@ -47,11 +48,17 @@ public enum RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where a master listens: `http://host:port` or `tcp://host:port`.
+/// Where a master listens: `http://host:port`, `tcp://host:port`, or the same over TLS,
+/// `https://host:port` and `tcps://host:port`.
 public struct MasterURL: Sendable, Equatable, CustomStringConvertible {
     public enum Scheme: String, Sendable {
         case http
+        case https
         case tcp
+        case tcps
+
+        /// Whether the connection is TLS.
+        public var isSecure: Bool { self == .https || self == .tcps }
     }
 
     public var scheme: Scheme
@@ -60,25 +67,29 @@ public struct MasterURL: Sendable, Equatable, CustomStringConvertible {
 
     public init(_ text: String) throws {
         guard let range = text.range(of: "://"), let scheme = Scheme(rawValue: String(text[..<range.lowerBound])) else {
-            throw RemoteError.badResponse("master URL must be http://HOST:PORT or tcp://HOST:PORT, got '\(text)'")
+            throw RemoteError.badResponse("master URL must be http(s)://HOST:PORT or tcp(s)://HOST:PORT, got '\(text)'")
         }
         var rest = text[range.upperBound...]
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65535).contains(port) else {
-            throw RemoteError.badResponse("master URL needs a port, as in \(scheme)://127.0.0.1:\(scheme == .http ? 8080 : 7070)")
+            let example = scheme == .http || scheme == .https ? 8080 : 7070
+            throw RemoteError.badResponse("master URL needs a port, as in \(scheme)://127.0.0.1:\(example)")
         }
         self.scheme = scheme
         self.host = String(rest[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         self.port = port
     }
 
-    public var description: String { "\(scheme.rawValue)://\(host):\(port)" }
+    public var description: String { "\(scheme.rawValue)://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
 
-    /// A transport for this URL, presenting `token` when the master asks for one.
-    public func transport(token: String? = nil) -> any MasterTransport {
+    /// A transport for this URL, presenting `token` when the master asks for one. `tls` names
+    /// the CA that signed the master's certificate (else the system's roots) and, for mutual
+    /// TLS, this client's certificate; it is used only by `https` and `tcps`.
+    public func transport(token: String? = nil, tls: TLSFiles? = nil) throws -> any MasterTransport {
+        let configuration = scheme.isSecure ? try (tls ?? TLSFiles()).clientConfiguration() : nil
         switch scheme {
-        case .http: HTTPTransport(url: self, token: token)
-        case .tcp: TCPTransport(host: host, port: port, token: token)
+        case .http, .https: return HTTPTransport(url: self, token: token, tls: configuration)
+        case .tcp, .tcps: return try TCPTransport(host: host, port: port, token: token, tls: configuration)
         }
     }
 }

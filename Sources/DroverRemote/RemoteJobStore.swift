@@ -1,4 +1,5 @@
 import DroverCore
+import DroverRedis
 import Foundation
 import Synchronization
 
@@ -19,10 +20,11 @@ public final class RemoteJobStore: JobStore {
         self.callTimeout = callTimeout
     }
 
-    /// A store for the master at `url` (`http://host:port` or `tcp://host:port`), presenting
-    /// `token` if the master requires one.
-    public convenience init(masterURL: String, token: String? = nil) throws {
-        self.init(transport: try MasterURL(masterURL).transport(token: token))
+    /// A store for the master at `url` (`http(s)://host:port` or `tcp(s)://host:port`),
+    /// presenting `token` if the master requires one; `tls` is for the `s` schemes (see
+    /// ``MasterURL/transport(token:tls:)``).
+    public convenience init(masterURL: String, token: String? = nil, tls: TLSFiles? = nil) throws {
+        self.init(transport: try MasterURL(masterURL).transport(token: token, tls: tls))
     }
 
     public func close() async {

@@ -1,6 +1,7 @@
 import DroverCore
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Operations as frames on one TCP connection to the master: each request carries a
@@ -10,6 +11,7 @@ public final class TCPTransport: MasterTransport {
     let host: String
     let port: Int
     let token: String?
+    let tls: NIOSSLContext?
     private let state = Mutex(State())
     private let nextID = Atomic<Int>(1)
 
@@ -20,11 +22,14 @@ public final class TCPTransport: MasterTransport {
         var closed = false
     }
 
-    /// - Parameter token: presented in a `hello` frame first thing on every connection.
-    public init(host: String, port: Int, token: String? = nil) {
+    /// - Parameters:
+    ///   - token: presented in a `hello` frame first thing on every connection.
+    ///   - tls: TLS to the master (`tcps://`): how to check it and what to present to it.
+    public init(host: String, port: Int, token: String? = nil, tls: TLSConfiguration? = nil) throws {
         self.host = host
         self.port = port
         self.token = token
+        self.tls = try tls.map { try NIOSSLContext(configuration: $0) }
     }
 
     public func close() async {
@@ -138,11 +143,18 @@ public final class TCPTransport: MasterTransport {
     }
 
     private func connect() async throws -> any Channel {
+        let tls = self.tls
+        // SNI and name checks take a host name; an IP address is checked against the
+        // certificate's IP entries instead.
+        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameSplitter()))
                     try channel.pipeline.syncOperations.addHandler(FrameReceiver(transport: self))
                 }

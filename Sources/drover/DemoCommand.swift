@@ -164,7 +164,7 @@ struct Demo {
         configuration.heartbeatTimeout = .seconds(3)
         configuration.reaperInterval = .milliseconds(250)
         configuration.promoterInterval = .milliseconds(100)
-        let (services, _) = Master(store: store, configuration: configuration, logger: logger).services()
+        let (services, _) = try Master(store: store, configuration: configuration, logger: logger).services()
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         cluster.add(master: group, Task { try await group.run() })
         let http = "http://127.0.0.1:\(configuration.httpPort)"

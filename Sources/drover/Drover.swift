@@ -30,12 +30,15 @@ struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Redis URL: redis://[user:password@]host:port[/db] or unix:///path.sock (env DROVER_REDIS_URL).", valueName: "url"))
+            "Redis URL: redis://[user:password@]host:port[/db], rediss://…[?ca=PEM&cert=PEM&key=PEM] (TLS) or unix:///path.sock (env DROVER_REDIS_URL).",
+            valueName: "url"))
     var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
     @Option(
         name: .customLong("master"),
-        help: ArgumentHelp("Go through a master instead: http://HOST:PORT or tcp://HOST:PORT (env DROVER_MASTER_URL).", valueName: "url"))
+        help: ArgumentHelp(
+            "Go through a master instead: http://HOST:PORT or tcp://HOST:PORT, https:// or tcps:// for TLS (env DROVER_MASTER_URL).",
+            valueName: "url"))
     var masterFlag: String?
 
     /// `--master`, else `DROVER_MASTER_URL`.
@@ -48,6 +51,33 @@ struct ConnectionOptions: ParsableArguments {
 
     /// `--token`, else `DROVER_TOKEN`. Prefer the environment: a flag shows in `ps`.
     var token: String? { tokenFlag ?? ProcessInfo.processInfo.environment["DROVER_TOKEN"] }
+
+    @Option(
+        name: .customLong("tls-cert"),
+        help: ArgumentHelp(
+            "TLS: this process's certificate (PEM). A master serves https and tcps with it; a client or worker presents it to a master that asks (env DROVER_TLS_CERT).",
+            valueName: "path"))
+    var tlsCertFlag: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("TLS: the key of --tls-cert (PEM) (env DROVER_TLS_KEY).", valueName: "path"))
+    var tlsKeyFlag: String?
+
+    @Option(
+        name: .customLong("tls-ca"),
+        help: ArgumentHelp(
+            "TLS: the CA (PEM) trusted for the other side: a client checks the master's certificate with it; a master requires client certificates it signed (env DROVER_TLS_CA).",
+            valueName: "path"))
+    var tlsCAFlag: String?
+
+    /// `--tls-cert`, `--tls-key` and `--tls-ca` (else their environment variables); `nil` when
+    /// none is given.
+    var tls: TLSFiles? {
+        let environment = ProcessInfo.processInfo.environment
+        let files = TLSFiles(
+            certificate: tlsCertFlag ?? environment["DROVER_TLS_CERT"], key: tlsKeyFlag ?? environment["DROVER_TLS_KEY"],
+            certificateAuthority: tlsCAFlag ?? environment["DROVER_TLS_CA"])
+        return files == TLSFiles() ? nil : files
+    }
 
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
     var keyPrefix: String = "drover"
@@ -69,7 +99,7 @@ struct ConnectionOptions: ParsableArguments {
 
     /// The master's store when `--master` is given, else Redis's.
     func store(clientName: String, logger: Logger) throws -> any JobStore {
-        if let master { return try RemoteJobStore(masterURL: master, token: token) }
+        if let master { return try RemoteJobStore(masterURL: master, token: token, tls: tls) }
         return try redisStore(clientName: clientName, logger: logger)
     }
 

@@ -19,6 +19,10 @@ struct MasterCommand: AsyncParsableCommand {
               curl -s localhost:8080/v1/jobs -d '{"type":"echo","payload":{"hi":1}}'
               echo '{"requestId":1,"op":"queues"}' | nc -q1 localhost 7070
               drover master --auth-file /etc/drover/tokens      (then: curl -H "Authorization: Bearer $TOKEN" …)
+              drover master --tls-cert master.pem --tls-key master.key                  (https:// and tcps://)
+              drover master --tls-cert master.pem --tls-key master.key --tls-ca ca.pem  (mutual TLS: clients need a
+                certificate signed by ca.pem; its common name is their identity, and a worker identified as NAME
+                may act only as worker NAME or …@NAME)
             """
     )
 
@@ -36,7 +40,8 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Require tokens: a file of 'ROLE TOKEN' lines, ROLE one of client, worker, admin (env DROVER_AUTH_FILE).", valueName: "path"))
+            "Require tokens: a file of 'ROLE TOKEN [IDENTITY]' lines, ROLE one of client, worker, admin; IDENTITY pins a worker token to worker ids NAME or …@NAME (env DROVER_AUTH_FILE).",
+            valueName: "path"))
     var authFile: String?
 
     @Option(name: .long, help: "The longest, in seconds, a client's wait or a remote worker's claim holds a request open.")
@@ -69,6 +74,11 @@ struct MasterCommand: AsyncParsableCommand {
             if let path = authFile ?? ProcessInfo.processInfo.environment["DROVER_AUTH_FILE"] {
                 configuration.auth = try TokenAuthenticator(contentsOf: path)
                 logger.info("token auth on", metadata: ["file": "\(path)"])
+            }
+            if let tls = connection.tls {
+                guard tls.certificate != nil else { throw ValidationError("--tls-ca on a master needs --tls-cert and --tls-key too") }
+                configuration.tls = tls
+                logger.info("TLS on", metadata: ["clientCertificates": "\(tls.certificateAuthority == nil ? "not asked" : "required")"])
             }
             try await Master(store: store, configuration: configuration, logger: logger).run()
             await store.close()

@@ -19,15 +19,18 @@ final class MasterFixture: Sendable {
     let httpPort: Int
     let tcpPort: Int
     let http: HTTPClient
+    /// The master's TLS files; `nil` for plain HTTP and TCP.
+    let tls: TLSFiles?
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
-    var httpURL: String { "http://127.0.0.1:\(httpPort)" }
-    var tcpURL: String { "tcp://127.0.0.1:\(tcpPort)" }
+    var httpURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(httpPort)" }
+    var tcpURL: String { "\(tls == nil ? "tcp" : "tcps")://127.0.0.1:\(tcpPort)" }
 
     static func start(
         heartbeatTimeout: Duration = .seconds(2), maxWait: Duration = .seconds(60), auth: TokenAuthenticator? = nil,
-        limits: MasterLimits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3), server: RedisServer? = nil
+        limits: MasterLimits = MasterLimits(maxBodyBytes: 2 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3), server: RedisServer? = nil,
+        tls: TLSFiles? = nil
     ) async throws -> MasterFixture {
         let server = try await { () async throws -> RedisServer in
             if let server { return server }
@@ -43,20 +46,23 @@ final class MasterFixture: Sendable {
         configuration.reaperInterval = .milliseconds(100)
         configuration.promoterInterval = .milliseconds(50)
         configuration.limits = limits
+        configuration.tls = tls
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let master = Master(store: store, configuration: configuration, logger: quietLogger)
-        let (services, tcp) = master.services { port in portContinuation.yield(port) }
+        let (services, tcp) = try master.services { port in portContinuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: services, logger: quietLogger))
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let httpPort = await iterator.next() else { throw ChildProcessError.notReady("the HTTP server did not start") }
         let tcpPort = try await tcp.boundPort
-        return MasterFixture(server: server, store: store, httpPort: httpPort, tcpPort: tcpPort, group: group, running: running)
+        return MasterFixture(server: server, store: store, httpPort: httpPort, tcpPort: tcpPort, tls: tls, group: group, running: running)
     }
 
     private init(
-        server: RedisServer, store: RedisJobStore, httpPort: Int, tcpPort: Int, group: ServiceGroup, running: Task<Void, any Error>
+        server: RedisServer, store: RedisJobStore, httpPort: Int, tcpPort: Int, tls: TLSFiles?, group: ServiceGroup,
+        running: Task<Void, any Error>
     ) {
+        self.tls = tls
         self.server = server
         self.store = store
         self.httpPort = httpPort
@@ -75,11 +81,12 @@ final class MasterFixture: Sendable {
     }
 
     /// Sends an HTTP request and returns the status and the body.
-    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = nil) async throws -> (
-        status: Int, body: String
-    ) {
+    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = nil, tls clientTLS: TLSFiles? = nil)
+        async throws -> (status: Int, body: String)
+    {
         var request = HTTPClientRequest(url: httpURL + path)
         request.method = method
+        request.tlsConfiguration = try clientTLS?.clientConfiguration()
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -99,10 +106,11 @@ final class MasterFixture: Sendable {
     }
 
     /// A worker that reaches only the master.
-    func remoteWorker(id: String, via url: String, concurrency: Int = 4, handlers: JobHandlers = TestHandlers.all) throws -> (
-        Worker, RemoteJobStore
-    ) {
-        let remote = try RemoteJobStore(masterURL: url)
+    func remoteWorker(
+        id: String, via url: String, concurrency: Int = 4, handlers: JobHandlers = TestHandlers.all, token: String? = nil,
+        tls: TLSFiles? = nil
+    ) throws -> (Worker, RemoteJobStore) {
+        let remote = try RemoteJobStore(masterURL: url, token: token, tls: tls)
         let worker = Worker(
             store: remote, handlers: handlers,
             configuration: .init(
@@ -160,7 +168,7 @@ final class TCPLineClient: Sendable {
         let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { return }
             sent += n
         }
@@ -174,13 +182,39 @@ final class TCPLineClient: Sendable {
         }
     }
 
+    /// What a read ended with.
+    enum ReadEnd: Equatable {
+        case line(String)
+        /// The server closed the connection (or reset it).
+        case closed
+        /// Nothing came for 10 s.
+        case timedOut
+    }
+
+    /// Starts reading the next line on a thread of its own right now, and tells how the read
+    /// ended: with a line, because the server hung up, or because nothing came.
+    func watchNextLine() -> AsyncStream<ReadEnd> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ReadEnd.self)
+        Thread {
+            continuation.yield(self.readLineOrEnd())
+            continuation.finish()
+        }.start()
+        return stream
+    }
+
     private func readLine() -> String? {
+        if case .line(let line) = readLineOrEnd() { return line }
+        return nil
+    }
+
+    private func readLineOrEnd() -> ReadEnd {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while true {
             let n = read(fd, &byte, 1)
-            if n <= 0 { return nil }
-            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            if n == 0 || (n < 0 && errno == ECONNRESET) { return .closed }
+            if n < 0 { return .timedOut }
+            if byte == UInt8(ascii: "\n") { return .line(String(decoding: line, as: UTF8.self)) }
             line.append(byte)
         }
     }

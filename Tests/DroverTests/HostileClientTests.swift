@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import DroverCore
+import DroverMaster
+import DroverRemote
+import DroverTestSupport
+import Foundation
+import NIOHTTP1
+import Testing
+
+/// Slow clients (slowloris), idle connections and connection floods against both doors: they are
+/// cut off by the request deadline, the idle timeout and the connection cap, and the clients
+/// that behave are served all along.
+@Suite struct HostileClientTests {
+    static func limits(requestTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(30)) -> MasterLimits {
+        MasterLimits(
+            maxBodyBytes: 1 << 20, maxFrameBytes: 64 << 10, maxBadFrames: 3, maxConnections: 16, requestTimeout: requestTimeout,
+            idleTimeout: idleTimeout)
+    }
+
+    /// Writes `chunks` one at a time, 100 ms apart, for as long as the server keeps the
+    /// connection: the way a slowloris keeps a request open.
+    static func dribble(_ chunks: [String], to connection: TCPLineClient) -> Task<Void, Never> {
+        Task.detached {
+            for chunk in chunks {
+                connection.send(chunk)
+                try? await Task.sleep(for: .milliseconds(100))
+                if Task.isCancelled { return }
+            }
+        }
+    }
+
+    @Test(arguments: ["http", "tcp"])
+    func aSlowlorisIsCutOffWhileOthersAreServed(_ door: String) async throws {
+        let m = try await MasterFixture.start(limits: Self.limits(requestTimeout: .milliseconds(600)))
+        defer { Task { await m.stop() } }
+        let port = door == "http" ? m.httpPort : m.tcpPort
+        let slow = try TCPLineClient(port: port)
+        // A request that never ends: HTTP headers, or a TCP frame without its newline, a few
+        // bytes every 100 ms for up to 10 s.
+        let chunks =
+            door == "http"
+            ? ["POST /v1/jobs HTTP/1.1\r\n"] + (0..<100).map { "X-Slow-\($0): yes\r\n" }
+            : [#"{"requestId":1,"op":"submit","type":"noop","payload":""#] + Array(repeating: "x", count: 100)
+        let hungUp = slow.watchNextLine()
+        let dribbling = Self.dribble(chunks, to: slow)
+        // Meanwhile a well-behaved client is answered.
+        let store = try RemoteJobStore(masterURL: door == "http" ? m.httpURL : m.tcpURL)
+        _ = try await store.submit([JobRequest(type: "noop")])
+        // The slow one is disconnected: its read ends with no answer, well before its 10 s of dribbling.
+        // (Without the deadline its read would end only when the client's 10 s receive timeout
+        // ran out, the server never having said a thing.)
+        var ended = hungUp.makeAsyncIterator()
+        let end = await ended.next()
+        #expect(end == .closed)
+        dribbling.cancel()
+        _ = try await store.queueCounts()
+        await store.close()
+        // Nothing half-sent was submitted.
+        #expect(try await m.store.queueCounts().first?.queued == 1)
+    }
+
+    @Test(arguments: ["http", "tcp"])
+    func aFloodIsCappedAndDrainsWhileAnOpenConnectionKeepsWorking(_ door: String) async throws {
+        let limits = Self.limits(idleTimeout: .seconds(1))
+        let m = try await MasterFixture.start(limits: limits)
+        defer { Task { await m.stop() } }
+        let port = door == "http" ? m.httpPort : m.tcpPort
+        // A client connected before the flood, asking something every 100 ms, keeps its slot and
+        // is answered throughout.
+        let steady = try TCPLineClient(port: m.tcpPort)
+        let steadyAnswers = Task.detached { () -> Int in
+            var answered = 0
+            while !Task.isCancelled {
+                steady.send(#"{"requestId":\#(answered),"op":"health"}"# + "\n")
+                guard await steady.nextLine()?.contains(#""ok":true"#) == true else { return -answered }
+                answered += 1
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return answered
+        }
+
+        // The flood: connections that say nothing, as many as the door takes and more.
+        var flood: [TCPLineClient] = []
+        for _ in 0..<limits.maxConnections + 4 { flood.append(try TCPLineClient(port: port)) }
+        // Over the cap, a connection is closed at once; the steady client is still answered.
+        let extra = try TCPLineClient(port: port)
+        var refused = extra.watchNextLine().makeAsyncIterator()
+        #expect(await refused.next() == .closed)
+
+        // Idle connections are closed after the idle timeout, which frees the door again.
+        for connection in flood {
+            var ended = connection.watchNextLine().makeAsyncIterator()
+            #expect(await ended.next() == .closed)
+        }
+        let store = try RemoteJobStore(masterURL: door == "http" ? m.httpURL : m.tcpURL)
+        _ = try await store.queueCounts()
+        await store.close()
+        steadyAnswers.cancel()
+        let answered = await steadyAnswers.value
+        #expect(answered > 0, "the steady client lost its connection after \(-answered) answers")
+    }
+
+    @Test func aLongPollIsNotIdle() async throws {
+        let m = try await MasterFixture.start(limits: Self.limits(idleTimeout: .seconds(1)))
+        defer { Task { await m.stop() } }
+        // A remote worker's claim that waits longer than the idle timeout: its connection is
+        // busy, not idle, and gets its (empty) answer.
+        let connection = try TCPLineClient(port: m.tcpPort)
+        connection.send(#"{"requestId":7,"op":"claim","worker":"w","queues":["default"],"waitMs":1800}"# + "\n")
+        let answer = try #require(await connection.nextLine())
+        #expect(answer.contains(#""requestId":7"#) && answer.contains(#""ok":true"#))
+        connection.send(#"{"requestId":8,"op":"health"}"# + "\n")
+        #expect(await connection.nextLine()?.contains(#""requestId":8"#) == true)
+    }
+}
