@@ -13,11 +13,17 @@ public final class LocalRedis: Sendable {
     public let port: Int
     public let directory: String
     public let process: ChildProcess
+    /// The server's `requirepass`, if it has one.
+    public let password: String?
 
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "redis://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)" }
 
     /// Starts a server and waits until it answers PING.
-    public static func start(arguments extra: [String] = []) async throws -> LocalRedis {
+    ///
+    /// - Parameter password: By default each server gets a random password, so a client left
+    ///   over from an earlier server on the same port (a port the kernel handed out again) is
+    ///   refused instead of writing into this one. `nil` for none.
+    public static func start(arguments extra: [String] = [], password: String? = randomPassword()) async throws -> LocalRedis {
         let executable = try findExecutable("redis-server")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-redis-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,9 +34,9 @@ public final class LocalRedis: Sendable {
                 [
                     "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--logfile", "",
-                ] + extra
+                ] + (password.map { ["--requirepass", $0] } ?? []) + extra
             let process = try ChildProcess(executable: executable, arguments: arguments, logPath: directory + "/redis.log")
-            let server = LocalRedis(port: port, directory: directory, process: process)
+            let server = LocalRedis(port: port, directory: directory, process: process, password: password)
             do {
                 try await server.waitUntilReady()
                 return server
@@ -47,12 +53,18 @@ public final class LocalRedis: Sendable {
     public static func restart(_ old: LocalRedis) async throws -> LocalRedis {
         let process = try ChildProcess(
             executable: old.process.executable, arguments: old.process.arguments, logPath: old.directory + "/redis.log")
-        let server = LocalRedis(port: old.port, directory: old.directory, process: process)
+        let server = LocalRedis(port: old.port, directory: old.directory, process: process, password: old.password)
         try await server.waitUntilReady()
         return server
     }
 
-    private init(port: Int, directory: String, process: ChildProcess) {
+    /// A password for one server: letters and digits, safe in a URL.
+    public static func randomPassword() -> String {
+        String((0..<24).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement()! })
+    }
+
+    private init(port: Int, directory: String, process: ChildProcess, password: String?) {
+        self.password = password
         self.port = port
         self.directory = directory
         self.process = process

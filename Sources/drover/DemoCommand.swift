@@ -148,7 +148,7 @@ struct Demo {
             url = redisURL
             say("• Redis: \(url) (yours)")
         } else {
-            let redis = try await LocalRedis.start()
+            let redis = try await LocalRedis.start(password: nil)
             cluster.add(redis: redis)
             url = redis.url
             say("• Redis: \(url) (private, in \(redis.directory))")

@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func authenticatesAndSelectsTheDatabase() async throws {
-        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret"])
+        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret"], password: nil)
         defer { Task { await server.stop() } }
         let client = RedisClient(configuration: try RedisConfiguration("redis://:s3cret@127.0.0.1:\(server.port)/4"))
         defer { Task { await client.close() } }
@@ -149,7 +149,7 @@ import Testing
 
     @Test func aclUserAndUnixSocket() async throws {
         let socket = FileManager.default.temporaryDirectory.appendingPathComponent("drover-\(UUID().uuidString.prefix(6)).sock").path
-        let server = try await RedisServer.start(arguments: ["--unixsocket", socket, "--unixsocketperm", "700"])
+        let server = try await RedisServer.start(arguments: ["--unixsocket", socket, "--unixsocketperm", "700"], password: nil)
         defer { Task { await server.stop() } }
         let admin = try server.client()
         defer { Task { await admin.close() } }
