@@ -26,8 +26,8 @@ import Testing
         private let masterProcess: Mutex<ChildProcess?> = Mutex(nil)
         private let workers = Mutex<[String: ChildProcess]>([:])
 
-        init() async throws {
-            server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"])
+        init(redisArguments: [String] = []) async throws {
+            server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
             httpPort = try LocalRedis.freePort()
             tcpPort = try LocalRedis.freePort()
             store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
@@ -74,6 +74,9 @@ import Testing
         }
 
         func worker(_ id: String) -> ChildProcess? { workers.withLock { $0[id] } }
+
+        /// Keeps `process` with the cluster's workers, so it is stopped with them.
+        func adopt(_ id: String, _ process: ChildProcess) { workers.withLock { $0[id] = process } }
 
         func stop() async {
             for process in workers.withLock({ Array($0.values) }) { process.send(SIGKILL) }
@@ -223,6 +226,50 @@ import Testing
         // The thawed worker finished what it had and reported it: fencing refused those reports.
         #expect(
             try await eventually(timeout: .seconds(20)) {
+                (try await cluster.store.queueCounts().first?.staleReports ?? 0) > 0
+            })
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root for ip netns"))
+    func aWorkerCutOffFromRedisByTheNetworkIsReplacedAndItsLateReportsAreRefused() async throws {
+        // The cut-off worker lives in a network namespace of its own, reaching Redis over a veth
+        // pair and a bridge (169.254.77.1 is the bridge's address in this namespace).
+        let network = try NetworkNamespaceClusterTests.Network(hosts: ["cut"])
+        defer { network.tearDown() }
+        let cluster = try await Cluster(redisArguments: ["--bind", "127.0.0.1", "169.254.77.1"])
+        defer { Task { await cluster.stop() } }
+        for n in 1...2 { try cluster.startWorker("w\(n)") }
+        let url = cluster.server.url.replacingOccurrences(of: "127.0.0.1", with: "169.254.77.1")
+        cluster.adopt(
+            "cut",
+            try network.spawn(
+                "cut",
+                [
+                    try droverExecutable(), "worker", "--redis", url, "--id", "cut", "--concurrency", "8", "--heartbeat-interval", "0.2",
+                    "--no-maintenance", "--log-level", "warning",
+                ],
+                log: cluster.server.directory + "/cut.log"))
+        // Slow jobs among the mix, so the worker is holding some when its cable is pulled.
+        var ids = try await cluster.store.submit((0..<200).map { _ in JobRequest(type: "sleep", payload: #"{"ms":300}"#, maxAttempts: 10) })
+            .map(\.id)
+        ids += try await Self.submitMix(cluster.store, count: 1000)
+        #expect(
+            try await eventually(timeout: .seconds(30)) {
+                try await cluster.store.workers().contains { $0.id == "cut" && $0.inFlight > 0 }
+            }, "the namespaced worker never took a job: \(cluster.worker("cut")?.output().suffix(500) ?? "")")
+        try network.setLink("cut", up: false)
+        let cutAt = ContinuousClock.now
+        // Silent past the 1 s heartbeat timeout: the master hands its jobs to the others.
+        #expect(try await eventually(timeout: .seconds(20)) { try await cluster.store.workers().allSatisfy { $0.id != "cut" } })
+        let reassignedAfter = ContinuousClock.now - cutAt
+        try network.setLink("cut", up: true)
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("network cut scenario: jobs reassigned \(reassignedAfter) after the cut; \(audit)")
+        audit.expectNothingLostOrWrong()
+        #expect(audit.completed == ids.count)
+        // Back on the network, the worker reports what it finished meanwhile: fencing refuses it.
+        #expect(
+            try await eventually(timeout: .seconds(30)) {
                 (try await cluster.store.queueCounts().first?.staleReports ?? 0) > 0
             })
     }

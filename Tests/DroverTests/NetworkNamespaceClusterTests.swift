@@ -52,6 +52,12 @@ struct NetworkNamespaceClusterTests {
             try ChildProcess(executable: try Self.ipPath(), arguments: ["netns", "exec", namespace(host)] + arguments, logPath: log)
         }
 
+        /// Takes `host`'s network cable out (`up: false`) or plugs it back in.
+        func setLink(_ host: String, up: Bool) throws {
+            let i = try #require(hosts.firstIndex(of: host))
+            try ip("netns", "exec", namespace(host), "ip", "link", "set", "drv\(tag)i\(i)", up ? "up" : "down")
+        }
+
         func tearDown() {
             for host in hosts { try? ip("netns", "del", namespace(host)) }
             try? ip("link", "del", bridge)
