@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "DroverCore",
                 "DroverRedis",
+                "DroverLocal",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -18,10 +18,24 @@ public final class ChildProcess: Sendable {
     public let logPath: String
     private let exitStatus = Mutex<Int32?>(nil)
 
-    public init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+    /// Starts `executable` with standard input from /dev/null and standard output and error
+    /// appended to `logPath`.
+    public convenience init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+        try self.init(executable: executable, arguments: arguments, environment: environment, io: .log(logPath))
+    }
+
+    /// Where the child's standard streams go.
+    enum IO {
+        /// Input from /dev/null, output and errors appended to a file.
+        case log(String)
+        /// Input and output on these descriptors (the child's ends of pipes); errors go where
+        /// this process's go.
+        case pipes(input: Int32, output: Int32)
+    }
+
+    init(executable: String, arguments: [String], environment: [String: String], io: IO) throws {
         self.executable = executable
         self.arguments = arguments
-        self.logPath = logPath
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -38,9 +52,17 @@ public final class ChildProcess: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        switch io {
+        case .log(let path):
+            logPath = path
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        case .pipes(let input, let output):
+            logPath = "/dev/null"
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+        }
         // SwiftNIO opens its sockets without close-on-exec: without this, a child would inherit
         // every connection of this process, and a socket this process closes would stay open
         // (no FIN sent) for as long as the child lives.
@@ -57,6 +79,74 @@ public final class ChildProcess: Sendable {
         let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw ChildProcessError.spawnFailed(executable, String(cString: strerror(rc))) }
         self.pid = pid
+    }
+
+    /// Runs `executable` to its end with `input` on its standard input, and returns its wait
+    /// status and everything it wrote to standard output.
+    ///
+    /// The pipes and the wait are served by a thread of their own, so no thread of Swift's
+    /// cooperative pool ever blocks on the child. Cancelling the calling task kills the child.
+    public static func run(executable: String, arguments: [String], environment: [String: String] = [:], input: [UInt8]) async throws
+        -> (status: Int32, output: [UInt8])
+    {
+        var toChild: [Int32] = [0, 0]
+        var fromChild: [Int32] = [0, 0]
+        guard pipe(&toChild) == 0 else { throw ChildProcessError.spawnFailed(executable, String(cString: strerror(errno))) }
+        guard pipe(&fromChild) == 0 else {
+            close(toChild[0])
+            close(toChild[1])
+            throw ChildProcessError.spawnFailed(executable, String(cString: strerror(errno)))
+        }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(
+                executable: executable, arguments: arguments, environment: environment, io: .pipes(input: toChild[0], output: fromChild[1]))
+        } catch {
+            for fd in toChild + fromChild { close(fd) }
+            throw error
+        }
+        close(toChild[0])
+        close(fromChild[1])
+        let (writeEnd, readEnd) = (toChild[1], fromChild[0])
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread {
+                    // A child that exits before reading all its input must not take this process
+                    // down with SIGPIPE: blocked on this thread, the write fails with EPIPE instead.
+                    var pipeSignal = sigset_t()
+                    sigemptyset(&pipeSignal)
+                    sigaddset(&pipeSignal, SIGPIPE)
+                    pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+                    // The input is written whole before the output is read: a child reads its
+                    // job before it answers.
+                    var written = 0
+                    while written < input.count {
+                        let n = input[written...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+                        if n < 0 && errno == EINTR { continue }
+                        if n <= 0 { break }
+                        written += n
+                    }
+                    close(writeEnd)
+                    var output: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    while true {
+                        let n = read(readEnd, &buffer, buffer.count)
+                        if n > 0 {
+                            output += buffer[0..<n]
+                        } else if n == 0 || errno != EINTR {
+                            break
+                        }
+                    }
+                    close(readEnd)
+                    var status: Int32 = 0
+                    while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
+                    child.exitStatus.withLock { $0 = status }
+                    continuation.resume(returning: (status, output))
+                }.start()
+            }
+        } onCancel: {
+            child.send(SIGKILL)
+        }
     }
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32

@@ -20,7 +20,7 @@ struct DroverCommand: AsyncParsableCommand {
         version: DroverVersion.current,
         subcommands: [
             MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self, JobsCommand.self,
-            QueuesCommand.self, WorkersCommand.self, DLQCommand.self, DemoCommand.self, BenchCommand.self,
+            QueuesCommand.self, WorkersCommand.self, DLQCommand.self, DemoCommand.self, BenchCommand.self, RunJobCommand.self,
         ]
     )
 }
@@ -89,7 +89,10 @@ struct ConnectionOptions: ParsableArguments {
     /// so that their failure is the one line they print.
     func bootstrapLogging(server: Bool = false) {
         let text = logLevel ?? ProcessInfo.processInfo.environment["DROVER_LOG_LEVEL"]
-        let level = text.flatMap(Logger.Level.init(rawValue:)) ?? (server ? .info : .error)
+        Self.bootstrapStandardErrorLogging(level: text.flatMap(Logger.Level.init(rawValue:)) ?? (server ? .info : .error))
+    }
+
+    static func bootstrapStandardErrorLogging(level: Logger.Level) {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -22,12 +22,16 @@ struct WorkerCommand: AsyncParsableCommand {
             The worker also runs the reaper, promoter and janitor unless --no-maintenance is
             given; they are safe to run in every worker and master at once.
 
+            With --isolate each job runs in a child process of its own: a handler that crashes
+            costs its job an attempt ("handler process was killed by signal …") and nothing else.
+
             Examples:
               drover worker
               drover worker --queue emails --queue default --concurrency 50
               drover worker --redis redis://:secret@redis.internal:6379/2 --heartbeat-interval 1
               drover worker --master http://master.internal:8080       (no Redis access needed)
               drover worker --master tcp://master.internal:7070
+              drover worker --isolate --concurrency 4
             """
     )
 
@@ -57,6 +61,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not run the reaper, promoter and janitor in this worker.")
     var noMaintenance = false
 
+    @Flag(name: .long, help: "Run each job in a child process of its own, so a crashing handler costs only its job.")
+    var isolate = false
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else {
@@ -79,7 +86,16 @@ struct WorkerCommand: AsyncParsableCommand {
             jobTimeout: Duration(seconds: jobTimeout), shutdownGracePeriod: Duration(seconds: shutdownGrace),
             maintenance: noMaintenance || remote ? nil : Worker.Maintenance(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
         if let id { configuration.id = id }
-        let worker = Worker(store: store, handlers: BuiltinHandlers.all, configuration: configuration, logger: logger)
+        var handlers = BuiltinHandlers.all
+        if isolate {
+            // A crashing child reports its one line and goes: Swift's backtracer would hold its
+            // job's slot for seconds. Set SWIFT_BACKTRACE to have the backtraces anyway.
+            let backtrace = ProcessInfo.processInfo.environment["SWIFT_BACKTRACE"] ?? "enable=no"
+            handlers = handlers.isolated(
+                command: [RunJobCommand.executablePath, RunJobCommand.configuration.commandName!],
+                environment: ["SWIFT_BACKTRACE": backtrace])
+        }
+        let worker = Worker(store: store, handlers: handlers, configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
@@ -134,5 +150,25 @@ enum BuiltinHandlers {
             return String(hash, radix: 16)
         }
         return handlers
+    }
+}
+
+/// `drover run-job`: the child process of `drover worker --isolate`. Reads one job on standard
+/// input, runs the built-in handler, answers on standard output.
+struct RunJobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-job", abstract: "Run one job read from standard input (used by 'drover worker --isolate').",
+        shouldDisplay: false)
+
+    /// This program's own path, for starting copies of itself.
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    func run() async throws {
+        // Standard output carries the answer: logs go to standard error, as the worker's do.
+        ConnectionOptions.bootstrapStandardErrorLogging(level: .info)
+        let status = await BuiltinHandlers.all.runOneJob()
+        if status != 0 { throw ExitCode(status) }
     }
 }

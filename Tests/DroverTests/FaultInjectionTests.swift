@@ -61,13 +61,13 @@ import Testing
             workers.withLock { $0[id] = process }
         }
 
-        func startWorker(_ id: String) throws {
+        func startWorker(_ id: String, _ extraArguments: [String] = []) throws {
             let process = try ChildProcess(
                 executable: try droverExecutable(),
                 arguments: [
                     "worker", "--redis", server.url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
                     "--log-level", "warning",
-                ],
+                ] + extraArguments,
                 // A crashing handler should die at once, not wait on Swift's backtracer.
                 environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
             workers.withLock { $0[id] = process }
@@ -306,6 +306,34 @@ import Testing
         #expect(job.attempt == 2)
         #expect(job.error?.hasPrefix("worker lost") == true)
         #expect(audit.completed == 100 && audit.deadLettered == 1)
+    }
+
+    @Test func inIsolationACrashingHandlerCostsOnlyItsOwnJob() async throws {
+        let cluster = try await Cluster()
+        defer { Task { await cluster.stop() } }
+        try cluster.startWorker("isolated", ["--isolate"])
+        let worker = try #require(cluster.worker("isolated"))
+        var ids = try await cluster.store.submit((0..<40).map { i in JobRequest(type: "echo", payload: "\(i)") }).map(\.id)
+        let crasher = try await cluster.store.submit([JobRequest(type: "crash", maxAttempts: 2, backoff: .fixed(ms: 10))])[0].id
+        ids.append(crasher)
+        let thrower = try await cluster.store.submit([JobRequest(type: "fail", payload: #"{"message":"boom"}"#, maxAttempts: 1)])[0].id
+        ids.append(thrower)
+        ids += try await cluster.store.submit((0..<40).map { _ in JobRequest(type: "sleep", payload: #"{"ms":50}"#) }).map(\.id)
+        let audit = try await Self.audit(cluster, ids: ids)
+        print("isolation scenario: \(audit)")
+        audit.expectNothingLostOrWrong()
+        #expect(audit.completed == 80 && audit.deadLettered == 2)
+        // Results and thrown errors cross the process boundary unchanged.
+        #expect(try await cluster.store.job(ids[7], queue: "default")?.result == "7")
+        #expect(try await cluster.store.job(thrower, queue: "default")?.error == "boom")
+        // The crash failed its own job, twice, with the signal as the reason...
+        let job = try #require(try await cluster.store.job(crasher, queue: "default"))
+        #expect(job.state == .deadLetter && job.attempt == 2)
+        #expect(job.error?.contains("killed by signal 4") == true, "\(job.error ?? "")")
+        // ...and nothing else: the worker never died, so no job was taken back from it.
+        #expect(worker.isRunning)
+        #expect(audit.possibleDuplicates == 0)
+        #expect(try await cluster.store.statistics()["default"]?["reassigned"] ?? 0 == 0)
     }
 
     @Test func redisKilledAndRestartedMidRunLosesNoAcknowledgedJob() async throws {
