@@ -119,6 +119,18 @@ let package = Package(
             dependencies: ["Drover"],
             path: "Examples/BatchFanOut"
         ),
+        // Fuzz targets: `scripts/fuzz` builds them with libFuzzer; a normal build replays inputs.
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(
+            name: "FuzzTCPFrames",
+            dependencies: ["DroverMaster", "FuzzSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Fuzz/TCPFrames"
+        ),
+        .executableTarget(
+            name: "FuzzJobDecoding",
+            dependencies: ["DroverCore", "DroverMaster", "FuzzSupport"],
+            path: "Fuzz/JobDecoding"
+        ),
         .target(
             name: "DroverTestSupport",
             dependencies: [

@@ -9,7 +9,7 @@ extension APIRequest {
 
     /// Parses operation `op` from its fields: the TCP frame's members, or a REST request's
     /// body with its path and query parameters merged in.
-    init(op: String, fields f: RequestFields) throws(APIError) {
+    package init(op: String, fields f: RequestFields) throws(APIError) {
         switch op {
         case "submit":
             self = .submit(try f.jobRequest())

@@ -3,10 +3,10 @@ import Foundation
 
 /// The members of a JSON request object, read with the types the API expects; a member of
 /// the wrong type is a 422 naming it, a body that is not a JSON object a 400.
-struct RequestFields: Sendable {
+package struct RequestFields: Sendable {
     let raw: [String: String]
 
-    init(json text: String) throws(APIError) {
+    package init(json text: String) throws(APIError) {
         guard !text.allSatisfy(\.isWhitespace) else { throw .malformed("the body is empty; expected a JSON object") }
         do {
             raw = try JSONScanner.objectFields(text)

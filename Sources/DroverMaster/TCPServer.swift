@@ -80,23 +80,23 @@ public final class TCPServer: Service, Sendable {
 }
 
 /// One input line, or a line that was too long (its bytes dropped up to the next newline).
-enum Frame {
+package enum Frame {
     case line(ByteBuffer)
     case tooLong(Int)
 }
 
 /// Splits input at `\n` (a preceding `\r` is dropped) and never buffers more than
 /// `maxLength` bytes of one frame.
-struct LineFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = Frame
+package struct LineFrameDecoder: ByteToMessageDecoder {
+    package typealias InboundOut = Frame
     let maxLength: Int
     private var discarding = 0
 
-    init(maxLength: Int) {
+    package init(maxLength: Int) {
         self.maxLength = maxLength
     }
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    package mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         let view = buffer.readableBytesView
         if let newline = view.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - view.startIndex
@@ -126,7 +126,7 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+    package mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
         while try decode(context: context, buffer: &buffer) == .continue {}
         return .needMoreData
     }
@@ -185,7 +185,7 @@ final class TCPConnectionHandler: ChannelInboundHandler {
                 return refuse(context, requestID: "null", .unauthorized("send {\"op\":\"hello\",\"token\":\"…\"} first"))
             }
             let parsed: (requestID: String, request: APIRequest)
-            switch Self.parse(text) {
+            switch TCPFrame.parse(text) {
             case .success(let value): parsed = value
             case .failure(let failure): return reject(context, requestID: failure.requestID, failure.error)
             }
@@ -268,27 +268,6 @@ final class TCPConnectionHandler: ChannelInboundHandler {
             promise: nil)
     }
 
-    private struct ParseFailure: Error {
-        var requestID: String
-        var error: APIError
-    }
-
-    private static func parse(_ text: String) -> Result<(requestID: String, request: APIRequest), ParseFailure> {
-        let fields: RequestFields
-        do {
-            fields = try RequestFields(json: text)
-        } catch {
-            return .failure(ParseFailure(requestID: "null", error: error))
-        }
-        let requestID = fields.raw["requestId"] ?? "null"
-        do {
-            guard let op = try fields.string("op") else { throw APIError.malformed("'op' is required") }
-            return .success((requestID, try APIRequest(op: op, fields: fields)))
-        } catch {
-            return .failure(ParseFailure(requestID: requestID, error: APIError(error)))
-        }
-    }
-
     private static func answer(_ request: APIRequest, requestID: String, api: MasterAPI) async -> String {
         do {
             let response = try await api.perform(request)
@@ -314,5 +293,30 @@ final class TCPConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// What one TCP frame asks for.
+package enum TCPFrame {
+    package struct ParseFailure: Error {
+        var requestID: String
+        var error: APIError
+    }
+
+    /// One frame's request, or the error frame's id and error.
+    package static func parse(_ text: String) -> Result<(requestID: String, request: APIRequest), ParseFailure> {
+        let fields: RequestFields
+        do {
+            fields = try RequestFields(json: text)
+        } catch {
+            return .failure(ParseFailure(requestID: "null", error: error))
+        }
+        let requestID = fields.raw["requestId"] ?? "null"
+        do {
+            guard let op = try fields.string("op") else { throw APIError.malformed("'op' is required") }
+            return .success((requestID, try APIRequest(op: op, fields: fields)))
+        } catch {
+            return .failure(ParseFailure(requestID: requestID, error: APIError(error)))
+        }
     }
 }
