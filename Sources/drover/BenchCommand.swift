@@ -9,9 +9,9 @@ import Logging
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Drover against running servers.",
-        subcommands: [RedisBench.self, SubmitBench.self],
-        defaultSubcommand: RedisBench.self
+        abstract: "Measure Drover: the whole suite (the default), the Redis layer, or submits through a master.",
+        subcommands: [SuiteBench.self, RedisBench.self, SubmitBench.self],
+        defaultSubcommand: SuiteBench.self
     )
 }
 

@@ -173,6 +173,27 @@ import Testing
         #expect(process.output().contains("Hello, Drover! (attempt 1)"), "\(process.output())")
     }
 
+    @Test func theBenchSuiteRunsOnItsOwnRedisAndReportsJSON() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-bench-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Small numbers: this checks that every measurement runs and reports, not the figures.
+        let bench = try ChildProcess(
+            executable: try droverExecutable(),
+            arguments: ["bench", "--jobs", "300", "--workers", "1,2", "--scale", "200", "--latency-samples", "20", "--json"],
+            logPath: directory + "/bench.log")
+        defer { bench.send(SIGKILL) }
+        let status = await bench.waitForExit(timeout: .seconds(180))
+        let output = bench.output()
+        #expect(status == 0, "\(output.suffix(2000))")
+        let json = try #require(output.firstIndex(of: "{").map { String(output[$0...]) })
+        let fields = try JSONScanner.objectFields(json)
+        let processing = try #require(fields["processing"])
+        #expect(processing.contains(#""workers" : 2"#) && processing.contains(#""jobsPerSecond""#))
+        #expect(fields["latency"]?.contains("p99Milliseconds") == true)
+        #expect(Int(fields["memoryPerQueuedJob"] ?? "") ?? 0 > 0)
+    }
+
     @Test func theDemoRunsAndEndsAsExpected() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-demo-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
