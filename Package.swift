@@ -1,6 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// `DROVER_FUZZ=1` (set by scripts/fuzz) instruments Drover's own modules for libFuzzer and links
+// the fuzz targets with it; the dependencies stay as built, so fuzzing costs a rebuild of this
+// package's code only.
+let fuzzing = Context.environment["DROVER_FUZZ"] == "1"
+let fuzzInstrumented: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"]), .define("FUZZING")] : []
+let fuzzLinked: [LinkerSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer", "-use-ld=lld"])] : []
+
 let package = Package(
     name: "drover",
     platforms: [.macOS(.v15)],
@@ -37,7 +44,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: fuzzInstrumented
         ),
         .target(
             name: "DroverCore",
@@ -45,7 +53,8 @@ let package = Package(
                 "DroverRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: fuzzInstrumented
         ),
         .target(
             name: "Drover",
@@ -74,7 +83,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: fuzzInstrumented
         ),
         .target(
             name: "DroverRemote",
@@ -120,16 +130,20 @@ let package = Package(
             path: "Examples/BatchFanOut"
         ),
         // Fuzz targets: `scripts/fuzz` builds them with libFuzzer; a normal build replays inputs.
-        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: fuzzInstrumented),
         .executableTarget(
             name: "FuzzTCPFrames",
             dependencies: ["DroverMaster", "FuzzSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
-            path: "Fuzz/TCPFrames"
+            path: "Fuzz/TCPFrames",
+            swiftSettings: fuzzInstrumented,
+            linkerSettings: fuzzLinked
         ),
         .executableTarget(
             name: "FuzzJobDecoding",
             dependencies: ["DroverCore", "DroverMaster", "FuzzSupport"],
-            path: "Fuzz/JobDecoding"
+            path: "Fuzz/JobDecoding",
+            swiftSettings: fuzzInstrumented,
+            linkerSettings: fuzzLinked
         ),
         .target(
             name: "DroverTestSupport",
