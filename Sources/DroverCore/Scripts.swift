@@ -43,71 +43,115 @@ enum Scripts {
           return LEGAL[from] ~= nil and LEGAL[from][to] == true
         end
 
-        -- Appends one entry to the job's history, a JSON array kept in the job hash. The
-        -- common case splices text; only a history over its limit is decoded and cut.
-        local function record(job_key, state, at, attempt, worker, err)
-          local entry = { state = state, at = at, attempt = attempt }
-          if worker and worker ~= '' then entry.worker = worker end
-          if err and err ~= '' then entry.error = err end
-          local encoded = cjson.encode(entry)
-          local history = redis.call('HGET', job_key, 'history')
-          if not history or history == '' then
-            history = '[' .. encoded .. ']'
-          else
-            history = string.sub(history, 1, -2) .. ',' .. encoded .. ']'
+        -- Counter increments are gathered here and written once per field when the script
+        -- ends (see the end of every script): a batch of jobs costs one HINCRBY per counter,
+        -- and a gauge that goes up and down again in one script costs nothing.
+        local STATS = {}
+        local function bump(field, n)
+          STATS[field] = (STATS[field] or 0) + (n or 1)
+        end
+        local function flush_stats()
+          for field, n in pairs(STATS) do
+            if n ~= 0 then redis.call('HINCRBY', STATS_KEY, field, n) end
           end
-          local length = redis.call('HINCRBY', job_key, 'historyLength', 1)
-          if length > HISTORY_LIMIT then
-            local entries = cjson.decode(history)
-            local kept = {}
-            for i = #entries - HISTORY_LIMIT + 1, #entries do kept[#kept + 1] = entries[i] end
-            history = cjson.encode(kept)
-            redis.call('HSET', job_key, 'historyLength', #kept)
-          end
-          redis.call('HSET', job_key, 'history', history)
+        end
+
+        -- A job as one script works on it: the fields it reads, read in one HMGET, and the
+        -- history it appends to, written back with the state in one HSET per transition.
+        local JOB_FIELDS = { 'state', 'worker', 'attempt', 'type', 'history', 'historyLength' }
+        local function load(id, ...)
+          local job_key = JOB_PREFIX .. id
+          local names = { unpack(JOB_FIELDS) }
+          for _, name in ipairs({ ... }) do names[#names + 1] = name end
+          local values = redis.call('HMGET', job_key, unpack(names))
+          local j = { id = id, key = job_key }
+          for i, name in ipairs(names) do j[name] = values[i] or nil end
+          j.historyLength = tonumber(j.historyLength) or 0
+          return j
         end
 
         -- Lifetime counters, per queue and per queue and job type: `completed` and
         -- `completed:<type>`. Metrics read them, so every process's work is counted once.
-        local function count(event, job_key)
-          redis.call('HINCRBY', STATS_KEY, event, 1)
-          local job_type = redis.call('HGET', job_key, 'type') or 'unknown'
-          redis.call('HINCRBY', STATS_KEY, event .. ':' .. job_type, 1)
+        local function count(event, j)
+          bump(event)
+          bump(event .. ':' .. (j.type or 'unknown'))
         end
 
         -- Run times of completed jobs as histogram buckets, `runtime:<type>:<le ms>` (each run
         -- counted in its own bucket only), with `runtimeSum:<type>` in milliseconds.
         local RUNTIME_BUCKETS = { \(RuntimeHistogram.bucketsMs.map(String.init).joined(separator: ", ")) }
-        local function record_runtime(job_key, ms)
-          local job_type = redis.call('HGET', job_key, 'type') or 'unknown'
+        local function record_runtime(j, ms)
+          local job_type = j.type or 'unknown'
           local le = '+Inf'
           for _, bound in ipairs(RUNTIME_BUCKETS) do
             if ms <= bound then le = tostring(bound); break end
           end
-          redis.call('HINCRBY', STATS_KEY, 'runtime:' .. job_type .. ':' .. le, 1)
-          redis.call('HINCRBY', STATS_KEY, 'runtimeSum:' .. job_type, ms)
+          bump('runtime:' .. job_type .. ':' .. le)
+          bump('runtimeSum:' .. job_type, ms)
         end
 
-        -- The only place a job's state changes. Callers check legal() first.
-        local function move(job_key, from, to, at, attempt, worker, err)
-          if not legal(from, to) then
-            error('drover: illegal transition ' .. tostring(from) .. ' -> ' .. to .. ' for ' .. job_key)
+        -- Appends one entry to the job's history (in memory: `advance` writes it), a JSON
+        -- array kept in the job hash. The common case splices text; only a history over its
+        -- limit is decoded and cut.
+        local function record(j, state, at, attempt, worker, err)
+          local entry = { state = state, at = at, attempt = attempt }
+          if worker and worker ~= '' then entry.worker = worker end
+          if err and err ~= '' then entry.error = err end
+          local encoded = cjson.encode(entry)
+          if not j.history or j.history == '' then
+            j.history = '[' .. encoded .. ']'
+          else
+            j.history = string.sub(j.history, 1, -2) .. ',' .. encoded .. ']'
           end
-          redis.call('HSET', job_key, 'state', to, AT[to], at)
-          if GAUGES[from] then redis.call('HINCRBY', STATS_KEY, from, -1) end
-          if GAUGES[to] then redis.call('HINCRBY', STATS_KEY, to, 1) end
-          record(job_key, to, at, attempt, worker, err)
-          if to == 'RUNNING' then count('started', job_key) end
+          j.historyLength = j.historyLength + 1
+          if j.historyLength > HISTORY_LIMIT then
+            local entries = cjson.decode(j.history)
+            local kept = {}
+            for i = #entries - HISTORY_LIMIT + 1, #entries do kept[#kept + 1] = entries[i] end
+            j.history = cjson.encode(kept)
+            j.historyLength = #kept
+          end
+        end
+
+        -- The only place a job's state changes: through each state of `path` in turn (each
+        -- move checked and recorded; `err` goes with the first), then one HSET of the final
+        -- state, its timestamps, the history and the `extra` field/value pairs.
+        local function advance(j, path, at, attempt, worker, err, extra)
+          local fields = {}
+          for step, to in ipairs(path) do
+            if not legal(j.state, to) then
+              error('drover: illegal transition ' .. tostring(j.state) .. ' -> ' .. to .. ' for ' .. j.key)
+            end
+            if GAUGES[j.state] then bump(j.state, -1) end
+            if GAUGES[to] then bump(to, 1) end
+            record(j, to, at, attempt, worker, step == 1 and err or nil)
+            if to == 'RUNNING' then count('started', j) end
+            fields[#fields + 1] = AT[to]
+            fields[#fields + 1] = at
+            j.state = to
+          end
+          fields[#fields + 1] = 'state'
+          fields[#fields + 1] = j.state
+          fields[#fields + 1] = 'history'
+          fields[#fields + 1] = j.history
+          fields[#fields + 1] = 'historyLength'
+          fields[#fields + 1] = j.historyLength
+          for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
+          redis.call('HSET', j.key, unpack(fields))
+        end
+
+        local function move(j, to, at, attempt, worker, err, extra)
+          advance(j, { to }, at, attempt, worker, err, extra)
         end
 
         -- Fencing: a report applies only while the job is in one of `states` under this worker
-        -- and attempt. Returns the job's state, or nil and the answer for a refused report,
-        -- which is counted.
-        local function held(job_key, states, worker, attempt)
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          if f[1] and states[f[1]] and f[2] == worker and tonumber(f[3]) == attempt then return f[1], nil end
-          count('staleReports', job_key)
-          return nil, 'STALE ' .. (f[1] or 'MISSING')
+        -- and attempt. Returns the job, or nil and the answer for a refused report, which is
+        -- counted.
+        local function held(id, states, worker, attempt, ...)
+          local j = load(id, ...)
+          if j.state and states[j.state] and j.worker == worker and tonumber(j.attempt) == attempt then return j, nil end
+          count('staleReports', j)
+          return nil, 'STALE ' .. (j.state or 'MISSING')
         end
 
         local function publish_finished(id, state)
@@ -115,25 +159,23 @@ enum Scripts {
         end
 
         -- FAILED, then RETRY_QUEUED while attempts are left (or whatever is left when the failure
-        -- was not the job's fault), else DEAD_LETTER. Returns the state the job ends in.
-        local function fail(id, job_key, from, at, attempt, worker, err, delay_ms, always_retry)
-          move(job_key, from, 'FAILED', at, attempt, worker, err)
-          redis.call('HSET', job_key, 'error', err)
-          count('failed', job_key)
-          local used = attempt - tonumber(redis.call('HGET', job_key, 'attemptBase') or 0)
-          local allowed = tonumber(redis.call('HGET', job_key, 'maxAttempts'))
+        -- was not the job's fault), else DEAD_LETTER. `j` must hold attemptBase and maxAttempts.
+        -- Returns the state the job ends in.
+        local function fail(j, at, attempt, worker, err, delay_ms, always_retry)
+          count('failed', j)
+          local used = attempt - tonumber(j.attemptBase or 0)
+          local allowed = tonumber(j.maxAttempts)
           if always_retry or used < allowed then
             local due = at + delay_ms
-            move(job_key, 'FAILED', 'RETRY_QUEUED', at, attempt, worker, nil)
-            redis.call('HSET', job_key, 'runAt', due)
-            redis.call('ZADD', RETRY_KEY, due, id)
-            count('retried', job_key)
+            advance(j, { 'FAILED', 'RETRY_QUEUED' }, at, attempt, worker, err, { 'error', err, 'runAt', due })
+            redis.call('ZADD', RETRY_KEY, due, j.id)
+            count('retried', j)
             return 'RETRY_QUEUED'
           end
-          move(job_key, 'FAILED', 'DEAD_LETTER', at, attempt, worker, nil)
-          redis.call('ZADD', DEAD_KEY, at, id)
-          count('deadLettered', job_key)
-          publish_finished(id, 'DEAD_LETTER')
+          advance(j, { 'FAILED', 'DEAD_LETTER' }, at, attempt, worker, err, { 'error', err })
+          redis.call('ZADD', DEAD_KEY, at, j.id)
+          count('deadLettered', j)
+          publish_finished(j.id, 'DEAD_LETTER')
           return 'DEAD_LETTER'
         end
 
@@ -149,8 +191,12 @@ enum Scripts {
 
         """
 
+    /// A script: the prelude, the body, and the counters gathered by the body written last.
     private static func script(_ name: String, _ body: String) -> RedisScript {
-        RedisScript(name: name, source: "-- drover: \(name)\n" + prelude + body)
+        RedisScript(
+            name: name,
+            source: "-- drover: \(name)\n" + prelude + "local function run()\n" + body
+                + "\nend\nlocal result = run()\nflush_stats()\nreturn result\n")
     }
 
     /// SUBMITTED → QUEUED for a batch of jobs of one queue.
@@ -180,21 +226,26 @@ enum Scripts {
             out[#out + 1] = existing
             out[#out + 1] = 0
           else
-            local job_key = JOB_PREFIX .. id
             if max == '' then max = default_max end
             if backoff == '' then backoff = default_backoff end
-            redis.call('HSET', job_key, 'id', id, 'queue', queue, 'type', job_type, 'payload', payload,
-              'state', 'SUBMITTED', 'attempt', 0, 'attemptBase', 0, 'maxAttempts', max, 'backoff', backoff,
-              'submittedAt', at)
-            if timeout ~= '' then redis.call('HSET', job_key, 'timeoutMs', timeout) end
+            -- A new job: SUBMITTED and QUEUED, history included, written in one HSET.
+            local j = { id = id, key = JOB_PREFIX .. id, type = job_type, historyLength = 0 }
+            record(j, 'SUBMITTED', at, 0, nil, nil)
+            j.state = 'SUBMITTED'
+            local extra = { 'id', id, 'queue', queue, 'type', job_type, 'payload', payload, 'attempt', 0, 'attemptBase', 0,
+              'maxAttempts', max, 'backoff', backoff, 'submittedAt', at }
+            if timeout ~= '' then
+              extra[#extra + 1] = 'timeoutMs'
+              extra[#extra + 1] = timeout
+            end
             if key ~= '' then
-              redis.call('HSET', job_key, 'idempotencyKey', key)
+              extra[#extra + 1] = 'idempotencyKey'
+              extra[#extra + 1] = key
               redis.call('SET', IDEMPOTENCY_PREFIX .. key, id, 'PX', window)
             end
-            record(job_key, 'SUBMITTED', at, 0, nil, nil)
-            move(job_key, 'SUBMITTED', 'QUEUED', at, 0, nil, nil)
+            move(j, 'QUEUED', at, 0, nil, nil, extra)
             redis.call('LPUSH', QUEUED_KEY, id)
-            count('submitted', job_key)
+            count('submitted', j)
             out[#out + 1] = id
             out[#out + 1] = 1
           end
@@ -216,25 +267,18 @@ enum Scripts {
         redis.call('SADD', HOLDERS_KEY, worker)
         local out = {}
         local function take(id)
-          local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'attempt', 'type', 'payload', 'maxAttempts',
-            'attemptBase', 'backoff', 'timeoutMs')
-          if f[1] ~= 'QUEUED' then
+          local j = load(id, 'payload', 'maxAttempts', 'attemptBase', 'backoff', 'timeoutMs')
+          if j.state ~= 'QUEUED' then
             -- Nothing to run: the job expired or is held already. Forget the id, unless it is
             -- a job this worker holds (then the list entry is what lets the reaper find it).
-            local mine = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and redis.call('HGET', job_key, 'worker') == worker
+            local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
             if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
             return
           end
-          local attempt = tonumber(f[2]) + 1
-          redis.call('HSET', job_key, 'attempt', attempt, 'worker', worker)
-          move(job_key, 'QUEUED', 'ASSIGNED', at, attempt, worker, nil)
-          local state = 'ASSIGNED'
-          if start then
-            move(job_key, 'ASSIGNED', 'RUNNING', at, attempt, worker, nil)
-            state = 'RUNNING'
-          end
-          out[#out + 1] = { id, state, attempt, f[3], f[4], f[5], f[6] or '0', f[7], f[8] or '' }
+          local attempt = tonumber(j.attempt) + 1
+          local path = start and { 'ASSIGNED', 'RUNNING' } or { 'ASSIGNED' }
+          advance(j, path, at, attempt, worker, nil, { 'attempt', attempt, 'worker', worker })
+          out[#out + 1] = { id, j.state, attempt, j.type, j.payload, j.maxAttempts, j.attemptBase or '0', j.backoff, j.timeoutMs or '' }
         end
         for i = 8, #ARGV do take(ARGV[i]) end
         for _ = 1, want do
@@ -255,10 +299,9 @@ enum Scripts {
         local out = {}
         for a = 6, #ARGV, 2 do
           local id, attempt = ARGV[a], tonumber(ARGV[a + 1])
-          local job_key = JOB_PREFIX .. id
-          local state, refused = held(job_key, { ASSIGNED = true }, worker, attempt)
-          if state then
-            move(job_key, 'ASSIGNED', 'RUNNING', at, attempt, worker, nil)
+          local j, refused = held(id, { ASSIGNED = true }, worker, attempt)
+          if j then
+            move(j, 'RUNNING', at, attempt, worker, nil)
             out[#out + 1] = 'RUNNING'
           else
             out[#out + 1] = refused
@@ -278,17 +321,15 @@ enum Scripts {
         local out = {}
         for a = 7, #ARGV, 3 do
           local id, attempt, result = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2]
-          local job_key = JOB_PREFIX .. id
-          local state, refused = held(job_key, { RUNNING = true }, worker, attempt)
-          if state then
-            move(job_key, 'RUNNING', 'COMPLETED', at, attempt, worker, nil)
-            redis.call('HSET', job_key, 'result', result)
-            redis.call('HDEL', job_key, 'runAt')
+          local j, refused = held(id, { RUNNING = true }, worker, attempt, 'runningAt', 'runAt')
+          if j then
+            move(j, 'COMPLETED', at, attempt, worker, nil, { 'result', result })
+            if j.runAt then redis.call('HDEL', j.key, 'runAt') end
             redis.call('LREM', ACTIVE_KEY, 1, id)
             redis.call('ZADD', COMPLETED_KEY, at, id)
-            redis.call('PEXPIRE', job_key, retention)
-            count('completed', job_key)
-            record_runtime(job_key, at - tonumber(redis.call('HGET', job_key, 'runningAt') or at))
+            redis.call('PEXPIRE', j.key, retention)
+            count('completed', j)
+            record_runtime(j, at - tonumber(j.runningAt or at))
             publish_finished(id, 'COMPLETED')
             out[#out + 1] = 'COMPLETED'
           else
@@ -309,12 +350,11 @@ enum Scripts {
         local out = {}
         for a = 6, #ARGV, 5 do
           local id, attempt, err, delay, mode = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
-          local job_key = JOB_PREFIX .. id
           local interrupted = mode == 'interrupted'
-          local state, refused = held(job_key, { RUNNING = true, ASSIGNED = interrupted }, worker, attempt)
-          if state then
+          local j, refused = held(id, { RUNNING = true, ASSIGNED = interrupted }, worker, attempt, 'attemptBase', 'maxAttempts')
+          if j then
             redis.call('LREM', ACTIVE_KEY, 1, id)
-            out[#out + 1] = fail(id, job_key, state, at, attempt, worker, err, delay, interrupted)
+            out[#out + 1] = fail(j, at, attempt, worker, err, delay, interrupted)
           else
             out[#out + 1] = refused
           end
@@ -337,15 +377,14 @@ enum Scripts {
         local out = {}
         for a = 8, #ARGV, 2 do
           local id, delay = ARGV[a], tonumber(ARGV[a + 1])
-          local job_key = JOB_PREFIX .. id
           redis.call('LREM', ACTIVE_KEY, 0, id)
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          if f[1] == 'QUEUED' then
+          local j = load(id, 'attemptBase', 'maxAttempts')
+          if j.state == 'QUEUED' then
             redis.call('RPUSH', QUEUED_KEY, id)
             out[#out + 1] = 'REQUEUED'
-          elseif (f[1] == 'RUNNING' or f[1] == 'ASSIGNED') and f[2] == worker then
-            out[#out + 1] = fail(id, job_key, f[1], at, tonumber(f[3]), worker, reason, delay, false)
-            count('reassigned', job_key)
+          elseif (j.state == 'RUNNING' or j.state == 'ASSIGNED') and j.worker == worker then
+            out[#out + 1] = fail(j, at, tonumber(j.attempt), worker, reason, delay, false)
+            count('reassigned', j)
           else
             out[#out + 1] = 'SKIPPED'
           end
@@ -369,16 +408,15 @@ enum Scripts {
         for a = 7, #ARGV do holding[ARGV[a]] = true end
         local out = {}
         for _, id in ipairs(redis.call('LRANGE', ACTIVE_KEY, 0, -1)) do
-          local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'worker', 'attempt')
-          local mine = (f[1] == 'ASSIGNED' or f[1] == 'RUNNING') and f[2] == worker
+          local j = load(id, 'attemptBase', 'maxAttempts')
+          local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
           if not (mine and holding[id]) then
             redis.call('LREM', ACTIVE_KEY, 0, id)
             if mine then
-              fail(id, job_key, f[1], at, tonumber(f[3]), worker, reason, 0, true)
+              fail(j, at, tonumber(j.attempt), worker, reason, 0, true)
               out[#out + 1] = id
               out[#out + 1] = 'HANDED_BACK'
-            elseif f[1] == 'QUEUED' then
+            elseif j.state == 'QUEUED' then
               redis.call('RPUSH', QUEUED_KEY, id)
               out[#out + 1] = id
               out[#out + 1] = 'REQUEUED'
@@ -399,11 +437,10 @@ enum Scripts {
         local promoted = 0
         for _, id in ipairs(due) do
           redis.call('ZREM', RETRY_KEY, id)
-          local job_key = JOB_PREFIX .. id
-          local f = redis.call('HMGET', job_key, 'state', 'attempt')
-          if f[1] == 'RETRY_QUEUED' then
-            move(job_key, 'RETRY_QUEUED', 'QUEUED', at, tonumber(f[2]), nil, nil)
-            redis.call('HDEL', job_key, 'runAt')
+          local j = load(id)
+          if j.state == 'RETRY_QUEUED' then
+            move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
+            redis.call('HDEL', j.key, 'runAt')
             redis.call('LPUSH', QUEUED_KEY, id)
             promoted = promoted + 1
           end
@@ -419,14 +456,12 @@ enum Scripts {
         """
         local at = now_ms()
         local id = ARGV[5]
-        local job_key = JOB_PREFIX .. id
-        local f = redis.call('HMGET', job_key, 'state', 'attempt')
-        if not f[1] then return { 'MISSING' } end
-        if not legal(f[1], 'QUEUED') or f[1] ~= 'DEAD_LETTER' then return { 'ILLEGAL', f[1] } end
+        local j = load(id)
+        if not j.state then return { 'MISSING' } end
+        if not legal(j.state, 'QUEUED') or j.state ~= 'DEAD_LETTER' then return { 'ILLEGAL', j.state } end
         redis.call('ZREM', DEAD_KEY, id)
-        redis.call('HSET', job_key, 'attemptBase', f[2])
-        move(job_key, 'DEAD_LETTER', 'QUEUED', at, tonumber(f[2]), nil, nil)
-        redis.call('PERSIST', job_key)
+        move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil, { 'attemptBase', j.attempt })
+        redis.call('PERSIST', j.key)
         redis.call('LPUSH', QUEUED_KEY, id)
         return { 'QUEUED' }
         """)
