@@ -79,6 +79,8 @@ public final class Worker: Service, Sendable {
     public let configuration: Configuration
     public let logger: Logger
     private let slots: Slots
+    /// Completion reports of jobs that finish together go in one call.
+    private let completions: CompletionBatcher
     private let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
     private let state = Mutex(RunState())
     private let drained = Wakeup()
@@ -102,6 +104,8 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "worker"] = "\(configuration.id)"
         self.logger = logger
         self.slots = Slots(capacity: max(1, configuration.concurrency))
+        let id = configuration.id
+        self.completions = CompletionBatcher { [store] reports in try await store.complete(reports, worker: id) }
     }
 
     /// `<host>-<pid>-<4 random hex digits>`.
@@ -316,9 +320,9 @@ public final class Worker: Service, Sendable {
                 return
             }
             let outcome = try? await retrying("report completion", logger: logger) {
-                try await self.store.complete([CompletionReport(job: job, result: result)], worker: self.configuration.id)
+                try await self.completions.complete(CompletionReport(job: job, result: result))
             }
-            record(outcome?.first, logger: logger, elapsed: ContinuousClock.now - started)
+            record(outcome, logger: logger, elapsed: ContinuousClock.now - started)
         case .failure(let error):
             await fail(job, error, logger: logger)
         }

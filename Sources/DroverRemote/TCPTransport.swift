@@ -18,7 +18,7 @@ public final class TCPTransport: MasterTransport {
     private struct State {
         var channel: (any Channel)?
         var connecting: Task<any Channel, any Error>?
-        var waiting: [Int: PendingCall] = [:]
+        var waiting: [Int: OneShot<String>] = [:]
         var closed = false
     }
 
@@ -59,14 +59,16 @@ public final class TCPTransport: MasterTransport {
     private func exchange(_ frame: String, id: Int, op: String, on channel: any Channel, timeout: Duration) async throws(RemoteError)
         -> String
     {
-        let call = PendingCall()
+        let call = OneShot<String>()
         state.withLock { $0.waiting[id] = call }
         defer { state.withLock { _ = $0.waiting.removeValue(forKey: id) } }
         let answer: String
         do {
             answer = try await withThrowingTaskGroup(of: String.self) { group in
                 group.addTask {
-                    try await call.wait { channel.writeAndFlush(ByteBuffer(string: frame)).whenFailure { call.finish(.failure($0)) } }
+                    try await call.wait(registered: {
+                        channel.writeAndFlush(ByteBuffer(string: frame)).whenFailure { call.finish(.failure($0)) }
+                    })
                 }
                 group.addTask {
                     // Whichever way this ends, the waiting call must be finished, or the group
@@ -112,7 +114,7 @@ public final class TCPTransport: MasterTransport {
     }
 
     fileprivate func lost(_ channel: any Channel) {
-        let waiting = state.withLock { state -> [PendingCall] in
+        let waiting = state.withLock { state -> [OneShot<String>] in
             guard state.channel === channel else { return [] }
             state.channel = nil
             return Array(state.waiting.values)
@@ -201,45 +203,5 @@ private final class FrameReceiver: ChannelInboundHandler, Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
-    }
-}
-
-/// One call waiting for its answer, finished exactly once: by the answer, a failed write, a
-/// lost connection, its timeout or its cancellation, whichever comes first.
-private final class PendingCall: Sendable {
-    private enum State {
-        case idle
-        case waiting(CheckedContinuation<String, any Error>)
-        case finished(Result<String, any Error>)
-    }
-
-    private let state = Mutex(State.idle)
-
-    func wait(send: () -> Void) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            let early = state.withLock { state -> Result<String, any Error>? in
-                if case .finished(let result) = state { return result }
-                state = .waiting(continuation)
-                return nil
-            }
-            if let early { return continuation.resume(with: early) }
-            send()
-        }
-    }
-
-    func finish(_ result: Result<String, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<String, any Error>? in
-            switch state {
-            case .idle:
-                state = .finished(result)
-                return nil
-            case .waiting(let continuation):
-                state = .finished(result)
-                return continuation
-            case .finished:
-                return nil
-            }
-        }
-        continuation?.resume(with: result)
     }
 }
