@@ -39,6 +39,12 @@ enum Scripts {
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
 
+        -- Numbers go to Redis and into JSON as integer text: Redis turns a Lua number argument
+        -- into text with printf("%.17g"), which costs more than the command itself.
+        local function int(n)
+          return string.format('%d', n)
+        end
+
         local function legal(from, to)
           return LEGAL[from] ~= nil and LEGAL[from][to] == true
         end
@@ -52,7 +58,7 @@ enum Scripts {
         end
         local function flush_stats()
           for field, n in pairs(STATS) do
-            if n ~= 0 then redis.call('HINCRBY', STATS_KEY, field, n) end
+            if n ~= 0 then redis.call('HINCRBY', STATS_KEY, field, int(n)) end
           end
         end
 
@@ -94,10 +100,10 @@ enum Scripts {
         -- array kept in the job hash. The common case splices text; only a history over its
         -- limit is decoded and cut.
         local function record(j, state, at, attempt, worker, err)
-          local entry = { state = state, at = at, attempt = attempt }
-          if worker and worker ~= '' then entry.worker = worker end
-          if err and err ~= '' then entry.error = err end
-          local encoded = cjson.encode(entry)
+          local encoded = '{"state":"' .. state .. '","at":' .. int(at) .. ',"attempt":' .. int(attempt)
+          if worker and worker ~= '' then encoded = encoded .. ',"worker":' .. cjson.encode(worker) end
+          if err and err ~= '' then encoded = encoded .. ',"error":' .. cjson.encode(err) end
+          encoded = encoded .. '}'
           if not j.history or j.history == '' then
             j.history = '[' .. encoded .. ']'
           else
@@ -127,7 +133,7 @@ enum Scripts {
             record(j, to, at, attempt, worker, step == 1 and err or nil)
             if to == 'RUNNING' then count('started', j) end
             fields[#fields + 1] = AT[to]
-            fields[#fields + 1] = at
+            fields[#fields + 1] = int(at)
             j.state = to
           end
           fields[#fields + 1] = 'state'
@@ -135,7 +141,7 @@ enum Scripts {
           fields[#fields + 1] = 'history'
           fields[#fields + 1] = j.history
           fields[#fields + 1] = 'historyLength'
-          fields[#fields + 1] = j.historyLength
+          fields[#fields + 1] = int(j.historyLength)
           for _, value in ipairs(extra or {}) do fields[#fields + 1] = value end
           redis.call('HSET', j.key, unpack(fields))
         end
@@ -167,13 +173,13 @@ enum Scripts {
           local allowed = tonumber(j.maxAttempts)
           if always_retry or used < allowed then
             local due = at + delay_ms
-            advance(j, { 'FAILED', 'RETRY_QUEUED' }, at, attempt, worker, err, { 'error', err, 'runAt', due })
-            redis.call('ZADD', RETRY_KEY, due, j.id)
+            advance(j, { 'FAILED', 'RETRY_QUEUED' }, at, attempt, worker, err, { 'error', err, 'runAt', int(due) })
+            redis.call('ZADD', RETRY_KEY, int(due), j.id)
             count('retried', j)
             return 'RETRY_QUEUED'
           end
           advance(j, { 'FAILED', 'DEAD_LETTER' }, at, attempt, worker, err, { 'error', err })
-          redis.call('ZADD', DEAD_KEY, at, j.id)
+          redis.call('ZADD', DEAD_KEY, int(at), j.id)
           count('deadLettered', j)
           publish_finished(j.id, 'DEAD_LETTER')
           return 'DEAD_LETTER'
@@ -207,6 +213,7 @@ enum Scripts {
         "submit",
         """
         local at = now_ms()
+        local at_text = int(at)
         local queue, job_count = ARGV[5], tonumber(ARGV[6])
         local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff')
         local default_max = config[1] or ARGV[7]
@@ -232,8 +239,8 @@ enum Scripts {
             local j = { id = id, key = JOB_PREFIX .. id, type = job_type, historyLength = 0 }
             record(j, 'SUBMITTED', at, 0, nil, nil)
             j.state = 'SUBMITTED'
-            local extra = { 'id', id, 'queue', queue, 'type', job_type, 'payload', payload, 'attempt', 0, 'attemptBase', 0,
-              'maxAttempts', max, 'backoff', backoff, 'submittedAt', at }
+            local extra = { 'id', id, 'queue', queue, 'type', job_type, 'payload', payload, 'attempt', '0', 'attemptBase', '0',
+              'maxAttempts', max, 'backoff', backoff, 'submittedAt', at_text }
             if timeout ~= '' then
               extra[#extra + 1] = 'timeoutMs'
               extra[#extra + 1] = timeout
@@ -277,7 +284,7 @@ enum Scripts {
           end
           local attempt = tonumber(j.attempt) + 1
           local path = start and { 'ASSIGNED', 'RUNNING' } or { 'ASSIGNED' }
-          advance(j, path, at, attempt, worker, nil, { 'attempt', attempt, 'worker', worker })
+          advance(j, path, at, attempt, worker, nil, { 'attempt', int(attempt), 'worker', worker })
           out[#out + 1] = { id, j.state, attempt, j.type, j.payload, j.maxAttempts, j.attemptBase or '0', j.backoff, j.timeoutMs or '' }
         end
         for i = 8, #ARGV do take(ARGV[i]) end
@@ -326,8 +333,8 @@ enum Scripts {
             move(j, 'COMPLETED', at, attempt, worker, nil, { 'result', result })
             if j.runAt then redis.call('HDEL', j.key, 'runAt') end
             redis.call('LREM', ACTIVE_KEY, 1, id)
-            redis.call('ZADD', COMPLETED_KEY, at, id)
-            redis.call('PEXPIRE', j.key, retention)
+            redis.call('ZADD', COMPLETED_KEY, int(at), id)
+            redis.call('PEXPIRE', j.key, ARGV[6])
             count('completed', j)
             record_runtime(j, at - tonumber(j.runningAt or at))
             publish_finished(id, 'COMPLETED')
