@@ -44,16 +44,9 @@ extension JobHandlers {
     /// this process, writes the outcome to standard output, and returns the exit status to
     /// end the process with (0 when the handler succeeded or threw: both are answers).
     public func runOneJob(logger: Logger = Logger(label: "drover.job")) async -> Int32 {
-        var input: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(0, &buffer, buffer.count)
-            if n > 0 {
-                input += buffer[0..<n]
-            } else if n == 0 || errno != EINTR {
-                break
-            }
-        }
+        // A blocking read, and the only thing this process does until it has its job: there is
+        // nothing else on the cooperative pool for it to hold up.
+        let input = Descriptor.readAll(0)
         let answer: String
         do {
             let (job, payload) = try IsolatedJob.decode(String(decoding: input, as: UTF8.self))
@@ -70,14 +63,7 @@ extension JobHandlers {
         } catch {
             answer = #"{"ok":false,"error":\#(JSONScanner.quote(String(describing: error)))}"#
         }
-        let bytes = Array((answer + "\n").utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return 1 }
-            written += n
-        }
+        guard Descriptor.writeAll(1, Array((answer + "\n").utf8)) else { return 1 }
         return 0
     }
 }

@@ -119,24 +119,9 @@ public final class ChildProcess: Sendable {
                     pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
                     // The input is written whole before the output is read: a child reads its
                     // job before it answers.
-                    var written = 0
-                    while written < input.count {
-                        let n = input[written...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
-                        if n < 0 && errno == EINTR { continue }
-                        if n <= 0 { break }
-                        written += n
-                    }
+                    Descriptor.writeAll(writeEnd, input)
                     close(writeEnd)
-                    var output: [UInt8] = []
-                    var buffer = [UInt8](repeating: 0, count: 65536)
-                    while true {
-                        let n = read(readEnd, &buffer, buffer.count)
-                        if n > 0 {
-                            output += buffer[0..<n]
-                        } else if n == 0 || errno != EINTR {
-                            break
-                        }
-                    }
+                    let output = Descriptor.readAll(readEnd)
                     close(readEnd)
                     var status: Int32 = 0
                     while waitpid(child.pid, &status, 0) == -1 && errno == EINTR {}
