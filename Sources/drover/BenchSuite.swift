@@ -81,11 +81,7 @@ struct SuiteBench: AsyncParsableCommand {
 
     func run() async throws {
         let quiet = Logger(label: "drover.bench")
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        ConnectionOptions.bootstrapStandardErrorLogging(level: .error)
         var ownServer: LocalRedis?
         let url: String
         if let redis {
@@ -215,8 +211,8 @@ struct BenchReport: Codable {
             lines.append("connections  \(latency.connectionsPerWorker) Redis connections per worker process (one queue)")
         }
         lines.append("")
-        let header = ["", "jobs", "workers", "jobs/s", "round trips/job", "commands/job", "Redis µs/job", "worker µs/job", "worker RSS"]
-        var rows: [[String]] = [header]
+        let header = ["run", "jobs", "workers", "jobs/s", "round trips/job", "commands/job", "Redis µs/job", "worker µs/job", "worker RSS"]
+        var rows: [[String]] = []
         for (label, figures) in [("processing", processing), ("scale", scale)] {
             for row in figures {
                 rows.append([
@@ -226,10 +222,7 @@ struct BenchReport: Codable {
                 ])
             }
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        lines += Output.tableLines(header, rows)
         return lines.joined(separator: "\n")
     }
 }
@@ -348,19 +341,9 @@ final class Bench: Sendable {
         _ = try await submit(jobs, queue: queue, batch: 5000)
         let callsBefore = try await commandCalls()
         let cpuBefore = try await redisCPUSeconds()
-        let executable = RunJobCommand.executablePath
         var processes: [ChildProcess] = []
         defer { for process in processes { process.send(SIGKILL) } }
-        for n in 0..<workers {
-            processes.append(
-                try ChildProcess(
-                    executable: executable,
-                    arguments: [
-                        "worker", "--redis", url, "--key-prefix", Self.prefix, "--queue", queue, "--concurrency", String(concurrency),
-                        "--id", "bench-\(n)", "--no-maintenance", "--log-level", "error",
-                    ],
-                    logPath: directory + "/worker-\(n).log"))
-        }
+        for n in 0..<workers { processes.append(try startWorker(queue: queue, id: "bench-\(n)")) }
         // The clock starts when the first job leaves the queue: process start-up is not counted.
         var start: (ContinuousClock.Instant, done: Int)?
         let keys = KeySchema(prefix: Self.prefix).queue(queue)
@@ -407,6 +390,17 @@ final class Bench: Sendable {
             workerRSSMegabytes: rss)
     }
 
+    /// A `drover worker` process (this executable) on the bench's keys, taking `queue`.
+    func startWorker(queue: String, id: String) throws -> ChildProcess {
+        try ChildProcess(
+            executable: RunJobCommand.executablePath,
+            arguments: [
+                "worker", "--redis", url, "--key-prefix", Self.prefix, "--queue", queue, "--concurrency", String(concurrency), "--id", id,
+                "--no-maintenance", "--log-level", "error",
+            ],
+            logPath: directory + "/\(id).log")
+    }
+
     /// CPU time and resident memory of a running process, from /proc.
     static func usage(of pid: pid_t) -> (cpuSeconds: Double, rssMegabytes: Double) {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -429,13 +423,7 @@ final class Bench: Sendable {
     /// One job at a time to an idle worker: submit, then wait until the client sees it done.
     func latency(samples: Int) async throws -> LatencyFigures {
         let queue = "latency"
-        let worker = try ChildProcess(
-            executable: RunJobCommand.executablePath,
-            arguments: [
-                "worker", "--redis", url, "--key-prefix", Self.prefix, "--queue", queue, "--concurrency", String(concurrency), "--id",
-                "bench-latency", "--no-maintenance", "--log-level", "error",
-            ],
-            logPath: directory + "/latency.log")
+        let worker = try startWorker(queue: queue, id: "bench-latency")
         defer { worker.send(SIGKILL) }
         // Warm up: the worker is registered and blocked on its queue, the scripts are loaded.
         for _ in 0..<20 {
