@@ -64,6 +64,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var admitted = false
     private var requestDeadline: Scheduled<Void>?
     private var idleDeadline: Scheduled<Void>?
+    /// When bytes last went either way. Reads and writes only note the time; the one idle
+    /// timer looks at it when it fires, so the hot path schedules no timers.
+    private var lastActivity = NIODeadline.now()
     /// Between the head and the end of an HTTP request: its body is not under the deadline.
     var readingBody = false
     /// Answers still being worked on; a busy connection is not idle.
@@ -79,7 +82,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         admitted = true
-        armIdle(context)
+        lastActivity = .now()
+        scheduleIdleCheck(context, in: connectionGuard.idleTimeout)
         context.fireChannelActive()
     }
 
@@ -106,12 +110,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
                 loopBound.value.close(promise: nil)
             }
         }
-        armIdle(context)
+        lastActivity = .now()
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        armIdle(context)
+        lastActivity = .now()
         context.write(data, promise: promise)
     }
 
@@ -121,13 +125,16 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         requestDeadline = nil
     }
 
-    private func armIdle(_ context: ChannelHandlerContext) {
-        idleDeadline?.cancel()
+    private func scheduleIdleCheck(_ context: ChannelHandlerContext, in delay: TimeAmount) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleDeadline = context.eventLoop.scheduleTask(in: connectionGuard.idleTimeout) {
+        idleDeadline = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
+            let timeout = handler.connectionGuard.idleTimeout
+            let silentFor = NIODeadline.now() - handler.lastActivity
             if handler.busy > 0 || handler.requestDeadline != nil {
-                handler.armIdle(context)
+                handler.scheduleIdleCheck(context, in: timeout)
+            } else if silentFor < timeout {
+                handler.scheduleIdleCheck(context, in: timeout - silentFor)
             } else {
                 context.close(promise: nil)
             }
