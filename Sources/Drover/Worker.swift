@@ -79,6 +79,7 @@ public final class Worker: Service, Sendable {
     public let configuration: Configuration
     public let logger: Logger
     private let slots: Slots
+    private let timeouts = JobTimeouts()
     /// Completion reports of jobs that finish together go in one call.
     private let completions: CompletionBatcher
     private let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
@@ -173,6 +174,7 @@ public final class Worker: Service, Sendable {
 
         await withTaskGroup(of: Void.self) { duties in
             duties.addTask { await heartbeat.run() }
+            duties.addTask { await self.timeouts.run() }
             if let maintenance = configuration.maintenance {
                 let store = self.store
                 let logger = self.logger
@@ -289,29 +291,31 @@ public final class Worker: Service, Sendable {
         let timeout = job.timeoutMs.map { Duration.milliseconds($0) } ?? configuration.jobTimeout
         let started = ContinuousClock.now
 
-        // The handler races its timeout. On timeout the failure is reported at once, then the
+        // The handler races its deadline. On timeout the failure is reported at once, then the
         // handler is cancelled; the slot frees when the handler actually returns.
-        let outcome: Result<String, any Error>? = await withTaskGroup(of: Result<String, any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await handler(job.payload, context)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                do { try await Task.sleep(for: timeout) } catch { return nil }
-                return .failure(JobFailure.timedOut(after: timeout))
-            }
-            let first = await group.next() ?? nil
-            if case .failure(let error as JobFailure) = first, case .timedOut = error {
-                await self.fail(job, error, logger: logger)
-                group.cancelAll()
-                return nil
-            }
-            group.cancelAll()
-            return first
+        let first = OneShot<Result<String, any Error>>()
+        let run = Task {
+            let result: Result<String, any Error>
+            do { result = .success(try await handler(job.payload, context)) } catch { result = .failure(error) }
+            first.finish(.success(result))
+        }
+        let watched = timeouts.watch(until: started + timeout) {
+            first.finish(.success(.failure(JobFailure.timedOut(after: timeout))))
+            run.cancel()
+        }
+        let outcome = await withTaskCancellationHandler {
+            (try? await first.wait()) ?? .failure(CancellationError())
+        } onCancel: {
+            run.cancel()
+        }
+        timeouts.unwatch(watched)
+        if case .failure(let error as JobFailure) = outcome, case .timedOut = error {
+            await fail(job, error, logger: logger)
+            _ = await run.result
+            return
         }
         if state.withLock({ $0.interrupted }) { return }  // already handed back
         switch outcome {
-        case .none:
-            return
         case .success(let result):
             do {
                 try JSONText.validate(result, field: "result")
