@@ -34,6 +34,8 @@ public final class LocalRedis: Sendable {
                 [
                     "--port", String(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
                     "--daemonize", "no", "--logfile", "",
+                    // The setting the README recommends: job hashes keep the compact encoding.
+                    "--hash-max-listpack-value", "1024",
                 ] + (password.map { ["--requirepass", $0] } ?? []) + extra
             let process = try ChildProcess(executable: executable, arguments: arguments, logPath: directory + "/redis.log")
             let server = LocalRedis(port: port, directory: directory, process: process, password: password)

@@ -9,8 +9,8 @@ import Logging
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure Drover: the whole suite (the default), the Redis layer, or submits through a master.",
-        subcommands: [SuiteBench.self, RedisBench.self, SubmitBench.self],
+        abstract: "Measure Drover: the whole suite (the default), a long soak, the Redis layer, or submits through a master.",
+        subcommands: [SuiteBench.self, SoakBench.self, RedisBench.self, SubmitBench.self],
         defaultSubcommand: SuiteBench.self
     )
 }
