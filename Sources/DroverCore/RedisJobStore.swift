@@ -97,8 +97,10 @@ public final class RedisJobStore: JobStore {
 
     // MARK: Script plumbing
 
-    private func call(_ script: RedisScript, queue: String, worker: String? = nil, extraKeys: [String] = [], arguments: [any RedisArgument])
-        -> RedisScript.Call
+    private func call(
+        _ function: RedisFunction, queue: String, worker: String? = nil, extraKeys: [String] = [], arguments: [any RedisArgument]
+    )
+        -> RedisFunction.Call
     {
         let q = keys.queue(queue)
         let queueKeys: [any RedisArgument] = [
@@ -107,11 +109,11 @@ public final class RedisJobStore: JobStore {
         let common: [any RedisArgument] = [
             q.jobPrefix, q.idempotencyPrefix, keys.finishedChannel, configuration.retention.historyLimit,
         ]
-        return RedisScript.Call(script, keys: queueKeys + extraKeys, arguments: common + arguments)
+        return RedisFunction.Call(function, keys: queueKeys + extraKeys, arguments: common + arguments)
     }
 
-    private func run(_ call: RedisScript.Call) async throws -> RESPValue {
-        try await redis.run(call.script, keys: call.keys, arguments: call.arguments)
+    private func run(_ call: RedisFunction.Call) async throws -> RESPValue {
+        try await redis.run(call.function, keys: call.keys, arguments: call.arguments)
     }
 
     // MARK: Submitting and reading
@@ -127,7 +129,7 @@ public final class RedisJobStore: JobStore {
             byQueue[request.queue, default: []].append((index, request, JobID()))
         }
         let newQueues = registeredQueues.withLock { known in order.filter { !known.contains($0) } }
-        var calls: [RedisScript.Call] = []
+        var calls: [RedisFunction.Call] = []
         for queue in order {
             let batch = byQueue[queue]!
             var arguments: [any RedisArgument] = [
@@ -506,7 +508,7 @@ public final class RedisJobStore: JobStore {
     /// Sends reports grouped by queue, one script call per queue in one pipeline, and maps
     /// the per-job answers back to the order of `items`.
     private func report<Item>(
-        _ items: [Item], queue: (Item) -> String, worker: String, script: RedisScript, leading: [any RedisArgument] = [],
+        _ items: [Item], queue: (Item) -> String, worker: String, script: RedisFunction, leading: [any RedisArgument] = [],
         arguments: (Item) -> [any RedisArgument]
     ) async throws -> [ReportOutcome] {
         guard !items.isEmpty else { return [] }

@@ -1,19 +1,20 @@
 import DroverRedis
 
-/// Every Lua script of the Redis store. Each one is one atomic step of the job lifecycle.
+/// Every Lua function of the Redis store, in one library loaded once per Redis (see
+/// ``RedisFunctionLibrary``). Each one is one atomic step of the job lifecycle.
 ///
-/// All per-queue scripts take the same keys and first four arguments, bound to names by the
+/// All per-queue functions take the same keys and first four arguments, bound to names by the
 /// shared prelude:
 ///
 /// - `KEYS`: queued, retry, dead, completed, stats, config, the worker's active list, the
 ///   queue's holders set (plus the workers sorted set for `reap`)
 /// - `ARGV[1...4]`: job key prefix, idempotency key prefix, finished channel, history limit
 ///
-/// Script-specific arguments start at `ARGV[5]`. Scripts read the clock with Redis's `TIME`,
+/// Function-specific arguments start at `ARGV[5]`. They read the clock with Redis's `TIME`,
 /// so every timestamp, due time and heartbeat comes from one clock whatever the machines'.
 ///
-/// A script checks everything before its first write: Redis does not roll back a script that
-/// fails half-way, so a refused move must leave no trace.
+/// A function checks everything before its first write: Redis does not roll back a function
+/// that fails half-way, so a refused move must leave no trace.
 enum Scripts {
     /// The state machine, translated from ``JobState`` so Lua and Swift cannot disagree.
     static let stateTables: String = {
@@ -26,22 +27,28 @@ enum Scripts {
     }()
 
     static let prelude = """
-        local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-        local STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = ARGV[1], ARGV[2], ARGV[3]
-        local HISTORY_LIMIT = tonumber(ARGV[4])
+        -- The call in progress: its keys and arguments, bound to names by `begin` (functions run
+        -- one at a time, so these are the current call's until it returns).
+        local KEYS, ARGV
+        local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY, STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY
+        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT
         \(stateTables)
         -- States counted in the stats hash as they are entered and left.
         local GAUGES = { ASSIGNED = true, RUNNING = true }
 
+        -- The call's clock reading, and as text: most numbers a call writes are this one.
+        local NOW, NOW_TEXT
         local function now_ms()
           local t = redis.call('TIME')
-          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          NOW_TEXT = string.format('%d', NOW)
+          return NOW
         end
 
         -- Numbers go to Redis and into JSON as integer text: Redis turns a Lua number argument
         -- into text with printf("%.17g"), which costs more than the command itself.
         local function int(n)
+          if n == NOW then return NOW_TEXT end
           return string.format('%d', n)
         end
 
@@ -52,7 +59,7 @@ enum Scripts {
         -- Counter increments are gathered here and written once per field when the script
         -- ends (see the end of every script): a batch of jobs costs one HINCRBY per counter,
         -- and a gauge that goes up and down again in one script costs nothing.
-        local STATS = {}
+        local STATS
         local function bump(field, n)
           STATS[field] = (STATS[field] or 0) + (n or 1)
         end
@@ -86,11 +93,12 @@ enum Scripts {
         -- Run times of completed jobs as histogram buckets, `runtime:<type>:<le ms>` (each run
         -- counted in its own bucket only), with `runtimeSum:<type>` in milliseconds.
         local RUNTIME_BUCKETS = { \(RuntimeHistogram.bucketsMs.map(String.init).joined(separator: ", ")) }
+        local RUNTIME_LABELS = { \(RuntimeHistogram.bucketsMs.map { "'\($0)'" }.joined(separator: ", ")) }
         local function record_runtime(j, ms)
           local job_type = j.type or 'unknown'
           local le = '+Inf'
-          for _, bound in ipairs(RUNTIME_BUCKETS) do
-            if ms <= bound then le = tostring(bound); break end
+          for i, bound in ipairs(RUNTIME_BUCKETS) do
+            if ms <= bound then le = RUNTIME_LABELS[i]; break end
           end
           bump('runtime:' .. job_type .. ':' .. le)
           bump('runtimeSum:' .. job_type, ms)
@@ -195,23 +203,69 @@ enum Scripts {
           redis.call('DEL', job_key)
         end
 
+        local function begin(keys, args)
+          KEYS, ARGV = keys, args
+          QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = keys[1], keys[2], keys[3], keys[4]
+          STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY = keys[5], keys[6], keys[7], keys[8]
+          JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = args[1], args[2], args[3]
+          HISTORY_LIMIT = tonumber(args[4])
+          STATS = {}
+        end
+
+        -- Every function: bind the call, run the body, write the counters it gathered.
+        local function register(name, body)
+          redis.register_function(LIBRARY .. '_' .. name, function(keys, args)
+            begin(keys, args)
+            local result = body()
+            flush_stats()
+            return result
+          end)
+        end
+
         """
 
-    /// A script: the prelude, the body, and the counters gathered by the body written last.
-    private static func script(_ name: String, _ body: String) -> RedisScript {
-        RedisScript(
-            name: name,
-            source: "-- drover: \(name)\n" + prelude + "local function run()\n" + body
-                + "\nend\nlocal result = run()\nflush_stats()\nreturn result\n")
-    }
+    /// The library every function below lives in (`FUNCTION LIST` shows it as
+    /// `drover_<hash>`): the prelude once, then each body registered under its name.
+    static let library = RedisFunctionLibrary(
+        prefix: "drover",
+        body: prelude
+            + bodies.map { name, body in "register('\(name)', function()\n\(body)\nend)\n" }.joined())
+
+    static let submit = library.function("submit")
+    static let claim = library.function("claim")
+    static let start = library.function("start")
+    static let complete = library.function("complete")
+    static let fail = library.function("fail")
+    static let reap = library.function("reap")
+    static let reconcile = library.function("reconcile")
+    static let promote = library.function("promote")
+    static let retryDead = library.function("retry_dead")
+    static let trim = library.function("trim")
+    static let heartbeat = library.function("heartbeat")
+    static let lostWorkers = library.function("lost_workers")
+    static let forgetWorker = library.function("forget_worker")
+
+    private static let bodies: [(String, String)] = [
+        ("submit", submitBody),
+        ("claim", claimBody),
+        ("start", startBody),
+        ("complete", completeBody),
+        ("fail", failBody),
+        ("reap", reapBody),
+        ("reconcile", reconcileBody),
+        ("promote", promoteBody),
+        ("retry_dead", retryDeadBody),
+        ("trim", trimBody),
+        ("heartbeat", heartbeatBody),
+        ("lost_workers", lostWorkersBody),
+        ("forget_worker", forgetWorkerBody),
+    ]
 
     /// SUBMITTED → QUEUED for a batch of jobs of one queue.
     /// ARGV: queue, count, default maxAttempts, default backoff, idempotency window (ms),
     /// then per job: id, type, payload, maxAttempts, backoff, timeoutMs, idempotency key
     /// ('' where not given). Returns per job: id, 1 if created or 0 if an existing job matched.
-    static let submit = script(
-        "submit",
-        """
+    private static let submitBody = """
         local at = now_ms()
         local at_text = int(at)
         local queue, job_count = ARGV[5], tonumber(ARGV[6])
@@ -258,15 +312,13 @@ enum Scripts {
           end
         end
         return out
-        """)
+        """
 
     /// QUEUED → ASSIGNED (→ RUNNING when `start` is 1) for the ids a blocking fetch already moved
     /// into the worker's active list, then for up to `max` more moved here from the queue.
     /// ARGV: worker, max, start, moved ids...
     /// Returns per job: {id, state, attempt, type, payload, maxAttempts, attemptBase, backoff, timeoutMs}.
-    static let claim = script(
-        "claim",
-        """
+    private static let claimBody = """
         local at = now_ms()
         local worker, want, start = ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
         -- Recorded before anything lands in the active list (a blocking fetch follows a claim),
@@ -294,13 +346,11 @@ enum Scripts {
           take(id)
         end
         return out
-        """)
+        """
 
     /// ASSIGNED → RUNNING, fenced. ARGV: worker, then pairs of id, attempt.
     /// Returns per job 'RUNNING' or 'STALE <state>'.
-    static let start = script(
-        "start",
-        """
+    private static let startBody = """
         local at = now_ms()
         local worker = ARGV[5]
         local out = {}
@@ -315,14 +365,12 @@ enum Scripts {
           end
         end
         return out
-        """)
+        """
 
     /// RUNNING → COMPLETED, fenced by worker and attempt.
     /// ARGV: worker, retention (ms), then triples of id, attempt, result JSON.
     /// Returns per job 'COMPLETED' or 'STALE <state>'.
-    static let complete = script(
-        "complete",
-        """
+    private static let completeBody = """
         local at = now_ms()
         local worker, retention = ARGV[5], tonumber(ARGV[6])
         local out = {}
@@ -344,14 +392,12 @@ enum Scripts {
           end
         end
         return out
-        """)
+        """
 
     /// RUNNING (or, for an interrupted job, ASSIGNED) → FAILED → RETRY_QUEUED | DEAD_LETTER, fenced.
     /// ARGV: worker, then groups of id, attempt, error, delay (ms), mode ('error' or 'interrupted').
     /// Returns per job the new state or 'STALE <state>'.
-    static let fail = script(
-        "fail",
-        """
+    private static let failBody = """
         local at = now_ms()
         local worker = ARGV[5]
         local out = {}
@@ -367,16 +413,14 @@ enum Scripts {
           end
         end
         return out
-        """)
+        """
 
     /// Hands back the jobs of a worker whose heartbeat stopped: ids it moved but never claimed
     /// go back to the head of the queue; jobs it held go through FAILED ("worker lost").
     /// Does nothing if the worker's heartbeat is fresh again. KEYS[9]: the workers sorted set.
     /// ARGV: worker, heartbeat timeout (ms), reason, then pairs of id, retry delay (ms).
     /// Returns {'ALIVE'} or per id 'REQUEUED', the new state, or 'SKIPPED'.
-    static let reap = script(
-        "reap",
-        """
+    private static let reapBody = """
         local at = now_ms()
         local worker, timeout, reason = ARGV[5], tonumber(ARGV[6]), ARGV[7]
         local seen = redis.call('ZSCORE', KEYS[9], worker)
@@ -398,7 +442,7 @@ enum Scripts {
         end
         if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('SREM', HOLDERS_KEY, worker) end
         return out
-        """)
+        """
 
     /// Makes a worker's processing list agree with what the worker says it holds: ids still
     /// QUEUED (moved by a blocking fetch nobody claimed) go back to the head of the queue;
@@ -406,9 +450,7 @@ enum Scripts {
     /// lost) go FAILED → RETRY_QUEUED, due at once and not counted against them; ids of jobs
     /// the worker no longer holds are dropped.
     /// ARGV: worker, reason, ids the worker holds... Returns pairs of id, 'REQUEUED' or 'HANDED_BACK'.
-    static let reconcile = script(
-        "reconcile",
-        """
+    private static let reconcileBody = """
         local at = now_ms()
         local worker, reason = ARGV[5], ARGV[6]
         local holding = {}
@@ -432,13 +474,11 @@ enum Scripts {
         end
         if redis.call('LLEN', ACTIVE_KEY) == 0 then redis.call('SREM', HOLDERS_KEY, worker) end
         return out
-        """)
+        """
 
     /// RETRY_QUEUED → QUEUED for jobs that are due. ARGV: limit.
     /// Returns {promoted, next due time in ms or -1}.
-    static let promote = script(
-        "promote",
-        """
+    private static let promoteBody = """
         local at = now_ms()
         local due = redis.call('ZRANGEBYSCORE', RETRY_KEY, '-inf', at, 'LIMIT', 0, tonumber(ARGV[5]))
         local promoted = 0
@@ -454,13 +494,11 @@ enum Scripts {
         end
         local next_due = redis.call('ZRANGE', RETRY_KEY, 0, 0, 'WITHSCORES')
         return { promoted, next_due[2] and math.floor(tonumber(next_due[2])) or -1 }
-        """)
+        """
 
     /// DEAD_LETTER → QUEUED on an operator's word, with a fresh set of attempts. ARGV: id.
     /// Returns {'QUEUED'}, {'MISSING'} or {'ILLEGAL', state}.
-    static let retryDead = script(
-        "retry-dead",
-        """
+    private static let retryDeadBody = """
         local at = now_ms()
         local id = ARGV[5]
         local j = load(id)
@@ -471,15 +509,13 @@ enum Scripts {
         redis.call('PERSIST', j.key)
         redis.call('LPUSH', QUEUED_KEY, id)
         return { 'QUEUED' }
-        """)
+        """
 
     /// Deletes completed jobs past retention and dead letters past their age or over their count,
     /// hash and idempotency key included, at most `batch` of each per call.
     /// ARGV: completed retention (ms), dead max age (ms), dead max count, batch.
     /// Returns {completed removed, dead removed}.
-    static let trim = script(
-        "trim",
-        """
+    private static let trimBody = """
         local at = now_ms()
         local retention, max_age, max_count, batch = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
         local completed = redis.call('ZRANGEBYSCORE', COMPLETED_KEY, '-inf', at - retention, 'LIMIT', 0, batch)
@@ -498,45 +534,33 @@ enum Scripts {
           redis.call('ZREM', DEAD_KEY, id)
         end
         return { #completed, #dead }
-        """)
+        """
 
     /// Records a heartbeat. KEYS: workers sorted set, worker hash.
     /// ARGV: worker id, hash TTL (ms), then field/value pairs. Returns the heartbeat time (ms).
-    static let heartbeat = RedisScript(
-        name: "heartbeat",
-        source: """
-            -- drover: heartbeat
-            local t = redis.call('TIME')
-            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            redis.call('ZADD', KEYS[1], at, ARGV[1])
-            redis.call('HSET', KEYS[2], 'lastHeartbeat', at, unpack(ARGV, 3))
-            redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]))
-            return at
-            """)
+    private static let heartbeatBody = """
+        local at = now_ms()
+        redis.call('ZADD', KEYS[1], int(at), ARGV[1])
+        redis.call('HSET', KEYS[2], 'lastHeartbeat', int(at), unpack(ARGV, 3))
+        redis.call('PEXPIRE', KEYS[2], ARGV[2])
+        return at
+        """
 
     /// Lists workers whose last heartbeat is older than the timeout. KEYS: workers sorted set.
     /// ARGV: timeout (ms).
-    static let lostWorkers = RedisScript(
-        name: "lost-workers",
-        source: """
-            -- drover: lost-workers
-            local t = redis.call('TIME')
-            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (at - tonumber(ARGV[1])), 'LIMIT', 0, 100)
-            """)
+    private static let lostWorkersBody = """
+        local at = now_ms()
+        return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(at - tonumber(ARGV[1])), 'LIMIT', 0, 100)
+        """
 
     /// Removes a lost worker once its jobs are handed back, unless it came back meanwhile.
     /// KEYS: workers sorted set, worker hash. ARGV: worker id, timeout (ms). Returns 1 if this
     /// call removed it.
-    static let forgetWorker = RedisScript(
-        name: "forget-worker",
-        source: """
-            -- drover: forget-worker
-            local t = redis.call('TIME')
-            local at = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
-            if seen and tonumber(seen) > at - tonumber(ARGV[2]) then return 0 end
-            redis.call('DEL', KEYS[2])
-            return redis.call('ZREM', KEYS[1], ARGV[1])
-            """)
+    private static let forgetWorkerBody = """
+        local at = now_ms()
+        local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if seen and tonumber(seen) > at - tonumber(ARGV[2]) then return 0 end
+        redis.call('DEL', KEYS[2])
+        return redis.call('ZREM', KEYS[1], ARGV[1])
+        """
 }

@@ -158,47 +158,29 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Runs `script` by `EVALSHA`, loading it first if this server has not seen it
-    /// (`NOSCRIPT` after a restart or `SCRIPT FLUSH` is handled the same way).
+    /// Calls `function` with `FCALL`, loading its library first if this server lacks it (a new
+    /// or restarted server, `FUNCTION FLUSH`).
     @discardableResult
-    public func run(_ script: RedisScript, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError) -> RESPValue
+    public func run(_ function: RedisFunction, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError)
+        -> RESPValue
     {
-        let reply = try await pipeline([script.command(sha: try await sha(of: script), keys: keys, arguments: arguments)])[0]
-        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            let sha = try await load(script)
-            return try await send(script.command(sha: sha, keys: keys, arguments: arguments))
-        }
-        return try reply.throwingServerError()
+        try await run([RedisFunction.Call(function, keys: keys, arguments: arguments)])[0].throwingServerError()
     }
 
-    /// Runs many calls of one or more scripts in one pipeline; error replies stay values.
-    public func run(_ calls: [RedisScript.Call]) async throws(RedisError) -> [RESPValue] {
-        var commands: [RedisCommand] = []
-        commands.reserveCapacity(calls.count)
-        for call in calls {
-            commands.append(call.script.command(sha: try await sha(of: call.script), keys: call.keys, arguments: call.arguments))
-        }
-        var replies = try await pipeline(commands)
+    /// Runs many function calls in one pipeline; error replies stay values.
+    public func run(_ calls: [RedisFunction.Call]) async throws(RedisError) -> [RESPValue] {
+        var replies = try await pipeline(calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) })
+        var loaded: Set<String> = []
         for (i, reply) in replies.enumerated() {
-            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else { continue }
-            // The script did not run: loading it and running the call again is safe.
+            guard case .error(let message) = reply, message.hasPrefix("ERR Function not found") else { continue }
+            // The call did not run: loading the library and calling again is safe.
             let call = calls[i]
-            let sha = try await load(call.script)
-            replies[i] = try await pipeline([call.script.command(sha: sha, keys: call.keys, arguments: call.arguments)])[0]
+            if loaded.insert(call.function.library.name).inserted {
+                try await send(RedisCommand("FUNCTION", "LOAD", "REPLACE", call.function.library.source))
+            }
+            replies[i] = try await pipeline([call.function.command(keys: call.keys, arguments: call.arguments)])[0]
         }
         return replies
-    }
-
-    private func sha(of script: RedisScript) async throws(RedisError) -> String {
-        if let sha = script.loadedSHA { return sha }
-        return try await load(script)
-    }
-
-    private func load(_ script: RedisScript) async throws(RedisError) -> String {
-        let reply = try await send(RedisCommand("SCRIPT", "LOAD", script.source))
-        guard let sha = reply.string else { throw .unexpectedReply("SCRIPT LOAD answered \(reply)") }
-        script.loadedSHA = sha
-        return sha
     }
 
     /// Closes the connection; later commands throw ``RedisError/clientClosed``.

@@ -378,7 +378,7 @@ final class Bench: Sendable {
         for (name, count) in calls where !ignored.contains(name) {
             let delta = count - (callsBefore[name] ?? 0)
             executed += delta
-            if ["evalsha", "eval", "blmove", "script|load", "client|setname", "client|id", "client|unblock", "sadd"].contains(name) {
+            if ["fcall", "blmove", "function|load", "client|setname", "client|id", "client|unblock", "sadd"].contains(name) {
                 sent += delta
             }
         }

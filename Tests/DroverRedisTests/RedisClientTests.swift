@@ -55,20 +55,33 @@ import Testing
         #expect(replies[1] == .simpleString("OK"))
     }
 
-    @Test func scriptsLoadOnNoscript() async throws {
+    @Test func functionLibrariesLoadWhenMissing() async throws {
         let server = try await RedisServer.start()
         defer { Task { await server.stop() } }
         let client = try server.client()
         defer { Task { await client.close() } }
-        let script = RedisScript(name: "add", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
-        #expect(try await client.run(script, keys: ["n"], arguments: [5]) == .integer(5))
-        try await client.send("SCRIPT", "FLUSH")
-        #expect(try await client.run(script, keys: ["n"], arguments: [2]) == .integer(7))
-        try await client.send("SCRIPT", "FLUSH")
+        let library = RedisFunctionLibrary(
+            prefix: "test",
+            body: "redis.register_function(LIBRARY .. '_add', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)")
+        let add = library.function("add")
+        #expect(library.name.hasPrefix("test_") && add.name == library.name + "_add")
+        #expect(try await client.run(add, keys: ["n"], arguments: [5]) == .integer(5))
+        let listed = try await client.send("FUNCTION", "LIST", "LIBRARYNAME", library.name)
+        #expect(listed.array?.count == 1)
+        try await client.send("FUNCTION", "FLUSH")
+        #expect(try await client.run(add, keys: ["n"], arguments: [2]) == .integer(7))
+        try await client.send("FUNCTION", "FLUSH")
         let replies = try await client.run([
-            RedisScript.Call(script, keys: ["n"], arguments: [1]), RedisScript.Call(script, keys: ["n"], arguments: [1]),
+            RedisFunction.Call(add, keys: ["n"], arguments: [1]), RedisFunction.Call(add, keys: ["n"], arguments: [1]),
         ])
         #expect(replies == [.integer(8), .integer(9)])
+        // A changed library is another library: both versions can be loaded at once.
+        let changed = RedisFunctionLibrary(
+            prefix: "test",
+            body: "redis.register_function(LIBRARY .. '_add', function(keys, args) return redis.call('INCRBY', keys[1], 2 * args[1]) end)")
+        #expect(changed.name != library.name)
+        #expect(try await client.run(changed.function("add"), keys: ["n"], arguments: [1]) == .integer(11))
+        #expect(try await client.run(add, keys: ["n"], arguments: [1]) == .integer(12))
     }
 
     @Test func refusedConnectionIsATypedError() async throws {

@@ -149,7 +149,7 @@ import Testing
         // commandstats also counts the commands scripts run inside Redis; what crosses the
         // network is the scripts themselves plus the few plain commands a worker sends.
         // (This test's own reads are plain HGETALL/LLEN/… and are left out.)
-        let sent = ["evalsha", "blmove", "sadd", "script|load", "client|setname", "zrem"].compactMap { calls[$0] }.reduce(0, +)
+        let sent = ["fcall", "blmove", "sadd", "function|load", "client|setname", "zrem"].compactMap { calls[$0] }.reduce(0, +)
         let executed = calls.filter { !["info", "config|resetstat", "hgetall", "smembers", "subscribe", "exists"].contains($0.key) }.values
             .reduce(0, +)
         let perJob = Double(sent) / Double(jobs)
