@@ -104,9 +104,25 @@ public final class Worker: Service, Sendable {
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.id)"
         self.logger = logger
-        self.slots = Slots(capacity: max(1, configuration.concurrency))
+        let slots = Slots(capacity: max(1, configuration.concurrency))
+        self.slots = slots
         let id = configuration.id
-        self.completions = CompletionBatcher { [store] reports in try await store.complete(reports, worker: id) }
+        let queue = configuration.queues.first ?? "default"
+        // A busy worker refills the slots its finished jobs freed in the same round trip as
+        // their reports, from its first queue; the fetch loop claims from the others.
+        self.completions = CompletionBatcher { [store] reports in
+            let reserved = slots.reserve(upTo: slots.capacity)
+            do {
+                let (outcomes, claimed) = try await store.complete(reports, worker: id, thenClaim: reserved, from: queue, start: true)
+                slots.give(reserved - claimed.count)
+                slots.handOff(claimed)
+                return outcomes
+            } catch {
+                slots.give(reserved)
+                if reserved > 0 { slots.noteClaimMayBeLost() }
+                throw error
+            }
+        }
     }
 
     /// `<host>-<pid>-<4 random hex digits>`.
@@ -135,7 +151,7 @@ public final class Worker: Service, Sendable {
         }
         guard first else { return }
         logger.info("worker stopping: no new jobs; waiting for running ones", metadata: ["inFlight": "\(inFlightCount)"])
-        slots.wakeWaiter()
+        slots.close()
         // Ends a blocked fetch at once instead of at its timeout.
         let store = self.store
         let id = configuration.id
@@ -199,45 +215,71 @@ public final class Worker: Service, Sendable {
 
     // MARK: Fetching
 
+    /// The run loop starts every job the fetcher or a report claimed; the fetcher claims
+    /// into free slots, waiting for jobs when the queues are empty.
     private func fetchAndRun() async {
         await withDiscardingTaskGroup { jobs in
-            var failures = 0
-            while !isStopping {
-                let free = await slots.waitForFree()
-                if isStopping { break }
-                do {
-                    let claimed = try await store.waitAndClaim(
-                        queues: configuration.queues, worker: configuration.id, max: free, start: true, timeout: configuration.fetchTimeout)
-                    if failures > 0 { logger.info("fetching again") }
-                    failures = 0
-                    slots.take(claimed.count)
-                    state.withLock { state in
-                        for job in claimed { state.inFlight[job.id] = job }
-                    }
-                    for job in claimed {
-                        jobs.addTask { await self.execute(job) }
-                    }
-                } catch {
-                    if isStopping { break }
-                    if failures == 0 { logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"]) }
-                    failures += 1
-                    try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
-                    // A claim whose reply was lost left jobs under our name that we never
-                    // started: hand them back before fetching again.
-                    if let report = try? await store.reconcile(
-                        worker: configuration.id, queues: configuration.queues, holding: inFlightIDs),
-                        !report.handedBack.isEmpty || !report.requeued.isEmpty
-                    {
-                        logger.warning(
-                            "handed back jobs this worker had lost track of",
-                            metadata: ["handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
-                    }
-                }
+            jobs.addTask { await self.fetch() }
+            while true {
+                let claimed = await slots.waitForHandedOff()
+                if claimed.isEmpty { break }  // stopping
+                track(claimed)
+                for job in claimed { jobs.addTask { await self.execute(job) } }
             }
+            // Claimed just before the stop: they are RUNNING under this worker, so they run in
+            // the grace period like the others.
+            let late = slots.takeHandedOff()
+            track(late)
+            for job in late { jobs.addTask { await self.execute(job) } }
             await drainOrInterrupt()
             // Past the grace period, handlers still running are cancelled; the group waits
             // for them to return (a handler that ignores cancellation delays the exit).
             if state.withLock({ $0.interrupted }) { jobs.cancelAll() }
+        }
+    }
+
+    private func fetch() async {
+        var failures = 0
+        while !isStopping {
+            await slots.waitForFree()
+            if slots.takeClaimMayBeLost() { await reconcileLostClaims() }
+            let reserved = slots.reserve(upTo: slots.capacity)
+            if reserved == 0 { continue }
+            do {
+                let claimed = try await store.waitAndClaim(
+                    queues: configuration.queues, worker: configuration.id, max: reserved, start: true,
+                    timeout: configuration.fetchTimeout)
+                slots.give(reserved - claimed.count)
+                if failures > 0 { logger.info("fetching again") }
+                failures = 0
+                slots.handOff(claimed)
+            } catch {
+                slots.give(reserved)
+                if isStopping { break }
+                if failures == 0 { logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"]) }
+                failures += 1
+                try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
+                await reconcileLostClaims()
+            }
+        }
+    }
+
+    private func track(_ claimed: [ClaimedJob]) {
+        guard !claimed.isEmpty else { return }
+        state.withLock { state in
+            for job in claimed { state.inFlight[job.id] = job }
+        }
+    }
+
+    /// A claim whose reply was lost left jobs under our name that we never started: hands
+    /// them back before fetching again.
+    private func reconcileLostClaims() async {
+        if let report = try? await store.reconcile(worker: configuration.id, queues: configuration.queues, holding: inFlightIDs),
+            !report.handedBack.isEmpty || !report.requeued.isEmpty
+        {
+            logger.warning(
+                "handed back jobs this worker had lost track of",
+                metadata: ["handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
         }
     }
 
@@ -272,12 +314,14 @@ public final class Worker: Service, Sendable {
         logger[metadataKey: "queue"] = "\(job.queue)"
         logger[metadataKey: "type"] = "\(job.type)"
         logger[metadataKey: "attempt"] = "\(job.attempt)"
+        // The slot frees when the handler returns; the job stays in flight until reported.
+        var holdsSlot = true
         defer {
             let empty = state.withLock { state -> Bool in
                 state.inFlight[job.id] = nil
                 return state.inFlight.isEmpty
             }
-            slots.give()
+            if holdsSlot { slots.give() }
             if empty { drained.fire() }
         }
         logger.debug("job RUNNING")
@@ -314,6 +358,8 @@ public final class Worker: Service, Sendable {
             _ = await run.result
             return
         }
+        holdsSlot = false
+        slots.give()
         if state.withLock({ $0.interrupted }) { return }  // already handed back
         switch outcome {
         case .success(let result):

@@ -75,6 +75,14 @@ public protocol JobStore: Sendable {
     /// RUNNING → COMPLETED.
     func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome]
 
+    /// RUNNING → COMPLETED for `reports`, then claims up to `max` jobs from `queue` (as
+    /// ``claim(queues:worker:max:start:)`` does) for the slots the finished jobs freed: a busy
+    /// worker's report and its next fetch in one round trip where the store can (Redis: one
+    /// pipeline). If this throws, the claim may have happened: reconcile before trusting what
+    /// the store says the worker holds.
+    func complete(_ reports: [CompletionReport], worker: String, thenClaim max: Int, from queue: String, start: Bool) async throws
+        -> (outcomes: [ReportOutcome], claimed: [ClaimedJob])
+
     /// RUNNING → FAILED → RETRY_QUEUED or DEAD_LETTER.
     func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome]
 
@@ -105,6 +113,15 @@ public protocol JobStore: Sendable {
 
 extension JobStore {
     public func close() async {}
+
+    /// Two steps: the report, then the claim.
+    public func complete(_ reports: [CompletionReport], worker: String, thenClaim max: Int, from queue: String, start: Bool)
+        async throws -> (outcomes: [ReportOutcome], claimed: [ClaimedJob])
+    {
+        let outcomes = try await complete(reports, worker: worker)
+        let claimed = max > 0 ? try await claim(queues: [queue], worker: worker, max: max, start: start) : []
+        return (outcomes, claimed)
+    }
 }
 
 /// A job a worker has taken, with what it needs to run and report it.

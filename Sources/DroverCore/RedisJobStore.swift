@@ -309,14 +309,21 @@ public final class RedisJobStore: JobStore {
     public func claim(queues: [String], worker: String, max: Int, start: Bool) async throws -> [ClaimedJob] {
         var claimed: [ClaimedJob] = []
         for queue in queues where claimed.count < max {
-            // Ids already moved by a finished blocking fetch come first.
-            let moved = takeMovedIDs(worker: worker, queue: queue, max: max - claimed.count)
-            let want = max - claimed.count - moved.count
-            let arguments: [any RedisArgument] = [worker, want, start ? "1" : "0"] + moved
-            let reply = try await run(call(Scripts.claim, queue: queue, worker: worker, arguments: arguments))
-            claimed += try (reply.array ?? []).map { try Self.decodeClaimed($0, queue: queue) }
+            let reply = try await run(claimCall(queue: queue, worker: worker, max: max - claimed.count, start: start))
+            claimed += try Self.decodeClaimedJobs(reply, queue: queue)
         }
         return claimed
+    }
+
+    private func claimCall(queue: String, worker: String, max: Int, start: Bool) -> RedisFunction.Call {
+        // Ids already moved by a finished blocking fetch come first.
+        let moved = takeMovedIDs(worker: worker, queue: queue, max: max)
+        let arguments: [any RedisArgument] = [worker, max - moved.count, start ? "1" : "0"] + moved
+        return call(Scripts.claim, queue: queue, worker: worker, arguments: arguments)
+    }
+
+    private static func decodeClaimedJobs(_ reply: RESPValue, queue: String) throws -> [ClaimedJob] {
+        try (reply.throwingServerError().array ?? []).map { try decodeClaimed($0, queue: queue) }
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
@@ -492,11 +499,22 @@ public final class RedisJobStore: JobStore {
     }
 
     public func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome] {
+        try await complete(reports, worker: worker, thenClaim: 0, from: "", start: false).outcomes
+    }
+
+    public func complete(_ reports: [CompletionReport], worker: String, thenClaim max: Int, from queue: String, start: Bool)
+        async throws -> (outcomes: [ReportOutcome], claimed: [ClaimedJob])
+    {
         for report in reports { try JSONText.validate(report.result, field: "result") }
         let retention = configuration.retention.completed.milliseconds
-        return try await report(reports, queue: \.lease.queue, worker: worker, script: Scripts.complete, leading: [retention]) {
+        var (calls, decode) = reportCalls(reports, queue: \.lease.queue, worker: worker, script: Scripts.complete, leading: [retention]) {
             [$0.lease.id.rawValue, $0.lease.attempt, $0.result]
         }
+        if max > 0 { calls.append(claimCall(queue: queue, worker: worker, max: max, start: start)) }
+        guard !calls.isEmpty else { return ([], []) }
+        let replies = try await redis.run(calls)
+        let claimed = max > 0 ? try Self.decodeClaimedJobs(replies[replies.count - 1], queue: queue) : []
+        return (try decode(replies), claimed)
     }
 
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
@@ -505,13 +523,24 @@ public final class RedisJobStore: JobStore {
         }
     }
 
-    /// Sends reports grouped by queue, one script call per queue in one pipeline, and maps
+    /// Sends reports grouped by queue, one function call per queue in one pipeline, and maps
     /// the per-job answers back to the order of `items`.
     private func report<Item>(
         _ items: [Item], queue: (Item) -> String, worker: String, script: RedisFunction, leading: [any RedisArgument] = [],
         arguments: (Item) -> [any RedisArgument]
     ) async throws -> [ReportOutcome] {
-        guard !items.isEmpty else { return [] }
+        let (calls, decode) = reportCalls(items, queue: queue, worker: worker, script: script, leading: leading, arguments: arguments)
+        guard !calls.isEmpty else { return [] }
+        return try decode(try await redis.run(calls))
+    }
+
+    /// The calls of ``report(_:queue:worker:script:leading:arguments:)``, and the decoding of
+    /// their replies (the first replies of a pipeline that may carry more calls after them).
+    private func reportCalls<Item>(
+        _ items: [Item], queue: (Item) -> String, worker: String, script: RedisFunction, leading: [any RedisArgument] = [],
+        arguments: (Item) -> [any RedisArgument]
+    ) -> ([RedisFunction.Call], @Sendable ([RESPValue]) throws -> [ReportOutcome]) {
+        let count = items.count
         var order: [String] = []
         var indices: [String: [Int]] = [:]
         for (i, item) in items.enumerated() {
@@ -522,15 +551,20 @@ public final class RedisJobStore: JobStore {
         let calls = order.map { q in
             call(script, queue: q, worker: worker, arguments: [worker] + leading + indices[q]!.flatMap { arguments(items[$0]) })
         }
-        let replies = try await redis.run(calls)
-        var outcomes = [ReportOutcome](repeating: .stale(current: nil), count: items.count)
-        for (q, reply) in zip(order, replies) {
-            let answers = try reply.throwingServerError().array ?? []
-            for (i, answer) in zip(indices[q]!, answers) {
-                outcomes[i] = Self.decodeOutcome(answer.string ?? "")
+        let positions = order.map { indices[$0]! }
+        return (
+            calls,
+            { replies in
+                var outcomes = [ReportOutcome](repeating: .stale(current: nil), count: count)
+                for (positions, reply) in zip(positions, replies) {
+                    let answers = try reply.throwingServerError().array ?? []
+                    for (i, answer) in zip(positions, answers) {
+                        outcomes[i] = Self.decodeOutcome(answer.string ?? "")
+                    }
+                }
+                return outcomes
             }
-        }
-        return outcomes
+        )
     }
 
     public func heartbeat(_ info: WorkerInfo) async throws {
