@@ -36,9 +36,7 @@ struct SuiteBench: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: .long, help: ArgumentHelp("Use this Redis instead of starting one (keys 'dbench:*' are used and deleted).", valueName: "url"))
-    var redis: String?
+    @OptionGroup var target: BenchTarget
 
     @Option(name: .long, help: "No-op jobs per processing and enqueue measurement.")
     var jobs: Int = 20000
@@ -80,28 +78,8 @@ struct SuiteBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let quiet = Logger(label: "drover.bench")
-        ConnectionOptions.bootstrapStandardErrorLogging(level: .error)
-        var ownServer: LocalRedis?
-        let url: String
-        if let redis {
-            url = redis
-        } else {
-            progress("starting a private redis-server")
-            let server = try await LocalRedis.start(password: nil)
-            ownServer = server
-            url = server.url
-        }
-        let bench: Bench
-        do {
-            bench = try await Bench(url: url, concurrency: concurrency, logger: quiet)
-        } catch {
-            await ownServer?.stop()
-            fail("\(error)")
-        }
-        var report = BenchReport(machine: .current, redisVersion: try await bench.redisVersion())
-        do {
-            try await bench.clean()
+        let report = await target.measure(concurrency: concurrency) { bench in
+            var report = BenchReport(machine: .current, redisVersion: try await bench.redisVersion())
             progress("enqueue: \(jobs) jobs one by one (\(inFlight) in flight), then in batches")
             report.enqueue = try await bench.enqueue(jobs: jobs, inFlight: inFlight)
             progress("memory: \(jobs) queued jobs")
@@ -116,20 +94,54 @@ struct SuiteBench: AsyncParsableCommand {
             }
             progress("latency: \(latencySamples) jobs one at a time")
             report.latency = try await bench.latency(samples: latencySamples)
-        } catch {
-            try? await bench.clean()
-            await bench.close()
-            await ownServer?.stop()
-            fail("\(error)")
+            return report
         }
-        try? await bench.clean()
-        await bench.close()
-        await ownServer?.stop()
         print(json ? report.json : report.table)
     }
 
     private func progress(_ message: String) {
         FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
+    }
+}
+
+/// The Redis a bench measures on: the one given, or a private `redis-server` it starts and
+/// stops. Either way the bench's keys are deleted before and after.
+struct BenchTarget: ParsableArguments {
+    @Option(
+        name: .long, help: ArgumentHelp("Use this Redis instead of starting one (keys 'dbench:*' are used and deleted).", valueName: "url"))
+    var redis: String?
+
+    /// Runs `body` against the Redis, cleans up, and exits with the error if it throws.
+    func measure<Result: Sendable>(concurrency: Int, _ body: (Bench) async throws -> Result) async -> Result {
+        ConnectionOptions.bootstrapStandardErrorLogging(level: .error)
+        var ownServer: LocalRedis?
+        do {
+            let url: String
+            if let redis {
+                url = redis
+            } else {
+                FileHandle.standardError.write(Data("bench: starting a private redis-server\n".utf8))
+                let server = try await LocalRedis.start(password: nil)
+                ownServer = server
+                url = server.url
+            }
+            let bench = try await Bench(url: url, concurrency: concurrency, logger: Logger(label: "drover.bench"))
+            do {
+                try await bench.clean()
+                let result = try await body(bench)
+                try? await bench.clean()
+                await bench.close()
+                await ownServer?.stop()
+                return result
+            } catch {
+                try? await bench.clean()
+                await bench.close()
+                throw error
+            }
+        } catch {
+            await ownServer?.stop()
+            fail("\(error)")
+        }
     }
 }
 

@@ -22,9 +22,7 @@ struct SoakBench: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: .long, help: ArgumentHelp("Use this Redis instead of starting one (keys 'dbench:*' are used and deleted).", valueName: "url"))
-    var redis: String?
+    @OptionGroup var target: BenchTarget
 
     @Option(name: .long, help: "How long to keep the worker busy.")
     var minutes: Double = 10
@@ -62,30 +60,7 @@ struct SoakBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ConnectionOptions.bootstrapStandardErrorLogging(level: .error)
-        var ownServer: LocalRedis?
-        let url: String
-        if let redis {
-            url = redis
-        } else {
-            let server = try await LocalRedis.start(password: nil)
-            ownServer = server
-            url = server.url
-        }
-        let bench = try await Bench(url: url, concurrency: concurrency, logger: Logger(label: "drover.bench"))
-        let report: Report
-        do {
-            try await bench.clean()
-            report = try await soak(bench)
-        } catch {
-            try? await bench.clean()
-            await bench.close()
-            await ownServer?.stop()
-            fail("\(error)")
-        }
-        try? await bench.clean()
-        await bench.close()
-        await ownServer?.stop()
+        let report = await target.measure(concurrency: concurrency) { try await soak($0) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
