@@ -200,11 +200,7 @@ struct BenchReport: Codable {
     var scale: [ProcessingFigures] = []
     var latency: LatencyFigures?
 
-    var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
-    }
+    var json: String { (try? Output.json(self)) ?? "{}" }
 
     var table: String {
         var lines = ["Drover bench — \(machine.cores) cores, \(machine.memoryGiB) GiB, \(machine.system), Redis \(redisVersion)", ""]

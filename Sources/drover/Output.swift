@@ -10,6 +10,13 @@ enum Output {
     /// Whether standard error is a terminal (where progress is drawn).
     static let isTerminal = isatty(STDERR_FILENO) == 1
 
+    /// `value` as indented JSON with sorted keys, the form every `--json` prints.
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     static func table(_ header: [String], _ rows: [[String]]) {
         for line in tableLines(header, rows) { print(line) }
     }

@@ -61,13 +61,7 @@ struct SoakBench: AsyncParsableCommand {
 
     func run() async throws {
         let report = await target.measure(concurrency: concurrency) { try await soak($0) }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(table(report))
-        }
+        print(json ? try Output.json(report) : table(report))
     }
 
     private func soak(_ bench: Bench) async throws -> Report {

@@ -34,9 +34,7 @@ struct StatusCommand: AsyncParsableCommand {
             defer { Task { await store.close() } }
             guard let job = try await store.job(jobID, queue: queue) else { fail("no job \(jobID)") }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(job), as: UTF8.self))
+                print(try Output.json(job))
                 return
             }
             print("job       \(job.id)")
