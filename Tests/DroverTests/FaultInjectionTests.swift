@@ -78,9 +78,16 @@ import Testing
         /// Keeps `process` with the cluster's workers, so it is stopped with them.
         func adopt(_ id: String, _ process: ChildProcess) { workers.withLock { $0[id] = process } }
 
-        func stop() async {
+        /// Kills the master and the workers at once. Called synchronously when a test ends:
+        /// a kill left to a task could come after the test process has exited, and the
+        /// processes would outlive the run.
+        func killProcesses() {
             for process in workers.withLock({ Array($0.values) }) { process.send(SIGKILL) }
             master.send(SIGKILL)
+        }
+
+        func stop() async {
+            killProcesses()
             await store.close()
             await redis.close()
             await server.stop()
@@ -179,7 +186,10 @@ import Testing
 
     @Test func workersKilledWithSIGKILLOverAndOverLoseNothing() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         for n in 1...3 { try cluster.startWorker("w\(n)") }
         let ids = try await Self.submitMix(cluster.store, count: 2000)
         // Kill the oldest worker every 400 ms and start a fresh one, eight times.
@@ -204,7 +214,10 @@ import Testing
 
     @Test func aWorkerFrozenPastTheTimeoutIsReplacedAndItsLateReportsAreRefused() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         for n in 1...2 { try cluster.startWorker("w\(n)") }
         // Slow jobs, so the frozen worker is holding some when it stops.
         let ids = try await cluster.store.submit((0..<200).map { _ in JobRequest(type: "sleep", payload: #"{"ms":300}"#, maxAttempts: 10) })
@@ -237,7 +250,10 @@ import Testing
         let network = try NetworkNamespaceClusterTests.Network(hosts: ["cut"])
         defer { network.tearDown() }
         let cluster = try await Cluster(redisArguments: ["--bind", "127.0.0.1", "169.254.77.1"])
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         for n in 1...2 { try cluster.startWorker("w\(n)") }
         let url = cluster.server.url.replacingOccurrences(of: "127.0.0.1", with: "169.254.77.1")
         cluster.adopt(
@@ -276,7 +292,10 @@ import Testing
 
     @Test func aHandlerThatCrashesItsProcessEndsInTheDeadLetterQueueAndCostsNothingElse() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         for n in 1...2 { try cluster.startWorker("w\(n)") }
         // Whatever dies is replaced, as a process supervisor (systemd, Kubernetes) would.
         let supervisor = Task {
@@ -310,7 +329,10 @@ import Testing
 
     @Test func inIsolationACrashingHandlerCostsOnlyItsOwnJob() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         try cluster.startWorker("isolated", ["--isolate"])
         let worker = try #require(cluster.worker("isolated"))
         var ids = try await cluster.store.submit((0..<40).map { i in JobRequest(type: "echo", payload: "\(i)") }).map(\.id)
@@ -338,7 +360,10 @@ import Testing
 
     @Test func redisKilledAndRestartedMidRunLosesNoAcknowledgedJob() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         for n in 1...3 { try cluster.startWorker("w\(n)") }
         // Every one of these submits was acknowledged: with appendfsync always, each is on disk.
         let ids = try await Self.submitMix(cluster.store, count: 2000)
@@ -356,7 +381,10 @@ import Testing
 
     @Test func theMasterKilledAndRestartedMidRunLosesNothingAndRemoteWorkersReconnect() async throws {
         let cluster = try await Cluster()
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
         try cluster.startWorker("direct")
         try cluster.startRemoteWorker("remote-http", via: "http://127.0.0.1:\(cluster.httpPort)")
         try cluster.startRemoteWorker("remote-tcp", via: "tcp://127.0.0.1:\(cluster.tcpPort)")
