@@ -3,10 +3,10 @@ import Synchronization
 
 /// Sends completion reports in batches without ever waiting to fill one: the first report goes
 /// at once, and reports that finish while a call is on its way go together in the next call.
-/// A busy worker makes one round trip (and one script call) for many jobs; an idle one is not
-/// slowed down by a timer.
+/// A busy worker makes one round trip (and one function call) for many jobs; an idle one is
+/// not slowed down by a timer. The worker's `send` also claims jobs for the freed slots.
 final class CompletionBatcher: Sendable {
-    /// Reports in one call at most: a batch is one script run, which holds Redis meanwhile.
+    /// Reports in one call at most: a batch is one function run, which holds Redis meanwhile.
     static let maxBatch = 64
 
     private let send: @Sendable ([CompletionReport]) async throws -> [ReportOutcome]

@@ -21,14 +21,10 @@ final class Slots: Sendable {
     }
 
     private let state: Mutex<State>
-    let capacity: Int
 
     init(capacity: Int) {
-        self.capacity = capacity
         self.state = Mutex(State(free: capacity))
     }
-
-    var free: Int { state.withLock { $0.free } }
 
     /// Waits until a slot is free or ``close()`` was called (the fetcher; one task at a time).
     func waitForFree() async {
@@ -62,10 +58,10 @@ final class Slots: Sendable {
         }
     }
 
-    /// Takes up to `n` free slots and returns how many it took; none once closed.
-    func reserve(upTo n: Int) -> Int {
+    /// Takes every free slot and returns how many it took; none once closed.
+    func reserveFree() -> Int {
         state.withLock { state in
-            let taken = state.closed ? 0 : max(0, min(n, state.free))
+            let taken = state.closed ? 0 : max(0, state.free)
             state.free -= taken
             return taken
         }

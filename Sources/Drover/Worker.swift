@@ -111,7 +111,7 @@ public final class Worker: Service, Sendable {
         // A busy worker refills the slots its finished jobs freed in the same round trip as
         // their reports, from its first queue; the fetch loop claims from the others.
         self.completions = CompletionBatcher { [store] reports in
-            let reserved = slots.reserve(upTo: slots.capacity)
+            let reserved = slots.reserveFree()
             do {
                 let (outcomes, claimed) = try await store.complete(reports, worker: id, thenClaim: reserved, from: queue, start: true)
                 slots.give(reserved - claimed.count)
@@ -243,7 +243,7 @@ public final class Worker: Service, Sendable {
         while !isStopping {
             await slots.waitForFree()
             if slots.takeClaimMayBeLost() { await reconcileLostClaims() }
-            let reserved = slots.reserve(upTo: slots.capacity)
+            let reserved = slots.reserveFree()
             if reserved == 0 { continue }
             do {
                 let claimed = try await store.waitAndClaim(
@@ -337,18 +337,16 @@ public final class Worker: Service, Sendable {
 
         // The handler races its deadline. On timeout the failure is reported at once, then the
         // handler is cancelled; the slot frees when the handler actually returns.
-        let first = OneShot<Result<String, any Error>>()
+        let first = OneShot<String>()
         let run = Task {
-            let result: Result<String, any Error>
-            do { result = .success(try await handler(job.payload, context)) } catch { result = .failure(error) }
-            first.finish(.success(result))
+            do { first.finish(.success(try await handler(job.payload, context))) } catch { first.finish(.failure(error)) }
         }
         let watched = timeouts.watch(until: started + timeout) {
-            first.finish(.success(.failure(JobFailure.timedOut(after: timeout))))
+            first.finish(.failure(JobFailure.timedOut(after: timeout)))
             run.cancel()
         }
-        let outcome = await withTaskCancellationHandler {
-            (try? await first.wait()) ?? .failure(CancellationError())
+        let outcome: Result<String, any Error> = await withTaskCancellationHandler {
+            do { return .success(try await first.wait()) } catch { return .failure(error) }
         } onCancel: {
             run.cancel()
         }
