@@ -80,28 +80,25 @@ struct SuiteBench: AsyncParsableCommand {
     func run() async throws {
         let report = await target.measure(concurrency: concurrency) { bench in
             var report = BenchReport(machine: .current, redisVersion: try await bench.redisVersion())
-            progress("enqueue: \(jobs) jobs one by one (\(inFlight) in flight), then in batches")
+            benchProgress("enqueue: \(jobs) jobs one by one (\(inFlight) in flight), then in batches")
             report.enqueue = try await bench.enqueue(jobs: jobs, inFlight: inFlight)
-            progress("memory: \(jobs) queued jobs")
+            benchProgress("memory: \(jobs) queued jobs")
             report.memoryPerQueuedJob = try await bench.memoryPerQueuedJob(jobs: jobs)
             for count in Self.numbers(workers)! {
-                progress("processing: \(jobs) jobs, \(count) worker process(es) at concurrency \(concurrency)")
+                benchProgress("processing: \(jobs) jobs, \(count) worker process(es) at concurrency \(concurrency)")
                 report.processing.append(try await bench.processing(jobs: jobs, workers: count))
             }
             for depth in Self.numbers(scale)! {
-                progress("scale: \(depth) jobs queued, 1 worker")
+                benchProgress("scale: \(depth) jobs queued, 1 worker")
                 report.scale.append(try await bench.processing(jobs: depth, workers: 1))
             }
-            progress("latency: \(latencySamples) jobs one at a time")
+            benchProgress("latency: \(latencySamples) jobs one at a time")
             report.latency = try await bench.latency(samples: latencySamples)
             return report
         }
         print(json ? report.json : report.table)
     }
 
-    private func progress(_ message: String) {
-        FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
-    }
 }
 
 /// The Redis a bench measures on: the one given, or a private `redis-server` it starts and
@@ -120,7 +117,7 @@ struct BenchTarget: ParsableArguments {
             if let redis {
                 url = redis
             } else {
-                FileHandle.standardError.write(Data("bench: starting a private redis-server\n".utf8))
+                benchProgress("starting a private redis-server")
                 let server = try await LocalRedis.start(password: nil)
                 ownServer = server
                 url = server.url
@@ -143,6 +140,11 @@ struct BenchTarget: ParsableArguments {
             fail("\(error)")
         }
     }
+}
+
+/// A progress line on standard error, so standard output holds only the report.
+func benchProgress(_ message: String) {
+    FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
 }
 
 /// The machine the figures come from.

@@ -94,8 +94,7 @@ struct SoakBench: AsyncParsableCommand {
                 let rss = (Bench.usage(of: worker.pid).rssMegabytes * 10).rounded() / 10
                 let sample = Sample(seconds: Int((now - started).seconds), jobsDone: done + completedNow, workerRSSMegabytes: rss)
                 samples.append(sample)
-                FileHandle.standardError.write(
-                    Data("bench: soak \(sample.seconds) s, \(sample.jobsDone) jobs, worker RSS \(rss) MB\n".utf8))
+                benchProgress("soak \(sample.seconds) s, \(sample.jobsDone) jobs, worker RSS \(rss) MB")
                 nextSample = now + .seconds(every)
             }
             if now >= end { break }
