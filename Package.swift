@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Drover", targets: ["Drover"]),
         .library(name: "DroverCore", targets: ["DroverCore"]),
         .library(name: "DroverRedis", targets: ["DroverRedis"]),
+        .library(name: "DroverMaster", targets: ["DroverMaster"]),
+        .library(name: "DroverRemote", targets: ["DroverRemote"]),
         .executable(name: "drover", targets: ["drover"]),
     ],
     dependencies: [
@@ -31,15 +33,22 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
+        // The import graph runs one way, from the bottom of this list up (see the README's
+        // architecture section): no module imports one below it in the list that imports it.
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
         .target(
+            name: "DroverTLS",
+            dependencies: [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+        ),
+        .target(
             name: "DroverRedis",
             dependencies: [
                 "CHiredis",
+                "DroverTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -49,19 +58,48 @@ let package = Package(
         ),
         .target(
             name: "DroverCore",
+            swiftSettings: fuzzInstrumented
+        ),
+        .target(
+            name: "DroverRedisStore",
             dependencies: [
+                "DroverCore",
                 "DroverRedis",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fuzzInstrumented
         ),
         .target(
+            name: "DroverMaintenance",
+            dependencies: [
+                "DroverCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DroverAPI",
+            dependencies: ["DroverCore"],
+            swiftSettings: fuzzInstrumented
+        ),
+        .target(
+            name: "DroverProcess"
+        ),
+        .target(
+            name: "DroverLocalRedis",
+            dependencies: [
+                "DroverProcess",
+                "DroverRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Drover",
             dependencies: [
                 "DroverCore",
-                "DroverRedis",
-                "DroverLocal",
+                "DroverRedisStore",
+                "DroverMaintenance",
+                "DroverProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -69,9 +107,12 @@ let package = Package(
         .target(
             name: "DroverMaster",
             dependencies: [
-                "Drover",
+                "DroverAPI",
                 "DroverCore",
+                "DroverMaintenance",
                 "DroverRedis",
+                "DroverRedisStore",
+                "DroverTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,31 +130,29 @@ let package = Package(
         .target(
             name: "DroverRemote",
             dependencies: [
+                "DroverAPI",
                 "DroverCore",
-                "DroverRedis",
+                "DroverTLS",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .target(
-            name: "DroverLocal",
-            dependencies: [
-                "DroverRedis",
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "drover",
             dependencies: [
                 "Drover",
-                "DroverLocal",
-                "DroverMaster",
-                "DroverRemote",
+                "DroverAPI",
                 "DroverCore",
+                "DroverLocalRedis",
+                "DroverMaintenance",
+                "DroverMaster",
+                "DroverProcess",
                 "DroverRedis",
+                "DroverRedisStore",
+                "DroverRemote",
+                "DroverTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,46 +172,58 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: fuzzInstrumented),
         .executableTarget(
             name: "FuzzTCPFrames",
-            dependencies: ["DroverMaster", "FuzzSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: ["DroverAPI", "DroverMaster", "FuzzSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
             path: "Fuzz/TCPFrames",
             swiftSettings: fuzzInstrumented,
             linkerSettings: fuzzLinked
         ),
         .executableTarget(
             name: "FuzzJobDecoding",
-            dependencies: ["DroverCore", "DroverMaster", "FuzzSupport"],
+            dependencies: ["DroverAPI", "DroverCore", "DroverMaster", "DroverRedisStore", "FuzzSupport"],
             path: "Fuzz/JobDecoding",
             swiftSettings: fuzzInstrumented,
             linkerSettings: fuzzLinked
         ),
+        // Tests: a target per library module with logic, then the store contract suite (every
+        // store, one set of tests) and the system tests (real drover processes).
         .target(
             name: "DroverTestSupport",
             dependencies: [
-                "DroverRedis",
+                "Drover",
                 "DroverCore",
-                "DroverLocal",
+                "DroverLocalRedis",
+                "DroverProcess",
+                "DroverRedis",
+                "DroverRedisStore",
+                "DroverTLS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/DroverTestSupport"
         ),
+        .testTarget(name: "DroverRedisTests", dependencies: ["DroverRedis", "DroverTLS", "DroverTestSupport"]),
+        .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore"]),
+        .testTarget(name: "DroverRedisStoreTests", dependencies: ["DroverRedisStore", "DroverTestSupport"]),
+        .testTarget(name: "DroverAPITests", dependencies: ["DroverAPI"]),
+        .testTarget(name: "DroverMaintenanceTests", dependencies: ["DroverMaintenance", "Drover", "DroverTestSupport"]),
+        .testTarget(name: "DroverTests", dependencies: ["Drover", "DroverTestSupport"]),
         .testTarget(
-            name: "DroverRedisTests",
-            dependencies: ["DroverRedis", "DroverTestSupport"]
-        ),
-        .testTarget(
-            name: "DroverCoreTests",
-            dependencies: ["DroverCore", "DroverRedis", "DroverTestSupport"]
-        ),
-        .testTarget(
-            name: "DroverTests",
+            name: "DroverMasterTests",
             dependencies: [
-                "Drover", "DroverCore", "DroverRedis", "DroverMaster", "DroverRemote", "DroverTestSupport",
+                "Drover", "DroverAPI", "DroverMaster", "DroverRemote", "DroverTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: ["DroverCore", "DroverMaster", "DroverRemote", "DroverTestSupport"]
+        ),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["Drover", "DroverRemote", "DroverTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import DroverMaster
 import FuzzSupport

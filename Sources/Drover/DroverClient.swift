@@ -1,5 +1,6 @@
 import DroverCore
 import DroverRedis
+import DroverRedisStore
 import Foundation
 import Logging
 

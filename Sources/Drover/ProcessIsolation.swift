@@ -1,5 +1,5 @@
 import DroverCore
-import DroverLocal
+import DroverProcess
 import Foundation
 import Logging
 
@@ -51,13 +51,7 @@ extension JobHandlers {
         do {
             let (job, payload) = try IsolatedJob.decode(String(decoding: input, as: UTF8.self))
             guard let handler = handler(for: job.type) else { throw JobFailure.noHandler(type: job.type, worker: job.worker) }
-            var jobLogger = logger
-            jobLogger[metadataKey: "job"] = "\(job.id)"
-            jobLogger[metadataKey: "type"] = "\(job.type)"
-            jobLogger[metadataKey: "attempt"] = "\(job.attempt)"
-            let context = JobContext(
-                id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, maxAttempts: job.maxAttempts,
-                isLastAttempt: job.attempt >= job.maxAttempts, worker: job.worker, logger: jobLogger)
+            let context = job.context(logger: logger)
             let result = try await handler(payload, context)
             answer = #"{"ok":true,"result":\#(result)}"#
         } catch {
@@ -75,11 +69,40 @@ struct IsolatedJob: Codable, Sendable {
     var type: String
     var attempt: Int
     var maxAttempts: Int
+    /// Decided by the worker from the job's ``Attempts``: the child sees only the hand-out
+    /// count, which after an operator's retry of a dead letter is past `maxAttempts`.
+    var isLastAttempt: Bool
     var worker: String
+
+    init(_ context: JobContext) {
+        id = context.id
+        queue = context.queue
+        type = context.type
+        attempt = context.attempt
+        maxAttempts = context.maxAttempts
+        isLastAttempt = context.isLastAttempt
+        worker = context.worker
+    }
+
+    /// The handler's context in the child, as the worker would have built it.
+    func context(logger: Logger) -> JobContext {
+        var jobLogger = logger
+        jobLogger[metadataKey: "job"] = "\(id)"
+        jobLogger[metadataKey: "type"] = "\(type)"
+        jobLogger[metadataKey: "attempt"] = "\(attempt)"
+        return JobContext(
+            id: id, queue: queue, type: type, attempt: attempt, maxAttempts: maxAttempts, isLastAttempt: isLastAttempt,
+            worker: worker, logger: jobLogger)
+    }
 
     /// A handler's error as the child reported it.
     struct HandlerError: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// The child's standard input: this, with the payload's JSON inline.
+    func encoded(payload: String) -> String {
+        WireFormat.encode(self, raw: [("payload", payload)])
     }
 
     static func decode(_ text: String) throws -> (IsolatedJob, payload: String) {
@@ -88,10 +111,7 @@ struct IsolatedJob: Codable, Sendable {
     }
 
     static func run(command: [String], environment: [String: String], payload: String, context: JobContext) async throws -> String {
-        let job = IsolatedJob(
-            id: context.id, queue: context.queue, type: context.type, attempt: context.attempt, maxAttempts: context.maxAttempts,
-            worker: context.worker)
-        let input = WireFormat.encode(job, raw: [("payload", payload)])
+        let input = IsolatedJob(context).encoded(payload: payload)
         let (status, output) = try await ChildProcess.run(
             executable: command[0], arguments: Array(command.dropFirst()), environment: environment, input: Array(input.utf8))
         try Task.checkCancellation()

@@ -1,4 +1,5 @@
 import DroverCore
+import DroverMaintenance
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -35,14 +36,14 @@ public final class Worker: Service, Sendable {
         public var fetchTimeout: Duration
         /// When set, the worker also runs a reaper, promoter and janitor, so a deployment
         /// needs no master. They are safe to run in every process at once.
-        public var maintenance: Maintenance?
+        public var maintenance: Maintenance.Configuration?
         public var version: String
 
         public init(
             id: String = Worker.defaultID(), queues: [String] = ["default"], concurrency: Int = 10,
             heartbeatInterval: Duration = .seconds(2), jobTimeout: Duration = .seconds(1800),
             shutdownGracePeriod: Duration = .seconds(25), fetchTimeout: Duration = .seconds(5),
-            maintenance: Maintenance? = Maintenance(), version: String = DroverVersion.current
+            maintenance: Maintenance.Configuration? = Maintenance.Configuration(), version: String = DroverVersion.current
         ) {
             self.id = id
             self.queues = queues
@@ -53,24 +54,6 @@ public final class Worker: Service, Sendable {
             self.fetchTimeout = fetchTimeout
             self.maintenance = maintenance
             self.version = version
-        }
-    }
-
-    /// Settings of the maintenance duties a worker may run.
-    public struct Maintenance: Sendable {
-        public var heartbeatTimeout: Duration
-        public var reaperInterval: Duration
-        public var promoterInterval: Duration
-        public var janitorInterval: Duration
-
-        public init(
-            heartbeatTimeout: Duration = .seconds(10), reaperInterval: Duration = .seconds(1),
-            promoterInterval: Duration = .seconds(1), janitorInterval: Duration = .seconds(60)
-        ) {
-            self.heartbeatTimeout = heartbeatTimeout
-            self.reaperInterval = reaperInterval
-            self.promoterInterval = promoterInterval
-            self.janitorInterval = janitorInterval
         }
     }
 
@@ -192,15 +175,8 @@ public final class Worker: Service, Sendable {
             duties.addTask { await heartbeat.run() }
             duties.addTask { await self.timeouts.run() }
             if let maintenance = configuration.maintenance {
-                let store = self.store
-                let logger = self.logger
-                duties.addTask {
-                    try? await Reaper(
-                        store: store, heartbeatTimeout: maintenance.heartbeatTimeout, interval: maintenance.reaperInterval, logger: logger
-                    ).run()
-                }
-                duties.addTask { try? await Promoter(store: store, interval: maintenance.promoterInterval, logger: logger).run() }
-                duties.addTask { try? await Janitor(store: store, interval: maintenance.janitorInterval, logger: logger).run() }
+                let maintenance = Maintenance(store: store, configuration: maintenance, logger: logger)
+                duties.addTask { try? await maintenance.run() }
             }
             await fetchAndRun()
             duties.cancelAll()

@@ -2,11 +2,13 @@ import Synchronization
 
 /// Wakes tasks waiting for a job to finish. Both stores feed it: the Redis store from the
 /// `drover:finished` channel, the in-memory store directly.
-final class FinishedJobWaiters: Sendable {
+package final class FinishedJobWaiters: Sendable {
+    package init() {}
+
     private let waiters = Mutex<[JobID: [ObjectIdentifier: Wakeup]]>([:])
 
     /// Wakes everyone waiting on `id`.
-    func notify(_ id: JobID) {
+    package func notify(_ id: JobID) {
         let woken = waiters.withLock { $0[id].map { Array($0.values) } ?? [] }
         for wakeup in woken { wakeup.fire() }
     }
@@ -14,7 +16,7 @@ final class FinishedJobWaiters: Sendable {
     /// Calls `read` until it returns a finished job, `nil` or the deadline passes; between
     /// reads it sleeps until `notify(id)` or `recheck` has passed (the safety net for a
     /// notification lost while a connection was down).
-    func wait(
+    package func wait(
         for id: JobID, timeout: Duration, recheck: Duration = .seconds(2),
         read: @Sendable () async throws -> Job?
     ) async throws -> Job? {

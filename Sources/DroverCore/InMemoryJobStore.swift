@@ -229,8 +229,7 @@ public actor InMemoryJobStore: JobStore {
             for id in queueState[queue]?.active[worker] ?? [] where !holding.contains(id) {
                 release(id, queue: queue, worker: worker)
                 guard let job = jobs[id], job.worker == worker, job.state == .assigned || job.state == .running else { continue }
-                let reason = "interrupted: \(worker) no longer knew of this job (a lost reply or a restart)"
-                _ = failJob(id, at: at, worker: worker, error: reason, delayMs: 0, alwaysRetry: true)
+                _ = failJob(id, at: at, worker: worker, error: FailureReason.forgotten(by: worker), delayMs: 0, alwaysRetry: true)
                 report.handedBack.append(id)
             }
         }
@@ -298,7 +297,7 @@ public actor InMemoryJobStore: JobStore {
         jobs[id]!.error = error
         let job = jobs[id]!
         count("failed", queue: job.queue, type: job.type)
-        if alwaysRetry || job.attempt - job.attemptBase < job.maxAttempts {
+        if job.attempts.stateAfterFailure(countsAgainstJob: !alwaysRetry) == .retryQueued {
             move(id, to: .retryQueued, at: at, worker: worker)
             let due = at + Int64(delayMs)
             jobs[id]!.runAt = due
@@ -338,11 +337,11 @@ public actor InMemoryJobStore: JobStore {
         // Processing lists whose worker is not registered at all are orphans: reap them too.
         let orphaned = queueState.values.flatMap { $0.active.keys }.filter { workerInfo[$0] == nil }
         for worker in Set(lost + orphaned).sorted() {
-            let reason = "worker lost: \(worker) sent no heartbeat for \(heartbeatTimeout)"
+            let reason = FailureReason.workerLost(worker, silentFor: heartbeatTimeout)
             for queue in queueState.keys.sorted() {
                 for id in queueState[queue]!.active[worker] ?? [] {
                     guard let job = jobs[id], job.worker == worker, job.state == .running || job.state == .assigned else { continue }
-                    let delay = job.backoff.delayMs(afterAttempt: job.attempt - job.attemptBase)
+                    let delay = job.backoff.delayMs(afterAttempt: job.attempts.used)
                     _ = failJob(id, at: at, worker: worker, error: reason, delayMs: delay, alwaysRetry: false)
                     count("reassigned", queue: queue, type: job.type)
                     report.failedJobs.append(id)

@@ -65,7 +65,7 @@ public struct Job: Sendable, Hashable, Codable {
     }
 
     /// Attempts left before the job is dead-lettered.
-    public var attemptsLeft: Int { max(0, maxAttempts - (attempt - attemptBase)) }
+    public var attemptsLeft: Int { attempts.left }
 }
 
 /// One step in a job's history.

@@ -155,8 +155,10 @@ public struct ClaimedJob: Sendable, Hashable {
         self.timeoutMs = timeoutMs
     }
 
+    public var attempts: Attempts { Attempts(attempt: attempt, attemptBase: attemptBase, maxAttempts: maxAttempts) }
+
     /// True when this is the job's last attempt before DEAD_LETTER.
-    public var isLastAttempt: Bool { attempt - attemptBase >= maxAttempts }
+    public var isLastAttempt: Bool { attempts.isLast }
 }
 
 /// One hand-out of a job to a worker: reports carry it, and fencing checks it.
@@ -220,7 +222,7 @@ public struct FailureReport: Sendable, Hashable {
     public init(job: ClaimedJob, error: String, kind: Kind = .error, retryDelayMs: Int? = nil) {
         self.init(
             lease: job.lease, error: error, kind: kind,
-            retryDelayMs: retryDelayMs ?? (kind == .interrupted ? 0 : job.backoff.delayMs(afterAttempt: job.attempt - job.attemptBase)))
+            retryDelayMs: retryDelayMs ?? (kind == .interrupted ? 0 : job.backoff.delayMs(afterAttempt: job.attempts.used)))
     }
 }
 

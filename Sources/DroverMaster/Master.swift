@@ -1,6 +1,7 @@
-import Drover
+import DroverAPI
 import DroverCore
-import DroverRedis
+import DroverMaintenance
+import DroverTLS
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -47,11 +48,8 @@ public struct Master: Sendable {
         public var httpPort = 8080
         public var tcpHost = "127.0.0.1"
         public var tcpPort = 7070
-        /// How long a worker may be silent before the reaper hands back its jobs.
-        public var heartbeatTimeout: Duration = .seconds(10)
-        public var reaperInterval: Duration = .seconds(1)
-        public var promoterInterval: Duration = .seconds(1)
-        public var janitorInterval: Duration = .seconds(60)
+        /// The reaper, the promoter and the janitor.
+        public var maintenance = Maintenance.Configuration()
         /// The longest a `wait` or a remote worker's claim holds a request open.
         public var maxWait: Duration = .seconds(60)
         public var limits = MasterLimits()
@@ -80,7 +78,7 @@ public struct Master: Sendable {
     public func services(onHTTPRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> (
         services: [any Service], tcp: TCPServer
     ) {
-        let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.heartbeatTimeout)
+        let metrics = MetricsExporter(store: store, heartbeatTimeout: configuration.maintenance.heartbeatTimeout)
         let api = MasterAPI(store: store, maxWait: configuration.maxWait, metrics: metrics, logger: logger)
         let tls = try configuration.tls.map { files throws -> MasterTLS in
             do {
@@ -112,10 +110,7 @@ public struct Master: Sendable {
             host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, doors: doors,
             tls: tls?.context, logger: logger)
         let services: [any Service] = [
-            http, tcp,
-            Reaper(store: store, heartbeatTimeout: configuration.heartbeatTimeout, interval: configuration.reaperInterval, logger: logger),
-            Promoter(store: store, interval: configuration.promoterInterval, logger: logger),
-            Janitor(store: store, interval: configuration.janitorInterval, logger: logger),
+            http, tcp, Maintenance(store: store, configuration: configuration.maintenance, logger: logger),
         ]
         return (services, tcp)
     }

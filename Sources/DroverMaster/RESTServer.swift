@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import Foundation
 import Hummingbird
@@ -138,7 +139,7 @@ struct JSONErrorMiddleware: RouterMiddleware {
                 error.body ?? (error.status.code == 404 ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             return RESTRoutes.jsonResponse(error.status.code, APIError(status: error.status.code, code: code, message: message).json)
         } catch {
-            let apiError = APIError(error)
+            let apiError = APIError(inMaster: error)
             if apiError.status >= 500 {
                 logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(apiError.message)"])
             }

@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import Logging
 import NIOCore

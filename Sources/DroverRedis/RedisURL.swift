@@ -1,3 +1,5 @@
+import DroverTLS
+
 /// Where a Redis server is and how to log in: parsed from
 /// `redis://[user:password@]host[:port][/db]`, `rediss://…` (the same over TLS) or
 /// `unix:///path/to/redis.sock[?db=N]`.

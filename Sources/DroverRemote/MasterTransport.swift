@@ -1,5 +1,5 @@
 import DroverCore
-import DroverRedis
+import DroverTLS
 import Foundation
 
 /// How a remote worker or client reaches a master: an operation name and its fields in,

@@ -1,5 +1,5 @@
 import DroverCore
-import DroverRedis
+import DroverTLS
 import Foundation
 import Synchronization
 

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Drover
 import DroverCore
-import DroverLocal
+import DroverLocalRedis
+import DroverProcess
 import DroverRedis
+import DroverRedisStore
 import Foundation
 import Logging
 

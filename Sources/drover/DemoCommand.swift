@@ -1,9 +1,11 @@
 import ArgumentParser
 import Drover
 import DroverCore
-import DroverLocal
+import DroverLocalRedis
 import DroverMaster
+import DroverProcess
 import DroverRedis
+import DroverRedisStore
 import DroverRemote
 import Foundation
 import Logging
@@ -161,9 +163,9 @@ struct Demo {
         var configuration = Master.Configuration()
         configuration.httpPort = try LocalRedis.freePort()
         configuration.tcpPort = try LocalRedis.freePort()
-        configuration.heartbeatTimeout = .seconds(3)
-        configuration.reaperInterval = .milliseconds(250)
-        configuration.promoterInterval = .milliseconds(100)
+        configuration.maintenance.heartbeatTimeout = .seconds(3)
+        configuration.maintenance.reaperInterval = .milliseconds(250)
+        configuration.maintenance.promoterInterval = .milliseconds(100)
         let (services, _) = try Master(store: store, configuration: configuration, logger: logger).services()
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         cluster.add(master: group, Task { try await group.run() })

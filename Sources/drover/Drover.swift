@@ -2,7 +2,9 @@ import ArgumentParser
 import Drover
 import DroverCore
 import DroverRedis
+import DroverRedisStore
 import DroverRemote
+import DroverTLS
 import Foundation
 import Logging
 

@@ -69,7 +69,7 @@ struct MasterCommand: AsyncParsableCommand {
             var configuration = Master.Configuration()
             (configuration.httpHost, configuration.httpPort) = try Self.address(http, flag: "--http")
             (configuration.tcpHost, configuration.tcpPort) = try Self.address(tcp, flag: "--tcp")
-            configuration.heartbeatTimeout = Duration(seconds: heartbeatTimeout)
+            configuration.maintenance.heartbeatTimeout = Duration(seconds: heartbeatTimeout)
             configuration.maxWait = Duration(seconds: maxWait)
             if let path = authFile ?? ProcessInfo.processInfo.environment["DROVER_AUTH_FILE"] {
                 configuration.auth = try TokenAuthenticator(contentsOf: path)

@@ -1,7 +1,8 @@
 import ArgumentParser
 import DroverCore
-import DroverLocal
+import DroverLocalRedis
 import DroverRedis
+import DroverRedisStore
 import Foundation
 import Logging
 

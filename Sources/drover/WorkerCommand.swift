@@ -1,6 +1,7 @@
 import ArgumentParser
 import Drover
 import DroverCore
+import DroverMaintenance
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -84,7 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = Worker.Configuration(
             queues: queue.isEmpty ? ["default"] : queue, concurrency: concurrency, heartbeatInterval: Duration(seconds: heartbeatInterval),
             jobTimeout: Duration(seconds: jobTimeout), shutdownGracePeriod: Duration(seconds: shutdownGrace),
-            maintenance: noMaintenance || remote ? nil : Worker.Maintenance(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
+            maintenance: noMaintenance || remote ? nil : Maintenance.Configuration(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
         if let id { configuration.id = id }
         var handlers = BuiltinHandlers.all
         if isolate {

@@ -1,5 +1,7 @@
 import DroverCore
 import DroverRedis
+import DroverRedisStore
+import DroverTLS
 import DroverTestSupport
 import Foundation
 import Testing

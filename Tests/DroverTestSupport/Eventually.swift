@@ -23,3 +23,16 @@ public func droverExecutable() throws -> String {
     }
     throw ChildProcessError.spawnFailed("drover", "not built next to the tests; run `swift build` before `swift test`")
 }
+
+/// The root of this repository (the tests read its docker/ and openapi.yaml).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+extension Array {
+    /// `map` with an async transform, one element after the other.
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}

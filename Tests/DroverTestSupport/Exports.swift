@@ -1,4 +1,5 @@
-@_exported import DroverLocal
+@_exported import DroverLocalRedis
+@_exported import DroverProcess
 
 /// The tests' name for a private redis-server.
 public typealias RedisServer = LocalRedis

@@ -1,5 +1,6 @@
 import DroverCore
 import DroverRedis
+import DroverRedisStore
 import Logging
 
 /// The two stores the contract suite runs against.

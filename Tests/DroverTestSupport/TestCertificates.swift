@@ -1,4 +1,5 @@
 import DroverRedis
+import DroverTLS
 import Foundation
 
 /// Certificates made with `openssl` when first asked for, once per test process: a CA, a server

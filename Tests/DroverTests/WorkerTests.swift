@@ -1,5 +1,6 @@
 import Drover
 import DroverCore
+import DroverMaintenance
 import DroverTestSupport
 import Foundation
 import Synchronization
@@ -16,7 +17,7 @@ import Testing
             configuration: .init(
                 id: id, concurrency: concurrency, heartbeatInterval: .milliseconds(200), shutdownGracePeriod: grace,
                 fetchTimeout: .seconds(1),
-                maintenance: Worker.Maintenance(heartbeatTimeout: .seconds(2), promoterInterval: .milliseconds(50))),
+                maintenance: Maintenance.Configuration(heartbeatTimeout: .seconds(2), promoterInterval: .milliseconds(50))),
             logger: quietLogger)
     }
 
@@ -184,77 +185,5 @@ import Testing
         #expect(job.history.map(\.state).contains(.retryQueued))
         #expect(!job.history.map(\.state).contains(.deadLetter))
         #expect(w.staleReports == 0)
-    }
-}
-
-/// Counts handlers running at once and remembers the peak.
-final class Gauge: Sendable {
-    private let state = Mutex((now: 0, peak: 0))
-
-    @discardableResult
-    func enter() -> Int {
-        state.withLock {
-            $0.now += 1
-            $0.peak = max($0.peak, $0.now)
-            return $0.now
-        }
-    }
-
-    func leave() { state.withLock { $0.now -= 1 } }
-
-    var peak: Int { state.withLock { $0.peak } }
-    var now: Int { state.withLock { $0.now } }
-
-    func waitUntilPeak(_ n: Int, or timeout: Duration) async {
-        _ = await eventually(timeout: timeout) { self.peak >= n }
-    }
-
-    func waitUntilRunning(_ n: Int, or timeout: Duration) async {
-        _ = await eventually(timeout: timeout) { self.now >= n }
-    }
-}
-
-/// Holds handlers until opened.
-final class Gate: Sendable {
-    /// A `slow` handler that counts itself running in `gauge`, waits for `release`, and
-    /// returns its payload.
-    static func slowHandlers(gauge: Gauge, release: Gate) -> JobHandlers {
-        var handlers = JobHandlers()
-        handlers.registerRaw("slow") { payload, _ in
-            gauge.enter()
-            defer { gauge.leave() }
-            await release.wait()
-            return payload
-        }
-        return handlers
-    }
-
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let open = state.withLock { state -> Bool in
-                if !state.open { state.waiters.append(continuation) }
-                return state.open
-            }
-            if open { continuation.resume() }
-        }
-    }
-
-    func open() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.open = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-}
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for element in self { out.append(try await transform(element)) }
-        return out
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// The members of a JSON request object, read with the types the API expects; a member of
 /// the wrong type is a 422 naming it, a body that is not a JSON object a 400.
 package struct RequestFields: Sendable {
-    let raw: [String: String]
+    package let raw: [String: String]
 
     package init(json text: String) throws(APIError) {
         guard !text.allSatisfy(\.isWhitespace) else { throw .malformed("the body is empty; expected a JSON object") }
@@ -15,22 +15,22 @@ package struct RequestFields: Sendable {
         }
     }
 
-    init(raw: [String: String]) {
+    package init(raw: [String: String]) {
         self.raw = raw
     }
 
     /// These fields with `values` added as JSON strings (path and query parameters).
-    func adding(_ values: [String: String]) -> RequestFields {
+    package func adding(_ values: [String: String]) -> RequestFields {
         var raw = self.raw
         for (key, value) in values { raw[key] = JSONScanner.quote(value) }
         return RequestFields(raw: raw)
     }
 
-    func has(_ key: String) -> Bool { raw[key].map { $0 != "null" } ?? false }
+    package func has(_ key: String) -> Bool { raw[key].map { $0 != "null" } ?? false }
 
     /// The member decoded as `T`; absent is `nil`, but an explicit `null` is refused like any
     /// other value of the wrong type.
-    func decode<T: Decodable>(_ key: String, as type: T.Type, expected: String) throws(APIError) -> T? {
+    package func decode<T: Decodable>(_ key: String, as type: T.Type, expected: String) throws(APIError) -> T? {
         guard let text = raw[key] else { return nil }
         if text == "null" { throw .invalid("'\(key)' must be \(expected), not null") }
         do {
@@ -40,27 +40,29 @@ package struct RequestFields: Sendable {
         }
     }
 
-    func string(_ key: String) throws(APIError) -> String? { try decode(key, as: String.self, expected: "a string") }
+    package func string(_ key: String) throws(APIError) -> String? { try decode(key, as: String.self, expected: "a string") }
     /// An integer, also when given as a string of digits (as query parameters are).
-    func int(_ key: String) throws(APIError) -> Int? {
+    package func int(_ key: String) throws(APIError) -> Int? {
         if let text = try? decode(key, as: String.self, expected: ""), let value = Int(text) { return value }
         return try decode(key, as: Int.self, expected: "an integer")
     }
-    func strings(_ key: String) throws(APIError) -> [String]? { try decode(key, as: [String].self, expected: "an array of strings") }
+    package func strings(_ key: String) throws(APIError) -> [String]? {
+        try decode(key, as: [String].self, expected: "an array of strings")
+    }
 
-    func required<T>(_ key: String, _ read: (String) throws(APIError) -> T?) throws(APIError) -> T {
+    package func required<T>(_ key: String, _ read: (String) throws(APIError) -> T?) throws(APIError) -> T {
         guard let value = try read(key) else { throw .invalid("'\(key)' is required") }
         return value
     }
 
-    func jobID(_ key: String) throws(APIError) -> JobID {
+    package func jobID(_ key: String) throws(APIError) -> JobID {
         let text = try required(key, string)
         guard let id = JobID(text) else { throw .invalid("'\(key)' is not a job id: '\(text.prefix(40))'") }
         return id
     }
 
     /// The elements of an array member, each as its own fields.
-    func objects(_ key: String) throws(APIError) -> [RequestFields] {
+    package func objects(_ key: String) throws(APIError) -> [RequestFields] {
         guard let text = raw[key], text != "null" else { throw .invalid("'\(key)' is required") }
         do {
             return try JSONScanner.arrayElements(text).map { element throws(APIError) in
@@ -78,7 +80,7 @@ package struct RequestFields: Sendable {
     }
 
     /// A job request as `POST /v1/jobs` takes it; `payload` is kept as the exact JSON sent.
-    func jobRequest() throws(APIError) -> JobRequest {
+    package func jobRequest() throws(APIError) -> JobRequest {
         JobRequest(
             queue: try string("queue") ?? "default", type: try required("type", string), payload: raw["payload"] ?? "{}",
             maxAttempts: try int("maxAttempts"),
@@ -86,17 +88,17 @@ package struct RequestFields: Sendable {
             timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"))
     }
 
-    func lease() throws(APIError) -> JobLease {
+    package func lease() throws(APIError) -> JobLease {
         let queue = try required("queue", string)
         do { try Names.validateQueue(queue) } catch { throw .invalid(error.description) }
         return JobLease(id: try jobID("id"), queue: queue, attempt: try bounded("attempt", 0...Self.maxSafeInteger, required: true)!)
     }
 
     /// JSON's largest exactly representable integer: the bound of every count the API takes.
-    static let maxSafeInteger = 9_007_199_254_740_991
+    package static let maxSafeInteger = 9_007_199_254_740_991
 
     /// An integer within `range`.
-    func bounded(_ key: String, _ range: ClosedRange<Int>, required: Bool = false) throws(APIError) -> Int? {
+    package func bounded(_ key: String, _ range: ClosedRange<Int>, required: Bool = false) throws(APIError) -> Int? {
         guard let value = try required ? self.required(key, int) : int(key) else { return nil }
         guard range.contains(value) else {
             throw .invalid("'\(key)' must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
@@ -106,7 +108,7 @@ package struct RequestFields: Sendable {
 }
 
 /// Parses `5s`, `500ms`, `2m`, `1.5s` or a plain number of seconds (up to 5 digits, 3 decimals).
-func parseDuration(_ text: String) throws(APIError) -> Duration {
+package func parseDuration(_ text: String) throws(APIError) -> Duration {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
     var number = Substring(text)
     var scale = 1.0

@@ -1,4 +1,5 @@
 import Drover
+import DroverCore
 import DroverRemote
 import DroverTestSupport
 import Foundation

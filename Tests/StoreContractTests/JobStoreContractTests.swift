@@ -428,11 +428,3 @@ import Testing
         #expect(stored.history.map(\.state) == [.assigned, .running, .failed, .retryQueued])
     }
 }
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for element in self { out.append(try await transform(element)) }
-        return out
-    }
-}

@@ -1,3 +1,4 @@
+import DroverProcess
 import DroverRedis
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverRedis
 
 /// Every Lua function of the Redis store, in one library loaded once per Redis (see

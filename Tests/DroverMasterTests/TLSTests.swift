@@ -3,6 +3,7 @@ import DroverCore
 import DroverMaster
 import DroverRedis
 import DroverRemote
+import DroverTLS
 import DroverTestSupport
 import Foundation
 import Testing

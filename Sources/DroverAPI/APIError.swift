@@ -1,6 +1,4 @@
 import DroverCore
-import DroverRedis
-import NIOCore
 
 /// An error as the API reports it: `{"error":{"code":"...","message":"..."}}` with an HTTP
 /// status (REST) or in an error frame (TCP).
@@ -43,11 +41,6 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case .payloadTooLarge: self = .tooLarge(error.description)
             case .invalidName, .invalidField, .invalidJSON: self = .invalid(error.description)
             }
-        case let error as RedisError:
-            self = .unavailable(error.description)
-        case let error as NIOTooManyBytesError:
-            // A request body over the master's limit.
-            self = .tooLarge("the request body is over the limit of \(error.maxBytes.map(String.init) ?? "the") bytes")
         default:
             self = .internalError(String(describing: error))
         }

@@ -6,7 +6,7 @@ import Testing
 /// checked for the topology they promise, with a real YAML parser.
 @Suite struct DockerFilesTests {
     @Test func composeDescribesRedisWithAOFAMasterAndScalableWorkers() async throws {
-        let compose = OpenAPITests.root.appendingPathComponent("docker/docker-compose.yml").path
+        let compose = repositoryRoot.appendingPathComponent("docker/docker-compose.yml").path
         let check = """
             import json, sys, yaml
             doc = yaml.safe_load(open(sys.argv[1]))
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func theDockerfileBuildsInOneStageAndRunsSlimWithHiredis() throws {
-        let text = try String(contentsOf: OpenAPITests.root.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
         let stages = text.split(separator: "\n").filter { $0.hasPrefix("FROM ") }
         #expect(stages.count == 2)
         #expect(stages.first?.contains("swift:") == true && stages.first?.contains(" AS build") == true)

@@ -1,3 +1,4 @@
+import DroverCore
 import DroverRedis
 import Foundation
 import Logging
@@ -481,7 +482,7 @@ public final class RedisJobStore: JobStore {
         }
         for client in clients { await client.close() }
         var report = ReconcileReport()
-        let reason = "interrupted: \(worker) no longer knew of this job (a lost reply or a restart)"
+        let reason = FailureReason.forgotten(by: worker)
         let held: [any RedisArgument] = holding.map(\.rawValue)
         for queue in fetched.union(queues).sorted() {
             let reply = try await run(call(Scripts.reconcile, queue: queue, worker: worker, arguments: [worker, reason] + held))
@@ -638,7 +639,7 @@ public final class RedisJobStore: JobStore {
     /// the worker turned out to be alive.
     private func reap(worker: String, queue: String, heartbeatTimeout: Duration, into report: inout ReapReport) async throws -> Bool {
         let q = keys.queue(queue)
-        let reason = "worker lost: \(worker) sent no heartbeat for \(heartbeatTimeout)"
+        let reason = FailureReason.workerLost(worker, silentFor: heartbeatTimeout)
         while true {
             let ids = (try await redis.send(RedisCommand("LRANGE", q.active(worker: worker), 0, 99)).array ?? []).compactMap(\.string)
             // Each job's retry delay follows its own backoff policy and attempt.

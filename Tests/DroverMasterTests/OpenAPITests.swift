@@ -6,11 +6,11 @@ import Testing
 /// Holds the running REST API to `openapi.yaml` with schemathesis: generated requests, valid
 /// and invalid, must get documented statuses, no 5xx, and bodies matching the schemas.
 @Suite struct OpenAPITests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func schemathesis() throws -> String {
         let candidates = [
-            ProcessInfo.processInfo.environment["SCHEMATHESIS"], root.appendingPathComponent(".build-tools/venv/bin/schemathesis").path,
+            ProcessInfo.processInfo.environment["SCHEMATHESIS"],
+            repositoryRoot.appendingPathComponent(".build-tools/venv/bin/schemathesis").path,
         ].compactMap { $0 }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
         return try RedisServer.findExecutable("schemathesis")
@@ -28,7 +28,7 @@ import Testing
         let run = try ChildProcess(
             executable: executable,
             arguments: [
-                "run", Self.root.appendingPathComponent("openapi.yaml").path, "--url", m.httpURL, "--checks", "all",
+                "run", repositoryRoot.appendingPathComponent("openapi.yaml").path, "--url", m.httpURL, "--checks", "all",
                 "--max-examples", "40", "--workers", "2", "--request-timeout", "60", "--seed", "1", "--no-color",
                 "--header", "Authorization: Bearer \(AuthTests.tokens.admin)",
             ],

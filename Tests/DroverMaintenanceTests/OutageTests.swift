@@ -1,10 +1,12 @@
+import Drover
 import DroverCore
 import DroverRedis
+import DroverRedisStore
 import DroverTestSupport
 import Foundation
 import Testing
 
-@testable import Drover
+@testable import DroverMaintenance
 
 @Suite struct OutageTests {
     @Test func theGateWaitsAWholeHeartbeatTimeoutOfReachability() {

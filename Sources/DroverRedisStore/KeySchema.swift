@@ -1,3 +1,5 @@
+import DroverCore
+
 /// Every Redis key and channel name Drover uses, and nothing else builds one.
 ///
 /// Keys of one queue share the hash tag `{queue}`, so each queue lives in one Redis Cluster

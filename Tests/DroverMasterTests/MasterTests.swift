@@ -220,7 +220,7 @@ import Testing
             worker.shutdown()
             running.cancel()
         }
-        let path = OpenAPITests.root.appendingPathComponent("Examples/\(script)").path
+        let path = repositoryRoot.appendingPathComponent("Examples/\(script)").path
         let interpreter = script.hasSuffix(".py") ? "python3" : "bash"
         let process = try ChildProcess(
             executable: try RedisServer.findExecutable(interpreter), arguments: [path, m.httpURL, "echo", #"{"from":"example"}"#],

@@ -1,6 +1,7 @@
 import Drover
 import DroverCore
 import DroverRedis
+import DroverRedisStore
 import DroverTestSupport
 import Foundation
 import Testing

@@ -3,7 +3,9 @@ import Drover
 import DroverCore
 import DroverMaster
 import DroverRedis
+import DroverRedisStore
 import DroverRemote
+import DroverTLS
 import DroverTestSupport
 import Foundation
 import Logging
@@ -40,11 +42,11 @@ final class MasterFixture: Sendable {
         var configuration = Master.Configuration()
         configuration.httpPort = 0
         configuration.tcpPort = 0
-        configuration.heartbeatTimeout = heartbeatTimeout
+        configuration.maintenance.heartbeatTimeout = heartbeatTimeout
         configuration.maxWait = maxWait
         configuration.auth = auth
-        configuration.reaperInterval = .milliseconds(100)
-        configuration.promoterInterval = .milliseconds(50)
+        configuration.maintenance.reaperInterval = .milliseconds(100)
+        configuration.maintenance.promoterInterval = .milliseconds(50)
         configuration.limits = limits
         configuration.tls = tls
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Drover
+import DroverAPI
 import DroverCore
 import DroverMaster
 import DroverRemote

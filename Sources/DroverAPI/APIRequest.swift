@@ -1,0 +1,71 @@
+import DroverCore
+
+/// Everything the master can be asked, whichever door the question came through: REST and
+/// TCP parse into an ``APIRequest`` and print the ``APIResponse`` in their own way, so both
+/// speak exactly the same operations with the same errors.
+public enum APIRequest: Sendable {
+    // Clients
+    case submit(JobRequest)
+    case submitBatch([JobRequest])
+    case job(JobID, queue: String?, wait: Duration?)
+    case queues
+    case jobs(queue: String, state: JobState, offset: Int, limit: Int)
+    case workers
+    case deadLetters(queue: String?, offset: Int, limit: Int)
+    case retryDeadLetter(JobID, queue: String?)
+    case purgeDeadLetters(queue: String?)
+    case health
+    // Remote workers
+    case heartbeat(WorkerInfo)
+    case claim(worker: String, queues: [String], max: Int, wait: Duration)
+    case start(worker: String, [JobLease])
+    case complete(worker: String, [CompletionReport])
+    case fail(worker: String, [FailureReport])
+    case reconcile(worker: String, queues: [String], holding: Set<JobID>)
+    case deregister(worker: String)
+
+    /// The worker a remote worker's request acts for; `nil` for client requests.
+    public var workerID: String? {
+        switch self {
+        case .heartbeat(let info): info.id
+        case .claim(let worker, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
+            .reconcile(let worker, _, _), .deregister(let worker):
+            worker
+        default: nil
+        }
+    }
+
+    /// The operation's name in logs, metrics and TCP frames.
+    public var name: String {
+        switch self {
+        case .submit: "submit"
+        case .submitBatch: "submitBatch"
+        case .job: "get"
+        case .queues: "queues"
+        case .jobs: "jobs"
+        case .workers: "workers"
+        case .deadLetters: "deadLetters"
+        case .retryDeadLetter: "retryDeadLetter"
+        case .purgeDeadLetters: "purgeDeadLetters"
+        case .health: "health"
+        case .heartbeat: "heartbeat"
+        case .claim: "claim"
+        case .start: "start"
+        case .complete: "complete"
+        case .fail: "fail"
+        case .reconcile: "reconcile"
+        case .deregister: "deregister"
+        }
+    }
+}
+
+/// A status and a JSON body.
+public struct APIResponse: Sendable {
+    public var status: Int
+    public var json: String
+
+    public init(status: Int = 200, json: String) {
+        self.status = status
+        self.json = json
+    }
+}
