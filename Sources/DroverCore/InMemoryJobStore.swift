@@ -49,7 +49,7 @@ public actor InMemoryJobStore: JobStore {
         job.history.append(JobTransition(state: next, at: at, attempt: job.attempt, worker: worker, error: error))
         if job.history.count > retention.historyLimit { job.history.removeFirst(job.history.count - retention.historyLimit) }
         jobs[id] = job
-        if next == .running { count("started", queue: job.queue, type: job.type) }
+        if next == .running { count(.started, queue: job.queue, type: job.type) }
     }
 
     private func wakeQueue(_ queue: String) {
@@ -58,16 +58,16 @@ public actor InMemoryJobStore: JobStore {
 
     private func finished(_ id: JobID) { waiters.notify(id) }
 
-    private func count(_ event: String, queue: String, type: String?) {
-        queueState[queue, default: QueueState()].stats[event, default: 0] += 1
-        queueState[queue, default: QueueState()].stats["\(event):\(type ?? "unknown")", default: 0] += 1
+    private func count(_ counter: JobCounter, queue: String, type: String?) {
+        queueState[queue, default: QueueState()].stats[counter.rawValue, default: 0] += 1
+        queueState[queue, default: QueueState()].stats[counter.field(type: type ?? "unknown"), default: 0] += 1
     }
 
     private func recordRuntime(_ job: Job, at: Int64) {
         let ms = Int(at - (job.timestamps[JobState.running.timestampField] ?? at))
-        let le = RuntimeHistogram.bucketsMs.first { ms <= $0 }.map(String.init) ?? "+Inf"
-        queueState[job.queue]!.stats["runtime:\(job.type):\(le)", default: 0] += 1
-        queueState[job.queue]!.stats["runtimeSum:\(job.type)", default: 0] += ms
+        let bucket = RuntimeHistogram.bucket(forMs: ms)
+        queueState[job.queue]!.stats[RuntimeHistogram.bucketField(type: job.type, bucket: bucket), default: 0] += 1
+        queueState[job.queue]!.stats[RuntimeHistogram.sumField(type: job.type), default: 0] += ms
     }
 
     public func statistics() async throws -> [String: [String: Int]] {
@@ -97,7 +97,7 @@ public actor InMemoryJobStore: JobStore {
             if let key = idempotencyKey { idempotency[key] = (id, at + retention.idempotencyWindow.milliseconds) }
             move(id, to: .queued, at: at)
             queueState[request.queue, default: QueueState()].ready.append(id)
-            count("submitted", queue: request.queue, type: request.type)
+            count(.submitted, queue: request.queue, type: request.type)
             wakeQueue(request.queue)
             results.append(SubmittedJob(id: id, queue: request.queue, created: true))
         }
@@ -123,7 +123,7 @@ public actor InMemoryJobStore: JobStore {
             return QueueCounts(
                 queue: name, queued: q.ready.count, assigned: held.filter { $0.state == .assigned }.count,
                 running: held.filter { $0.state == .running }.count, retryQueued: q.retry.count, completed: q.completed.count,
-                deadLetter: q.dead.count, staleReports: q.stats["staleReports"] ?? 0)
+                deadLetter: q.dead.count, staleReports: q.stats[JobCounter.staleReports.rawValue] ?? 0)
         }
     }
 
@@ -242,7 +242,7 @@ public actor InMemoryJobStore: JobStore {
     }
 
     private func stale(_ id: JobID, queue: String) -> ReportOutcome {
-        count("staleReports", queue: queue, type: jobs[id]?.type)
+        count(.staleReports, queue: queue, type: jobs[id]?.type)
         return .stale(current: jobs[id]?.state)
     }
 
@@ -271,7 +271,7 @@ public actor InMemoryJobStore: JobStore {
             jobs[job.id]!.runAt = nil
             release(job.id, queue: job.queue, worker: worker)
             queueState[job.queue]!.completed[job.id] = at
-            count("completed", queue: job.queue, type: jobs[job.id]!.type)
+            count(.completed, queue: job.queue, type: jobs[job.id]!.type)
             recordRuntime(jobs[job.id]!, at: at)
             finished(job.id)
             return .applied(.completed)
@@ -296,18 +296,18 @@ public actor InMemoryJobStore: JobStore {
         move(id, to: .failed, at: at, worker: worker, error: error)
         jobs[id]!.error = error
         let job = jobs[id]!
-        count("failed", queue: job.queue, type: job.type)
+        count(.failed, queue: job.queue, type: job.type)
         if job.attempts.stateAfterFailure(countsAgainstJob: !alwaysRetry) == .retryQueued {
             move(id, to: .retryQueued, at: at, worker: worker)
             let due = at + Int64(delayMs)
             jobs[id]!.runAt = due
             queueState[job.queue]!.retry[id] = due
-            count("retried", queue: job.queue, type: job.type)
+            count(.retried, queue: job.queue, type: job.type)
             return .retryQueued
         }
         move(id, to: .deadLetter, at: at, worker: worker)
         queueState[job.queue]!.dead[id] = at
-        count("deadLettered", queue: job.queue, type: job.type)
+        count(.deadLettered, queue: job.queue, type: job.type)
         finished(id)
         return .deadLetter
     }
@@ -343,7 +343,7 @@ public actor InMemoryJobStore: JobStore {
                     guard let job = jobs[id], job.worker == worker, job.state == .running || job.state == .assigned else { continue }
                     let delay = job.backoff.delayMs(afterAttempt: job.attempts.used)
                     _ = failJob(id, at: at, worker: worker, error: reason, delayMs: delay, alwaysRetry: false)
-                    count("reassigned", queue: queue, type: job.type)
+                    count(.reassigned, queue: queue, type: job.type)
                     report.failedJobs.append(id)
                 }
                 queueState[queue]!.active[worker] = nil

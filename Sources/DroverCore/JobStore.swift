@@ -320,9 +320,3 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
-
-/// The buckets of the job run-time histogram both stores keep per queue and job type.
-public enum RuntimeHistogram {
-    /// Upper bounds in milliseconds; a run longer than the last counts in `+Inf`.
-    public static let bucketsMs = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000]
-}

@@ -18,12 +18,19 @@ public final class MetricsExporter: Sendable {
     let factory: PrometheusMetricsFactory
     private let seen = Mutex<[String: Int]>([:])
 
-    static let events: [(field: String, metric: String)] = [
-        ("submitted", "drover_jobs_submitted_total"), ("started", "drover_jobs_started_total"),
-        ("completed", "drover_jobs_completed_total"), ("failed", "drover_jobs_failed_total"),
-        ("retried", "drover_jobs_retried_total"), ("deadLettered", "drover_jobs_dead_lettered_total"),
-        ("reassigned", "drover_jobs_reassigned_total"), ("staleReports", "drover_stale_reports_total"),
-    ]
+    /// The metric each store counter is exported as.
+    static func metric(_ counter: JobCounter) -> String {
+        switch counter {
+        case .submitted: "drover_jobs_submitted_total"
+        case .started: "drover_jobs_started_total"
+        case .completed: "drover_jobs_completed_total"
+        case .failed: "drover_jobs_failed_total"
+        case .retried: "drover_jobs_retried_total"
+        case .deadLettered: "drover_jobs_dead_lettered_total"
+        case .reassigned: "drover_jobs_reassigned_total"
+        case .staleReports: "drover_stale_reports_total"
+        }
+    }
     static let runTime = "drover_job_run_time_seconds"
 
     init(store: any JobStore, heartbeatTimeout: Duration) {
@@ -51,10 +58,11 @@ public final class MetricsExporter: Sendable {
         for (queue, stats) in try await store.statistics() {
             for (field, value) in stats {
                 let parts = field.split(separator: ":", maxSplits: 2).map(String.init)
-                if parts.count == 2, let event = Self.events.first(where: { $0.field == parts[0] }) {
+                if parts.count == 2, let counter = JobCounter(rawValue: parts[0]) {
                     let dimensions = [("queue", queue), ("type", parts[1])]
-                    let delta = advance(event.metric, dimensions, to: value)
-                    if delta > 0 { Counter(label: event.metric, dimensions: dimensions, factory: factory).increment(by: Int64(delta)) }
+                    let metric = Self.metric(counter)
+                    let delta = advance(metric, dimensions, to: value)
+                    if delta > 0 { Counter(label: metric, dimensions: dimensions, factory: factory).increment(by: Int64(delta)) }
                 } else if parts.count == 3, parts[0] == "runtime" {
                     let dimensions = [("queue", queue), ("type", parts[1])]
                     let delta = advance(Self.runTime + "|" + parts[2], dimensions, to: value)

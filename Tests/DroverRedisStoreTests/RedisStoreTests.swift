@@ -163,3 +163,58 @@ import Testing
         #expect(try await store.claim(queues: ["default"], worker: "x", max: 1, start: true).map(\.id) == [ids[0]])
     }
 }
+
+/// Blocking-fetch connections belong to the workers that fetch; they go when those do.
+@Suite struct FetchConnectionLifetimeTests {
+    @Test func aWorkerThatStopsFetchingLeavesNoConnectionBehind() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let store = RedisJobStore(
+            configuration: .init(redis: try RedisConfiguration(server.url), fetchConnectionIdleTimeout: .zero), logger: quietLogger)
+        defer { Task { await store.close() } }
+        // Twenty workers long-poll once each, then vanish without a word (as a remote worker
+        // killed behind a master does): no reconcile, no deregister.
+        for i in 0..<20 {
+            let claimed = try await store.waitAndClaim(
+                queues: ["default"], worker: "vanished-\(i)", max: 1, start: true, timeout: .milliseconds(200))
+            #expect(claimed.isEmpty)
+        }
+        // Each fetch closes the connections that sat idle past the timeout: at most the last
+        // worker's and one whose BLMOVE had not yet answered remain (twenty before the fix).
+        #expect(store.fetchConnectionCount <= 2)
+        // Once those fetches have answered, the next worker's fetch closes them as well.
+        #expect(
+            try await eventually {
+                _ = try await store.waitAndClaim(queues: ["default"], worker: "probe", max: 1, start: true, timeout: .milliseconds(200))
+                return store.fetchConnectionCount == 1
+            })
+        let redis = try server.client()
+        defer { Task { await redis.close() } }
+        #expect(
+            try await eventually {
+                let list = try await redis.send("CLIENT", "LIST").string ?? ""
+                return list.split(separator: "\n").filter { $0.contains(".fetch.default") }.count == 1
+            })
+    }
+
+    @Test func aLiveWorkersConnectionIsKeptAcrossFetches() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        func fetch() async throws {
+            _ = try await store.waitAndClaim(queues: ["a", "b"], worker: "steady", max: 1, start: true, timeout: .milliseconds(100))
+        }
+        // One connection per queue once its first fetch has started…
+        #expect(
+            try await eventually {
+                try await fetch()
+                return store.fetchConnectionCount == 2
+            })
+        // …and the same two for every fetch after it.
+        for _ in 0..<3 { try await fetch() }
+        #expect(store.fetchConnectionCount == 2)
+        try await store.deregister(worker: "steady")
+        #expect(store.fetchConnectionCount == 0)
+    }
+}

@@ -1,0 +1,215 @@
+import DroverCore
+import DroverRedis
+import Foundation
+import Logging
+import Synchronization
+
+/// The blocking half of a claim: one `BLMOVE` per worker and queue at most, each on a
+/// connection of its own (a blocked command holds its connection), left running across calls
+/// so that nothing it moves is dropped: its result waits until a later claim picks it up.
+///
+/// A connection belongs to one worker and queue. It is closed when its worker reconciles or
+/// stops, and, because a worker may vanish without either (a remote worker killed behind a
+/// master), when it has carried no fetch for `idleTimeout`: otherwise a master would keep a
+/// Redis connection for every remote worker it ever served.
+final class BlockingFetcher: Sendable {
+    struct Key: Hashable {
+        var worker: String
+        var queue: String
+    }
+
+    /// One worker's fetch from one queue.
+    private enum Fetch {
+        /// Blocked in Redis; `connection` is the `CLIENT ID` to unblock it with, once known.
+        case inFlight(connection: Int?)
+        /// The id it moved into the worker's active list, not yet claimed.
+        case moved(String)
+        case failed(RedisError)
+    }
+
+    private struct Lane {
+        var client: RedisClient
+        var fetch: Fetch?
+        /// When the last fetch on this connection ended.
+        var idleSince: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var lanes: [Key: Lane] = [:]
+        /// Fired when one of the worker's fetches ends.
+        var wakeups: [String: Wakeup] = [:]
+        /// Workers whose fetches were interrupted: their wait in progress returns at once.
+        var released: Set<String> = []
+    }
+
+    private let configuration: RedisConfiguration
+    private let keys: KeySchema
+    private let idleTimeout: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(configuration: RedisConfiguration, keys: KeySchema, idleTimeout: Duration, logger: Logger) {
+        self.configuration = configuration
+        self.keys = keys
+        self.idleTimeout = idleTimeout
+        self.logger = logger
+    }
+
+    /// Open fetch connections, for tests and `drover bench`.
+    var connectionCount: Int { state.withLock { $0.lanes.count } }
+
+    /// The signal the worker's fetches fire when they end, created on first use.
+    func wakeup(worker: String) -> Wakeup {
+        state.withLock { state in
+            if let wakeup = state.wakeups[worker] { return wakeup }
+            let wakeup = Wakeup()
+            state.wakeups[worker] = wakeup
+            return wakeup
+        }
+    }
+
+    /// A new wait of the worker's begins: an earlier interruption no longer applies.
+    func beginWait(worker: String) {
+        state.withLock { _ = $0.released.remove(worker) }
+    }
+
+    func isReleased(worker: String) -> Bool {
+        state.withLock { $0.released.contains(worker) }
+    }
+
+    /// Starts a `BLMOVE` from `queue` into the worker's active list unless one is running or
+    /// its result is still unclaimed. Closes the connections of other workers that have been
+    /// idle past the timeout.
+    func startIfIdle(worker: String, queue: String, timeout: Duration) {
+        let key = Key(worker: worker, queue: queue)
+        let (client, stale) = state.withLock { state -> (RedisClient?, [RedisClient]) in
+            let stale = Self.removeIdle(&state, olderThan: .now - idleTimeout, except: key)
+            if state.lanes[key]?.fetch != nil { return (nil, stale) }
+            var lane = state.lanes[key] ?? Lane(client: makeClient(for: key), fetch: nil, idleSince: .now)
+            lane.fetch = .inFlight(connection: nil)
+            state.lanes[key] = lane
+            return (lane.client, stale)
+        }
+        if !stale.isEmpty { Task { for client in stale { await client.close() } } }
+        guard let client else { return }
+        let q = keys.queue(queue)
+        let seconds = String(format: "%.3f", max(0.01, Double(timeout.milliseconds) / 1000))
+        let command = RedisCommand("BLMOVE", q.queued, q.active(worker: worker), "RIGHT", "LEFT", seconds)
+        let replyTimeout = timeout + client.configuration.commandTimeout
+        Task {
+            let fetch: Fetch?
+            do {
+                // Known before blocking, so `interrupt` can end the BLMOVE from another
+                // connection with CLIENT UNBLOCK, in order with everything else Redis does.
+                let connection = try await client.send(RedisCommand("CLIENT", "ID")).int
+                self.state.withLock { $0.lanes[key]?.fetch = .inFlight(connection: connection) }
+                fetch = try await client.send(command, timeout: replyTimeout).string.map(Fetch.moved)
+            } catch {
+                fetch = .failed((error as? RedisError) ?? .connectionClosed)
+            }
+            let wakeup = self.state.withLock { state -> Wakeup? in
+                state.lanes[key]?.fetch = fetch
+                state.lanes[key]?.idleSince = .now
+                return state.wakeups[worker]
+            }
+            wakeup?.fire()
+        }
+    }
+
+    private func makeClient(for key: Key) -> RedisClient {
+        var configuration = self.configuration
+        configuration.clientName = configuration.clientName.map { "\($0).fetch.\(key.queue)" }
+        return RedisClient(configuration: configuration, logger: logger)
+    }
+
+    /// Takes out the lanes with no fetch, idle since before `cutoff`, and returns their clients.
+    private static func removeIdle(_ state: inout State, olderThan cutoff: ContinuousClock.Instant, except kept: Key) -> [RedisClient] {
+        let idle = state.lanes.filter { $0.key != kept && $0.value.fetch == nil && $0.value.idleSince < cutoff }
+        for key in idle.keys { state.lanes[key] = nil }
+        return idle.values.map(\.client)
+    }
+
+    /// Whether a fetch of the worker's from one of `queues` has ended (moved an id or failed).
+    func hasEnded(worker: String, queues: [String]) -> Bool {
+        state.withLock { state in
+            queues.contains { queue in
+                switch state.lanes[Key(worker: worker, queue: queue)]?.fetch {
+                case .moved, .failed: true
+                case .inFlight, nil: false
+                }
+            }
+        }
+    }
+
+    /// The id a finished fetch moved, if any; the claim that takes it owns it from then on.
+    func takeMoved(worker: String, queue: String, max: Int) -> [String] {
+        guard max > 0 else { return [] }
+        return state.withLock { state in
+            let key = Key(worker: worker, queue: queue)
+            guard case .moved(let id) = state.lanes[key]?.fetch else { return [] }
+            state.lanes[key]?.fetch = nil
+            return [id]
+        }
+    }
+
+    /// The error of a failed fetch, if any, which is then forgotten.
+    func takeFailure(worker: String, queues: [String]) -> RedisError? {
+        state.withLock { state in
+            var failure: RedisError?
+            for queue in queues {
+                let key = Key(worker: worker, queue: queue)
+                if case .failed(let error) = state.lanes[key]?.fetch {
+                    state.lanes[key]?.fetch = nil
+                    failure = failure ?? error
+                }
+            }
+            return failure
+        }
+    }
+
+    /// Ends the worker's blocked fetches with `CLIENT UNBLOCK`, sent on `redis`: Redis runs it
+    /// in order with every other command, so once a fetch has answered nothing more can land
+    /// in its active list. (Closing the connection would not do: Redis may serve a push to a
+    /// client whose disconnect it has not read yet.) Repeated, for a fetch whose BLMOVE had
+    /// not yet reached Redis when the first UNBLOCK did.
+    func interrupt(worker: String, using redis: RedisClient) async throws {
+        let wakeup = self.wakeup(worker: worker)
+        state.withLock { _ = $0.released.insert(worker) }
+        wakeup.fire()
+        while true {
+            let connections = state.withLock { state -> [Int?] in
+                state.lanes.compactMap { key, lane -> Int?? in
+                    guard key.worker == worker, case .inFlight(let connection) = lane.fetch else { return nil }
+                    return .some(connection)
+                }
+            }
+            if connections.isEmpty { return }
+            let known = connections.compactMap { $0 }
+            if !known.isEmpty {
+                _ = try await redis.pipeline(known.map { RedisCommand("CLIENT", "UNBLOCK", $0) })
+            }
+            await wakeup.wait(timeout: .milliseconds(50))
+        }
+    }
+
+    /// Forgets the worker: closes its connections (call after ``interrupt(worker:using:)``)
+    /// and returns the queues it had fetched from, whose active lists may hold ids it moved.
+    func forget(worker: String) async -> Set<String> {
+        let mine = state.withLock { state -> [Key: Lane] in
+            let mine = state.lanes.filter { $0.key.worker == worker }
+            for key in mine.keys { state.lanes[key] = nil }
+            state.wakeups[worker] = nil
+            return mine
+        }
+        for lane in mine.values { await lane.client.close() }
+        return Set(mine.keys.map(\.queue))
+    }
+
+    func close() async {
+        let clients = state.withLock { state -> [RedisClient] in
+            defer { state.lanes = [:] }
+            return state.lanes.values.map(\.client)
+        }
+        for client in clients { await client.close() }
+    }
+}

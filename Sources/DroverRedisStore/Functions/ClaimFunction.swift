@@ -1,0 +1,83 @@
+import DroverCore
+import DroverRedis
+
+/// QUEUED → ASSIGNED (→ RUNNING when `start`) for the ids a blocking fetch already moved into
+/// the worker's active list, then for up to `max` more moved here from the queue.
+struct ClaimFunction: QueueFunction {
+    var queue: String
+    var worker: String?
+    var max: Int
+    var start: Bool
+    /// Ids a finished blocking fetch moved into the worker's active list.
+    var moved: [String]
+
+    init(queue: String, worker: String, max: Int, start: Bool, moved: [String]) {
+        self.queue = queue
+        self.worker = worker
+        self.max = max
+        self.start = start
+        self.moved = moved
+    }
+
+    static let name = "claim"
+    static let layout = ArgumentLayout(leading: ["worker", "want", "start"], perJob: ["id"])
+
+    var arguments: [any RedisArgument] {
+        Self.layout.encode([worker ?? "-", max, start ? "1" : "0"], jobs: moved.map { [$0] })
+    }
+
+    /// What the reply carries of each claimed job, in this order.
+    static let replyFields: [JobField] = [.id, .state, .attempt, .type, .payload, .maxAttempts, .attemptBase, .backoff, .timeoutMs]
+
+    func decode(_ reply: RESPValue) throws(RedisError) -> [ClaimedJob] {
+        var claimed: [ClaimedJob] = []
+        for entry in try reply.elements() {
+            let values = entry.array ?? []
+            guard values.count == Self.replyFields.count else { throw .unexpectedReply("claim returned \(entry)") }
+            var f: [JobField: String] = [:]
+            for (field, value) in zip(Self.replyFields, values) { f[field] = value.string }
+            guard let id = f[.id].flatMap(JobID.init), let state = f[.state].flatMap(JobState.init(rawValue:)) else {
+                throw .unexpectedReply("claim returned \(entry)")
+            }
+            claimed.append(
+                ClaimedJob(
+                    id: id, queue: queue, type: f[.type] ?? "", payload: f[.payload] ?? "null", state: state,
+                    attempt: f[.attempt].flatMap { Int($0) } ?? 1, maxAttempts: f[.maxAttempts].flatMap { Int($0) } ?? 1,
+                    attemptBase: f[.attemptBase].flatMap { Int($0) } ?? 0,
+                    backoff: f[.backoff].flatMap(JobHash.decodeBackoff) ?? .standard, timeoutMs: f[.timeoutMs].flatMap { Int($0) }))
+        }
+        return claimed
+    }
+
+    static let body = """
+        local at = now_ms()
+        \(layout.bindLeading)
+        want, start = tonumber(want), start == '1'
+        -- Recorded before anything lands in the active list (a blocking fetch follows a claim),
+        -- so the reaper finds the list even if the worker vanishes without a heartbeat entry.
+        redis.call('SADD', HOLDERS_KEY, worker)
+        local out = {}
+        local function take(id)
+          local j = load(id, FIELD.payload, FIELD.maxAttempts, FIELD.attemptBase, FIELD.backoff, FIELD.timeoutMs)
+          if j.state ~= 'QUEUED' then
+            -- Nothing to run: the job expired or is held already. Forget the id, unless it is
+            -- a job this worker holds (then the list entry is what lets the reaper find it).
+            local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
+            if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
+            return
+          end
+          local attempt = tonumber(j.attempt) + 1
+          local path = start and { 'ASSIGNED', 'RUNNING' } or { 'ASSIGNED' }
+          advance(j, path, at, attempt, worker, nil, { FIELD.attempt, int(attempt), FIELD.worker, worker })
+          j.attempt = int(attempt)
+          out[#out + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
+        end
+        \(layout.forEachJob) take(id) end
+        for _ = 1, want do
+          local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
+          if not id then break end
+          take(id)
+        end
+        return out
+        """
+}

@@ -1,0 +1,123 @@
+import DroverCore
+import DroverRedis
+
+/// RETRY_QUEUED → QUEUED for the jobs whose backoff is over, at most `limit` per call.
+struct PromoteFunction: QueueFunction {
+    var queue: String
+    var limit: Int
+
+    static let name = "promote"
+    static let layout = ArgumentLayout(leading: ["limit"])
+
+    var arguments: [any RedisArgument] { Self.layout.encode([limit]) }
+
+    /// How many moved, and when the next retry is due (ms since 1970), if any is waiting.
+    func decode(_ reply: RESPValue) throws(RedisError) -> (promoted: Int, nextDueMs: Int64?) {
+        let parts = try reply.elements()
+        let next = parts.count > 1 ? parts[1].int.flatMap { $0 >= 0 ? Int64($0) : nil } : nil
+        return (parts.first?.int ?? 0, next)
+    }
+
+    static let body = """
+        local at = now_ms()
+        \(layout.bindLeading)
+        local due = redis.call('ZRANGEBYSCORE', RETRY_KEY, '-inf', at, 'LIMIT', 0, tonumber(limit))
+        local promoted = 0
+        for _, id in ipairs(due) do
+          redis.call('ZREM', RETRY_KEY, id)
+          local j = load(id)
+          if j.state == 'RETRY_QUEUED' then
+            move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
+            redis.call('HDEL', j.key, FIELD.runAt)
+            redis.call('LPUSH', QUEUED_KEY, id)
+            promoted = promoted + 1
+          end
+        end
+        local next_due = redis.call('ZRANGE', RETRY_KEY, 0, 0, 'WITHSCORES')
+        return { promoted, next_due[2] and math.floor(tonumber(next_due[2])) or -1 }
+        """
+}
+
+/// DEAD_LETTER → QUEUED on an operator's word, with a fresh set of attempts (the attempts
+/// used so far become `attemptBase`).
+struct RetryDeadFunction: QueueFunction {
+    enum Reply: Equatable {
+        case queued
+        case missing
+        case illegal(from: JobState?)
+    }
+
+    var queue: String
+    var id: JobID
+
+    static let name = "retry_dead"
+    static let layout = ArgumentLayout(leading: ["id"])
+
+    var arguments: [any RedisArgument] { Self.layout.encode([id.rawValue]) }
+
+    func decode(_ reply: RESPValue) throws(RedisError) -> Reply {
+        let parts = try reply.elements().compactMap(\.string)
+        switch parts.first {
+        case "QUEUED": return .queued
+        case "ILLEGAL": return .illegal(from: parts.count > 1 ? JobState(rawValue: parts[1]) : nil)
+        default: return .missing
+        }
+    }
+
+    static let body = """
+        local at = now_ms()
+        \(layout.bindLeading)
+        local j = load(id)
+        if not j.state then return { 'MISSING' } end
+        if not legal(j.state, 'QUEUED') or j.state ~= 'DEAD_LETTER' then return { 'ILLEGAL', j.state } end
+        redis.call('ZREM', DEAD_KEY, id)
+        move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil, { FIELD.attemptBase, j.attempt })
+        redis.call('PERSIST', j.key)
+        redis.call('LPUSH', QUEUED_KEY, id)
+        return { 'QUEUED' }
+        """
+}
+
+/// Deletes completed jobs past retention and dead letters past their age or over their count,
+/// hash and idempotency key included, at most `batch` of each per call.
+struct TrimFunction: QueueFunction {
+    var queue: String
+    var completedRetention: Duration
+    var deadLetterMaxAge: Duration
+    var deadLetterMaxCount: Int
+    var batch: Int
+
+    static let name = "trim"
+    static let layout = ArgumentLayout(leading: ["retention", "max_age", "max_count", "batch"])
+
+    var arguments: [any RedisArgument] {
+        Self.layout.encode([completedRetention.milliseconds, deadLetterMaxAge.milliseconds, deadLetterMaxCount, batch])
+    }
+
+    func decode(_ reply: RESPValue) throws(RedisError) -> (completed: Int, dead: Int) {
+        let parts = try reply.elements()
+        return (parts.first?.int ?? 0, parts.count > 1 ? parts[1].int ?? 0 : 0)
+    }
+
+    static let body = """
+        local at = now_ms()
+        \(layout.bindLeading)
+        retention, max_age, max_count, batch = tonumber(retention), tonumber(max_age), tonumber(max_count), tonumber(batch)
+        local completed = redis.call('ZRANGEBYSCORE', COMPLETED_KEY, '-inf', at - retention, 'LIMIT', 0, batch)
+        for _, id in ipairs(completed) do
+          delete_job(id)
+          redis.call('ZREM', COMPLETED_KEY, id)
+        end
+        local dead = redis.call('ZRANGEBYSCORE', DEAD_KEY, '-inf', at - max_age, 'LIMIT', 0, batch)
+        local over = redis.call('ZCARD', DEAD_KEY) - #dead - max_count
+        if over > 0 then
+          local oldest = redis.call('ZRANGE', DEAD_KEY, #dead, #dead + math.min(over, batch) - 1)
+          for _, id in ipairs(oldest) do dead[#dead + 1] = id end
+        end
+        for _, id in ipairs(dead) do
+          delete_job(id)
+          redis.call('ZREM', DEAD_KEY, id)
+        end
+        return { #completed, #dead }
+        """
+}

@@ -1,0 +1,100 @@
+import DroverCore
+import DroverRedis
+
+/// One function of Drover's Redis library as Swift calls it: the Lua body, the layout of its
+/// arguments, the Swift side that encodes them and the decoding of its reply, side by side in
+/// one type, so the positions a body reads and the positions Swift writes are named once.
+protocol StoreFunction: Sendable {
+    associatedtype Reply
+    /// The name it is registered under (`drover_<hash>_<name>`).
+    static var name: String { get }
+    /// Where its own arguments sit in `ARGV`.
+    static var layout: ArgumentLayout { get }
+    /// The Lua body; it runs after the prelude has bound the call (see ``DroverLibrary``).
+    static var body: String { get }
+    /// This call's keys and arguments.
+    func call(_ context: FunctionContext) -> RedisFunction.Call
+    /// The reply, as Swift values.
+    func decode(_ reply: RESPValue) throws(RedisError) -> Reply
+}
+
+/// What every call needs from the store: where the keys are and how long histories get.
+struct FunctionContext: Sendable {
+    var keys: KeySchema
+    var historyLimit: Int
+}
+
+/// A function that works on one queue. Its keys are the queue's (bound by the prelude to
+/// `QUEUED_KEY`, `RETRY_KEY`, … `HOLDERS_KEY`), then ``extraKeys``; the first four arguments
+/// are the job key prefix, the idempotency key prefix, the finished channel and the history
+/// limit; its own arguments follow, from `ARGV[5]`.
+protocol QueueFunction: StoreFunction {
+    var queue: String { get }
+    /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
+    var worker: String? { get }
+    var extraKeys: [String] { get }
+    /// The function's own arguments, in the order of ``StoreFunction/layout``.
+    var arguments: [any RedisArgument] { get }
+}
+
+extension QueueFunction {
+    var worker: String? { nil }
+    var extraKeys: [String] { [] }
+
+    /// `ARGV` index of a queue function's first own argument.
+    static var firstArgument: Int { 5 }
+
+    func call(_ context: FunctionContext) -> RedisFunction.Call {
+        let q = context.keys.queue(queue)
+        let keys: [any RedisArgument] =
+            [q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"), q.holders] + extraKeys
+        let common: [any RedisArgument] = [q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit]
+        return RedisFunction.Call(DroverLibrary.function(Self.self), keys: keys, arguments: common + arguments)
+    }
+}
+
+/// The arguments of a function by name: some leading ones, then a group per job. The Lua
+/// body binds them with ``bindLeading`` and ``forEachJob``; Swift writes them with
+/// ``encode(_:jobs:)``, which checks every group against the layout.
+struct ArgumentLayout: Sendable {
+    /// `ARGV` index of the first own argument.
+    let first: Int
+    let leading: [String]
+    let perJob: [String]
+
+    init(first: Int = 5, leading: [String], perJob: [String] = []) {
+        self.first = first
+        self.leading = leading
+        self.perJob = perJob
+    }
+
+    /// `local worker, retention = ARGV[5], ARGV[6]`
+    var bindLeading: String {
+        guard !leading.isEmpty else { return "" }
+        let values = leading.indices.map { "ARGV[\(first + $0)]" }
+        return "local \(leading.joined(separator: ", ")) = \(values.joined(separator: ", "))"
+    }
+
+    /// `for id, attempt, result in groups(7, 3) do` (the prelude's `groups` walks `ARGV`).
+    var forEachJob: String {
+        "for \(perJob.joined(separator: ", ")) in groups(\(first + leading.count), \(perJob.count)) do"
+    }
+
+    func encode(_ leading: [any RedisArgument], jobs: [[any RedisArgument]] = []) -> [any RedisArgument] {
+        precondition(leading.count == self.leading.count, "arguments \(self.leading) given as \(leading.count) values")
+        var arguments = leading
+        arguments.reserveCapacity(leading.count + jobs.count * perJob.count)
+        for job in jobs {
+            precondition(job.count == perJob.count, "a job's arguments \(perJob) given as \(job.count) values")
+            arguments += job
+        }
+        return arguments
+    }
+}
+
+extension RESPValue {
+    /// The elements of an array reply; an error reply is thrown, anything else is an empty array.
+    func elements() throws(RedisError) -> [RESPValue] {
+        try throwingServerError().array ?? []
+    }
+}

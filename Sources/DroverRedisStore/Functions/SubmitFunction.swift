@@ -1,0 +1,95 @@
+import DroverCore
+import DroverRedis
+
+/// SUBMITTED → QUEUED for a batch of jobs of one queue. A job whose idempotency key names a
+/// job that still exists is not created; the existing job's id comes back instead.
+struct SubmitFunction: QueueFunction {
+    struct Job {
+        var id: JobID
+        var request: JobRequest
+    }
+
+    var queue: String
+    var jobs: [Job]
+    var defaults: QueueDefaults
+    var idempotencyWindow: Duration
+
+    static let name = "submit"
+    static let layout = ArgumentLayout(
+        leading: ["queue", "default_max", "default_backoff", "window"],
+        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key"])
+
+    var arguments: [any RedisArgument] {
+        Self.layout.encode(
+            [queue, defaults.maxAttempts, JobHash.encode(defaults.backoff), idempotencyWindow.milliseconds],
+            jobs: jobs.map { job in
+                let r = job.request
+                // '' for what the request leaves to the queue's defaults.
+                return [
+                    job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
+                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "",
+                ]
+            })
+    }
+
+    /// Per job, in order: its id (an existing job's for a repeated idempotency key) and
+    /// whether it was created.
+    func decode(_ reply: RESPValue) throws(RedisError) -> [(id: JobID, created: Bool)] {
+        let values = try reply.elements()
+        guard values.count == jobs.count * 2 else {
+            throw .unexpectedReply("submit returned \(values.count) values for \(jobs.count) jobs")
+        }
+        var out: [(id: JobID, created: Bool)] = []
+        for i in jobs.indices {
+            guard let id = values[i * 2].string.flatMap(JobID.init) else { throw .unexpectedReply("submit returned a bad id") }
+            out.append((id, values[i * 2 + 1].int == 1))
+        }
+        return out
+    }
+
+    static let body = """
+        local at = now_ms()
+        local at_text = int(at)
+        \(layout.bindLeading)
+        -- The queue's own defaults, where set, win over the store's.
+        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff')
+        default_max = config[1] or default_max
+        default_backoff = config[2] or default_backoff
+        local out = {}
+        \(layout.forEachJob)
+          local existing = false
+          if key ~= '' then
+            existing = redis.call('GET', IDEMPOTENCY_PREFIX .. key)
+            if existing and redis.call('EXISTS', JOB_PREFIX .. existing) == 0 then existing = false end
+          end
+          if existing then
+            out[#out + 1] = existing
+            out[#out + 1] = 0
+          else
+            if max == '' then max = default_max end
+            if backoff == '' then backoff = default_backoff end
+            -- A new job: SUBMITTED and QUEUED, history included, written in one HSET.
+            local j = { id = id, key = JOB_PREFIX .. id, type = job_type, historyLength = 0 }
+            record(j, 'SUBMITTED', at, 0, nil, nil)
+            j.state = 'SUBMITTED'
+            local extra = { FIELD.id, id, FIELD.queue, queue, FIELD.type, job_type, FIELD.payload, payload, FIELD.attempt, '0',
+              FIELD.attemptBase, '0', FIELD.maxAttempts, max, FIELD.backoff, backoff, AT.SUBMITTED, at_text }
+            if timeout ~= '' then
+              extra[#extra + 1] = FIELD.timeoutMs
+              extra[#extra + 1] = timeout
+            end
+            if key ~= '' then
+              extra[#extra + 1] = FIELD.idempotencyKey
+              extra[#extra + 1] = key
+              redis.call('SET', IDEMPOTENCY_PREFIX .. key, id, 'PX', window)
+            end
+            move(j, 'QUEUED', at, 0, nil, nil, extra)
+            redis.call('LPUSH', QUEUED_KEY, id)
+            count(COUNTER.submitted, j)
+            out[#out + 1] = id
+            out[#out + 1] = 1
+          end
+        end
+        return out
+        """
+}

@@ -1,0 +1,61 @@
+import DroverCore
+import DroverRedis
+import Foundation
+
+/// The fields of a job hash (`drover:{q}:job:<id>`): the one list of their names. The Lua
+/// prelude gets them as its `FIELD` table, so the functions and this codec cannot disagree.
+/// Each state's timestamp field (`queuedAt`, …) comes from ``JobState/timestampField``.
+enum JobField: String, CaseIterable {
+    case id, queue, type, payload, state, attempt, attemptBase, maxAttempts, backoff, timeoutMs, idempotencyKey
+    case worker, error, result
+    /// When a RETRY_QUEUED job is due (ms).
+    case runAt
+    /// The transitions, a JSON array, and how many it holds (so appending needs no decode).
+    case history, historyLength
+}
+
+/// Reads and writes jobs as the Redis store keeps them: a hash of text fields.
+enum JobHash {
+    static func encode(_ backoff: BackoffPolicy) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(backoff)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func decodeBackoff(_ text: String) -> BackoffPolicy? {
+        try? JSONDecoder().decode(BackoffPolicy.self, from: Data(text.utf8))
+    }
+
+    /// An `HGETALL` reply as a dictionary.
+    static func fields(_ reply: RESPValue) -> [String: String] {
+        let flat = reply.array ?? []
+        var fields: [String: String] = [:]
+        fields.reserveCapacity(flat.count / 2)
+        for i in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let k = flat[i].string, let v = flat[i + 1].string { fields[k] = v }
+        }
+        return fields
+    }
+
+    /// The job of an `HGETALL` reply, `nil` for no hash.
+    static func decodeJob(_ reply: RESPValue) throws -> Job? {
+        let f = fields(reply)
+        guard !f.isEmpty else { return nil }
+        func text(_ field: JobField) -> String? { f[field.rawValue] }
+        func int(_ field: JobField) -> Int? { text(field).flatMap { Int($0) } }
+        guard let id = text(.id).flatMap(JobID.init), let state = text(.state).flatMap(JobState.init(rawValue:)) else {
+            throw RedisError.unexpectedReply("a job hash without a valid id or state")
+        }
+        var timestamps: [String: Int64] = [:]
+        for s in JobState.allCases {
+            if let t = f[s.timestampField].flatMap({ Int64($0) }) { timestamps[s.timestampField] = t }
+        }
+        let history = text(.history).flatMap { try? JSONDecoder().decode([JobTransition].self, from: Data($0.utf8)) } ?? []
+        return Job(
+            id: id, queue: text(.queue) ?? "", type: text(.type) ?? "", payload: text(.payload) ?? "null", state: state,
+            attempt: int(.attempt) ?? 0, maxAttempts: int(.maxAttempts) ?? 1, attemptBase: int(.attemptBase) ?? 0,
+            backoff: text(.backoff).flatMap(decodeBackoff) ?? .standard, timeoutMs: int(.timeoutMs),
+            idempotencyKey: text(.idempotencyKey), worker: text(.worker), error: text(.error), result: text(.result),
+            runAt: text(.runAt).flatMap { Int64($0) }, timestamps: timestamps, history: history)
+    }
+}

@@ -1,0 +1,154 @@
+import DroverCore
+import DroverRedis
+
+// Submitting jobs and reading them, their queues and their workers.
+extension RedisJobStore {
+    public func submit(_ requests: [JobRequest]) async throws -> [SubmittedJob] {
+        for request in requests { try request.validate(limits: configuration.limits) }
+        guard !requests.isEmpty else { return [] }
+        // One function call per queue, all in one pipeline.
+        var order: [String] = []
+        var byQueue: [String: [(index: Int, job: SubmitFunction.Job)]] = [:]
+        for (index, request) in requests.enumerated() {
+            if byQueue[request.queue] == nil { order.append(request.queue) }
+            byQueue[request.queue, default: []].append((index, SubmitFunction.Job(id: JobID(), request: request)))
+        }
+        let newQueues = registeredQueues.withLock { known in order.filter { !known.contains($0) } }
+        if !newQueues.isEmpty {
+            // The queue is registered before its first job lands, so the reaper and promoter,
+            // which walk `drover:queues`, never miss a job.
+            try await redis.send(RedisCommand("SADD", [keys.queues] + newQueues))
+            registeredQueues.withLock { $0.formUnion(newQueues) }
+        }
+        let calls = order.map { queue in
+            SubmitFunction(
+                queue: queue, jobs: byQueue[queue]!.map(\.job), defaults: configuration.defaults,
+                idempotencyWindow: configuration.retention.idempotencyWindow)
+        }
+        var results = [SubmittedJob?](repeating: nil, count: requests.count)
+        for (queue, answers) in zip(order, try await run(calls)) {
+            for (entry, answer) in zip(byQueue[queue]!, answers) {
+                results[entry.index] = SubmittedJob(id: answer.id, queue: queue, created: answer.created)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    public func job(_ id: JobID, queue: String?) async throws -> Job? {
+        guard let queue = try await resolveQueue(of: id, hint: queue) else { return nil }
+        return try JobHash.decodeJob(try await redis.send(RedisCommand("HGETALL", keys.queue(queue).job(id))))
+    }
+
+    /// Finds the queue a job lives in: the hint if the job is there, else every known queue
+    /// in one pipeline. Ids do not name their queue, and the cost is paid only on lookups.
+    func resolveQueue(of id: JobID, hint: String?) async throws -> String? {
+        if let hint {
+            try Names.validateQueue(hint)
+            return hint
+        }
+        let queues = try await self.queues()
+        guard !queues.isEmpty else { return nil }
+        let replies = try await redis.pipeline(queues.map { RedisCommand("EXISTS", keys.queue($0).job(id)) })
+        return zip(queues, replies).first { $0.1.int == 1 }?.0
+    }
+
+    public func waitUntilFinished(_ id: JobID, queue: String?, timeout: Duration) async throws -> Job? {
+        guard let queue = try await resolveQueue(of: id, hint: queue) else { return nil }
+        return try await waiters.wait(for: id, timeout: timeout) {
+            // Subscribed before reading, so a job finishing in between is not missed.
+            try? await self.subscriber.connect()
+            return try await self.job(id, queue: queue)
+        }
+    }
+
+    public func queues() async throws -> [String] {
+        let reply = try await redis.send(RedisCommand("SMEMBERS", keys.queues))
+        return (reply.array ?? []).compactMap(\.string).sorted()
+    }
+
+    public func queueCounts() async throws -> [QueueCounts] {
+        let queues = try await self.queues()
+        let gauges = [JobState.assigned.rawValue, JobState.running.rawValue, JobCounter.staleReports.rawValue]
+        var commands: [RedisCommand] = []
+        for queue in queues {
+            let q = keys.queue(queue)
+            commands += [
+                RedisCommand("LLEN", q.queued), RedisCommand("HMGET", [q.stats] + gauges), RedisCommand("ZCARD", q.retry),
+                RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead),
+            ]
+        }
+        let replies = try await redis.pipeline(commands)
+        return queues.enumerated().map { i, queue in
+            let r = Array(replies[i * 5..<i * 5 + 5])
+            let stats = r[1].array ?? []
+            func stat(_ j: Int) -> Int { j < stats.count ? stats[j].int ?? 0 : 0 }
+            return QueueCounts(
+                queue: queue, queued: r[0].int ?? 0, assigned: stat(0), running: stat(1), retryQueued: r[2].int ?? 0,
+                completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, staleReports: stat(2))
+        }
+    }
+
+    public func statistics() async throws -> [String: [String: Int]] {
+        let queues = try await self.queues()
+        let replies = try await redis.pipeline(queues.map { RedisCommand("HGETALL", keys.queue($0).stats) })
+        var result: [String: [String: Int]] = [:]
+        for (queue, reply) in zip(queues, replies) {
+            result[queue] = JobHash.fields(reply).compactMapValues { Int($0) }
+        }
+        return result
+    }
+
+    public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
+        try Names.validateQueue(queue)
+        guard limit > 0 else { return [] }
+        let q = keys.queue(queue)
+        let last = offset + limit - 1
+        let ids: [String]
+        switch state {
+        case .queued:
+            // Workers take from the right, so the next to run is last in the list.
+            let reply = try await redis.send(RedisCommand("LRANGE", q.queued, -(last + 1), -(offset + 1)))
+            ids = (reply.array ?? []).compactMap(\.string).reversed()
+        case .retryQueued:
+            ids = try await redis.send(RedisCommand("ZRANGE", q.retry, offset, last)).array?.compactMap(\.string) ?? []
+        case .completed:
+            ids = try await redis.send(RedisCommand("ZREVRANGE", q.completed, offset, last)).array?.compactMap(\.string) ?? []
+        case .deadLetter:
+            ids = try await redis.send(RedisCommand("ZREVRANGE", q.dead, offset, last)).array?.compactMap(\.string) ?? []
+        case .assigned, .running:
+            let workers = try await self.workers().map(\.id)
+            let lists = try await redis.pipeline(workers.map { RedisCommand("LRANGE", q.active(worker: $0), 0, -1) })
+            ids = lists.flatMap { $0.array?.compactMap(\.string) ?? [] }
+        case .submitted, .failed:
+            return []
+        }
+        let replies = try await redis.pipeline(ids.map { RedisCommand("HGETALL", q.jobPrefix + $0) })
+        let found = try replies.compactMap(JobHash.decodeJob).filter { $0.state == state }
+        if state == .assigned || state == .running {
+            return Array(found.sorted { $0.id > $1.id }.dropFirst(offset).prefix(limit))
+        }
+        return found
+    }
+
+    public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
+        try Names.validateQueue(queue)
+        guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
+        try defaults.backoff.validate()
+        try await redis.send(
+            RedisCommand(
+                "HSET", keys.queue(queue).config, "maxAttempts", defaults.maxAttempts, "backoff", JobHash.encode(defaults.backoff)))
+    }
+
+    public func workers() async throws -> [WorkerInfo] {
+        let reply = try await redis.send(RedisCommand("ZREVRANGE", keys.workers, 0, -1, "WITHSCORES"))
+        let flat = reply.array ?? []
+        var ids: [(String, Int64)] = []
+        for i in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let id = flat[i].string, let score = flat[i + 1].string.flatMap(Double.init) { ids.append((id, Int64(score))) }
+        }
+        let hashes = try await redis.pipeline(ids.map { RedisCommand("HGETALL", keys.worker($0.0)) })
+        return zip(ids, hashes).map { entry, hash in
+            HeartbeatFunction.decodeWorker(id: entry.0, lastHeartbeat: entry.1, hash: JobHash.fields(hash))
+        }
+    }
+}
