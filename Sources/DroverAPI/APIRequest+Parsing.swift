@@ -1,47 +1,43 @@
 import DroverCore
 
 extension APIRequest {
-    /// Every operation's name, as TCP frames and the REST routes' internal mapping use them.
-    public static let operations = [
-        "submit", "submitBatch", "get", "queues", "jobs", "workers", "deadLetters", "retryDeadLetter", "purgeDeadLetters",
-        "health", "heartbeat", "claim", "start", "complete", "fail", "reconcile", "deregister",
-    ]
-
-    /// Parses operation `op` from its fields: the TCP frame's members, or a REST request's
-    /// body with its path and query parameters merged in.
-    package init(op: String, fields f: RequestFields) throws(APIError) {
-        switch op {
-        case "submit":
+    /// Parses a request of `operation` from its fields: the TCP frame's members, or a REST
+    /// request's body with its path and query parameters merged in.
+    package init(_ operation: APIOperation, fields f: RequestFields) throws(APIError) {
+        switch operation {
+        case .metrics:
+            throw .malformed("metrics are served as Prometheus text at GET /metrics only")
+        case .submit:
             self = .submit(try f.jobRequest())
-        case "submitBatch":
+        case .submitBatch:
             let jobs = try f.objects("jobs")
             guard jobs.count <= 10_000 else { throw .invalid("at most 10000 jobs per batch") }
             var requests: [JobRequest] = []
             for job in jobs { requests.append(try job.jobRequest()) }
             self = .submitBatch(requests)
-        case "get":
+        case .get:
             let wait: Duration? =
                 if let text = try? f.string("wait") { try parseDuration(text) } else { try f.int("wait").map { .seconds($0) } }
             self = .job(try f.jobID("id"), queue: try f.string("queue"), wait: wait)
-        case "queues":
+        case .queues:
             self = .queues
-        case "jobs":
+        case .jobs:
             let stateName = try f.required("state", f.string)
             guard let state = JobState(rawValue: stateName.uppercased()) else {
                 throw .invalid("'state' must be one of \(JobState.observable.map(\.rawValue).joined(separator: ", "))")
             }
             self = .jobs(queue: try f.required("queue", f.string), state: state, offset: try Self.offset(f), limit: try Self.limit(f))
-        case "workers":
+        case .workers:
             self = .workers
-        case "deadLetters":
+        case .deadLetters:
             self = .deadLetters(queue: try f.string("queue"), offset: try Self.offset(f), limit: try Self.limit(f))
-        case "retryDeadLetter":
+        case .retryDeadLetter:
             self = .retryDeadLetter(try f.jobID("id"), queue: try f.string("queue"))
-        case "purgeDeadLetters":
+        case .purgeDeadLetters:
             self = .purgeDeadLetters(queue: try f.string("queue"))
-        case "health":
+        case .health:
             self = .health
-        case "heartbeat":
+        case .heartbeat:
             let range = -RequestFields.maxSafeInteger...RequestFields.maxSafeInteger
             self = .heartbeat(
                 WorkerInfo(
@@ -49,21 +45,21 @@ extension APIRequest {
                     queues: try f.strings("queues") ?? [], concurrency: try f.bounded("concurrency", range) ?? 0,
                     inFlight: try f.bounded("inFlight", range) ?? 0, startedAt: Int64(try f.bounded("startedAt", range) ?? 0),
                     version: try f.string("version") ?? ""))
-        case "claim":
+        case .claim:
             self = .claim(
                 worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings),
                 max: try f.bounded("max", 1...1000) ?? 1, wait: .milliseconds(try f.bounded("waitMs", 0...60_000) ?? 0))
-        case "start":
+        case .start:
             var leases: [JobLease] = []
             for job in try f.objects("jobs") { leases.append(try job.lease()) }
             self = .start(worker: try f.required("worker", f.string), leases)
-        case "complete":
+        case .complete:
             var reports: [CompletionReport] = []
             for report in try f.objects("reports") {
                 reports.append(CompletionReport(lease: try report.lease(), result: report.raw["result"] ?? "null"))
             }
             self = .complete(worker: try f.required("worker", f.string), reports)
-        case "fail":
+        case .fail:
             var reports: [FailureReport] = []
             for report in try f.objects("reports") {
                 let kindName = try report.string("kind") ?? "error"
@@ -74,18 +70,25 @@ extension APIRequest {
                         retryDelayMs: try report.bounded("retryDelayMs", 0...RequestFields.maxSafeInteger) ?? 0))
             }
             self = .fail(worker: try f.required("worker", f.string), reports)
-        case "reconcile":
+        case .reconcile:
             var holding: Set<JobID> = []
             for text in try f.strings("holding") ?? [] {
                 guard let id = JobID(text) else { throw .invalid("'holding' has a bad job id: '\(text.prefix(40))'") }
                 holding.insert(id)
             }
             self = .reconcile(worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings), holding: holding)
-        case "deregister":
+        case .deregister:
             self = .deregister(worker: try f.required("worker", f.string))
-        default:
-            throw .malformed("unknown operation '\(op.prefix(40))'; one of \(Self.operations.joined(separator: ", "))")
         }
+    }
+
+    /// Parses a TCP frame's `op` and its fields.
+    package init(op: String, fields: RequestFields) throws(APIError) {
+        guard let operation = APIOperation(rawValue: op), operation.isOnTCP else {
+            let names = APIOperation.tcpOperations.map(\.rawValue).joined(separator: ", ")
+            throw .malformed("unknown operation '\(op.prefix(40))'; one of \(names)")
+        }
+        try self.init(operation, fields: fields)
     }
 
     private static func offset(_ f: RequestFields) throws(APIError) -> Int {

@@ -3,7 +3,7 @@ import DroverCore
 /// Everything the master can be asked, whichever door the question came through: REST and
 /// TCP parse into an ``APIRequest`` and print the ``APIResponse`` in their own way, so both
 /// speak exactly the same operations with the same errors.
-public enum APIRequest: Sendable {
+public enum APIRequest: Sendable, Equatable {
     // Clients
     case submit(JobRequest)
     case submitBatch([JobRequest])
@@ -35,26 +35,26 @@ public enum APIRequest: Sendable {
         }
     }
 
-    /// The operation's name in logs, metrics and TCP frames.
-    public var name: String {
+    /// The operation this request performs.
+    public var operation: APIOperation {
         switch self {
-        case .submit: "submit"
-        case .submitBatch: "submitBatch"
-        case .job: "get"
-        case .queues: "queues"
-        case .jobs: "jobs"
-        case .workers: "workers"
-        case .deadLetters: "deadLetters"
-        case .retryDeadLetter: "retryDeadLetter"
-        case .purgeDeadLetters: "purgeDeadLetters"
-        case .health: "health"
-        case .heartbeat: "heartbeat"
-        case .claim: "claim"
-        case .start: "start"
-        case .complete: "complete"
-        case .fail: "fail"
-        case .reconcile: "reconcile"
-        case .deregister: "deregister"
+        case .submit: .submit
+        case .submitBatch: .submitBatch
+        case .job: .get
+        case .queues: .queues
+        case .jobs: .jobs
+        case .workers: .workers
+        case .deadLetters: .deadLetters
+        case .retryDeadLetter: .retryDeadLetter
+        case .purgeDeadLetters: .purgeDeadLetters
+        case .health: .health
+        case .heartbeat: .heartbeat
+        case .claim: .claim
+        case .start: .start
+        case .complete: .complete
+        case .fail: .fail
+        case .reconcile: .reconcile
+        case .deregister: .deregister
         }
     }
 }

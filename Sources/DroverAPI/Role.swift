@@ -1,4 +1,5 @@
-/// Who may do what: the roles a token grants.
+/// Who may do what: the roles a token grants, each permitting the operations whose
+/// ``APIOperation/access`` it covers.
 public enum Role: String, Sendable, CaseIterable, Comparable {
     /// Submit jobs and read them, their queues and workers.
     case client
@@ -12,14 +13,11 @@ public enum Role: String, Sendable, CaseIterable, Comparable {
     }
 
     /// Whether this role may perform `operation`.
-    public func permits(_ operation: String) -> Bool {
-        switch self {
-        case .admin: true
-        case .client: Self.clientOperations.contains(operation)
-        case .worker: Self.workerOperations.contains(operation)
+    public func permits(_ operation: APIOperation) -> Bool {
+        switch (self, operation.access) {
+        case (.admin, _), (_, .anyone): true
+        case (.client, .client), (.worker, .worker): true
+        default: false
         }
     }
-
-    static let clientOperations: Set<String> = ["submit", "submitBatch", "get", "queues", "jobs", "workers", "health", "metrics"]
-    static let workerOperations: Set<String> = ["heartbeat", "claim", "start", "complete", "fail", "reconcile", "deregister", "health"]
 }

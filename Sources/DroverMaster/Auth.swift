@@ -27,7 +27,7 @@ public struct Caller: Sendable, Equatable {
     /// Checks that this caller may make `request`: `403` when its role does not permit the
     /// operation or the request acts for a worker that is not this caller's.
     public func authorize(_ request: APIRequest) throws(APIError) {
-        try authorize(operation: request.name)
+        try authorize(request.operation)
         if let worker = request.workerID {
             for identity in identities where !Self.worker(worker, belongsTo: identity) {
                 throw .forbidden("identity '\(identity)' may act only as worker '\(identity)' or '…@\(identity)', not '\(worker)'")
@@ -35,8 +35,9 @@ public struct Caller: Sendable, Equatable {
         }
     }
 
-    func authorize(operation: String) throws(APIError) {
-        guard role.permits(operation) else { throw .forbidden("a \(role.rawValue) token may not \(operation)") }
+    /// Checks that this caller's role permits `operation`: `403` when it does not.
+    public func authorize(_ operation: APIOperation) throws(APIError) {
+        guard role.permits(operation) else { throw .forbidden("a \(role.rawValue) token may not \(operation.rawValue)") }
     }
 
     static func worker(_ worker: String, belongsTo identity: String) -> Bool {
@@ -163,9 +164,9 @@ public struct TokenAuthenticator: Sendable {
 
     /// Checks `token` for `operation`: `401` without a valid token, `403` when its role does not
     /// permit the operation.
-    public func authorize(token: String?, operation: String) throws(APIError) -> Role {
+    public func authorize(token: String?, operation: APIOperation) throws(APIError) -> Role {
         let caller = try authenticate(token: token)
-        try caller.authorize(operation: operation)
+        try caller.authorize(operation)
         return caller.role
     }
 }

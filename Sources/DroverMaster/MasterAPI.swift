@@ -29,11 +29,11 @@ public struct MasterAPI: Sendable {
         let started = ContinuousClock.now
         do {
             let response = try await run(request)
-            metrics?.recordRequest(op: request.name, status: response.status, duration: .now - started)
+            metrics?.recordRequest(op: request.operation.rawValue, status: response.status, duration: .now - started)
             return response
         } catch {
             let apiError = APIError(inMaster: error)
-            metrics?.recordRequest(op: request.name, status: apiError.status, duration: .now - started)
+            metrics?.recordRequest(op: request.operation.rawValue, status: apiError.status, duration: .now - started)
             throw apiError
         }
     }

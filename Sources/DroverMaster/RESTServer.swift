@@ -6,59 +6,51 @@ import Logging
 import NIOCore
 import NIOSSL
 
-/// The REST front door: HTTP + JSON on Hummingbird. Each route names an operation of
-/// ``MasterAPI``; path and query parameters join the body's fields.
+/// The REST front door: HTTP + JSON on Hummingbird. Its routes are ``APIOperation``'s table;
+/// path and query parameters join the body's fields.
 enum RESTRoutes {
-    /// Every route: method, path, the operation it performs, whether it reads a body.
-    static let routes: [(method: HTTPRequest.Method, path: String, op: String, body: Bool)] = [
-        (.post, "/v1/jobs", "submit", true),
-        (.post, "/v1/jobs/batch", "submitBatch", true),
-        (.get, "/v1/jobs/:id", "get", false),
-        (.get, "/v1/queues", "queues", false),
-        (.get, "/v1/queues/:queue/jobs", "jobs", false),
-        (.get, "/v1/workers", "workers", false),
-        (.get, "/v1/dead-letters", "deadLetters", false),
-        (.post, "/v1/dead-letters/:id/retry", "retryDeadLetter", false),
-        (.delete, "/v1/dead-letters", "purgeDeadLetters", false),
-        (.get, "/health", "health", false),
-        // Remote workers.
-        (.post, "/v1/workers/:worker/heartbeat", "heartbeat", true),
-        (.post, "/v1/workers/:worker/claim", "claim", true),
-        (.post, "/v1/workers/:worker/start", "start", true),
-        (.post, "/v1/workers/:worker/complete", "complete", true),
-        (.post, "/v1/workers/:worker/fail", "fail", true),
-        (.post, "/v1/workers/:worker/reconcile", "reconcile", true),
-        (.delete, "/v1/workers/:worker", "deregister", false),
-    ]
+    /// Hummingbird's pattern for a route's path: `{id}` becomes `:id`.
+    static func pattern(_ route: APIOperation.Route) -> String {
+        route.path.replacingOccurrences(of: "{", with: ":").replacingOccurrences(of: "}", with: "")
+    }
+
+    static func method(_ route: APIOperation.Route) -> HTTPRequest.Method {
+        switch route.method {
+        case .get: .get
+        case .post: .post
+        case .delete: .delete
+        }
+    }
 
     static func router(
         api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, doors: MasterDoors, logger: Logger
     ) -> Router<MasterRequestContext> {
         let router = Router(context: MasterRequestContext.self)
         // Middleware first: it applies only to routes added after it.
-        router.add(middleware: JSONErrorMiddleware(logger: logger, routes: routes.map { ($0.path, $0.method) } + [("/metrics", .get)]))
-        for route in routes {
-            router.on(RouterPath(route.path), method: route.method) { request, context -> Response in
-                // /health stays open for load balancers and container health checks.
-                let caller = route.op == "health" ? Caller.anyone : try await RESTRoutes.caller(request, context, doors)
+        let patterns = APIOperation.allCases.map { (pattern($0.route), method($0.route)) }
+        router.add(middleware: JSONErrorMiddleware(logger: logger, routes: patterns))
+        for operation in APIOperation.allCases where operation != .metrics {
+            let route = operation.route
+            router.on(RouterPath(pattern(route)), method: method(route)) { request, context -> Response in
+                let caller = operation.access == .anyone ? Caller.anyone : try await RESTRoutes.caller(request, context, doors)
                 // Refused before the body is read: a stranger cannot make the master parse it.
-                try caller.authorize(operation: route.op)
+                try caller.authorize(operation)
                 var fields = RequestFields(raw: [:])
-                if route.body {
+                if route.hasBody {
                     let buffer = try await request.body.collect(upTo: limits.maxBodyBytes)
                     fields = try RequestFields(json: String(buffer: buffer))
                 }
                 var extra: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { extra[String(key)] = String(value) }
                 for (key, value) in context.parameters { extra[String(key)] = String(value).removingPercentEncoding ?? String(value) }
-                let apiRequest = try APIRequest(op: route.op, fields: fields.adding(extra))
+                let apiRequest = try APIRequest(operation, fields: fields.adding(extra))
                 try caller.authorize(apiRequest)
                 let response = try await api.perform(apiRequest)
                 return jsonResponse(response.status, response.json)
             }
         }
-        router.get("/metrics") { request, context -> Response in
-            try await RESTRoutes.caller(request, context, doors).authorize(operation: "metrics")
+        router.on(RouterPath(pattern(APIOperation.metrics.route)), method: method(APIOperation.metrics.route)) { request, context -> Response in
+            try await RESTRoutes.caller(request, context, doors).authorize(.metrics)
             let text = try await metrics.render()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -121,23 +113,23 @@ struct JSONErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound && !allowedMethods(for: request.uri.path).isEmpty {
             let allowed = allowedMethods(for: request.uri.path).map(\.rawValue).joined(separator: ", ")
-            var response = RESTRoutes.jsonResponse(
-                405,
-                APIError(status: 405, code: "method_not_allowed", message: "\(request.method) is not allowed here; use \(allowed)").json)
+            let error = APIError(.methodNotAllowed, "\(request.method) is not allowed here; use \(allowed)")
+            var response = RESTRoutes.jsonResponse(error.status, error.json)
             response.headers[.allow] = allowed
             return response
         } catch let error as HTTPError {
-            let code: String
+            let code: APIError.Code
             switch error.status.code {
-            case 400: code = "malformed"
-            case 404: code = "not_found"
-            case 405: code = "method_not_allowed"
-            case 413: code = "payload_too_large"
-            default: code = "http_\(error.status.code)"
+            case 404: code = .notFound
+            case 405: code = .methodNotAllowed
+            case 413: code = .payloadTooLarge
+            case 400..<500: code = .malformed
+            default: code = .internal
             }
             let message =
                 error.body ?? (error.status.code == 404 ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
-            return RESTRoutes.jsonResponse(error.status.code, APIError(status: error.status.code, code: code, message: message).json)
+            // Hummingbird's own status stands (a 4xx it has no code of ours for stays what it was).
+            return RESTRoutes.jsonResponse(error.status.code, APIError(code, message).json)
         } catch {
             let apiError = APIError(inMaster: error)
             if apiError.status >= 500 {

@@ -289,7 +289,7 @@ final class TCPConnectionHandler: ChannelInboundHandler {
     }
 
     static func errorFrame(requestID: String, _ error: APIError) -> String {
-        #"{"requestId":\#(requestID),"ok":false,"status":\#(error.status),"error":{"code":\#(JSONScanner.quote(error.code)),"message":\#(JSONScanner.quote(error.message))}}"#
+        #"{"requestId":\#(requestID),"ok":false,"status":\#(error.status),"error":\#(error.errorObject)}"#
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -317,7 +317,7 @@ package enum TCPFrame {
             guard let op = try fields.string("op") else { throw APIError.malformed("'op' is required") }
             return .success((requestID, try APIRequest(op: op, fields: fields)))
         } catch {
-            return .failure(ParseFailure(requestID: requestID, error: APIError(error)))
+            return .failure(ParseFailure(requestID: requestID, error: APIError(inMaster: error)))
         }
     }
 }

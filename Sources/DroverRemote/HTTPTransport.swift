@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DroverAPI
 import DroverCore
 import Foundation
 import NIOCore
@@ -35,31 +36,9 @@ public final class HTTPTransport: MasterTransport {
 
     public func close() async {}
 
-    /// The route of each operation: method, path (with `{field}` taken from the fields), and
-    /// whether the remaining fields form the body or the query.
-    static let routes: [String: (method: HTTPMethod, path: String, body: Bool)] = [
-        "submit": (.POST, "/v1/jobs", true),
-        "submitBatch": (.POST, "/v1/jobs/batch", true),
-        "get": (.GET, "/v1/jobs/{id}", false),
-        "queues": (.GET, "/v1/queues", false),
-        "jobs": (.GET, "/v1/queues/{queue}/jobs", false),
-        "workers": (.GET, "/v1/workers", false),
-        "deadLetters": (.GET, "/v1/dead-letters", false),
-        "retryDeadLetter": (.POST, "/v1/dead-letters/{id}/retry", false),
-        "purgeDeadLetters": (.DELETE, "/v1/dead-letters", false),
-        "health": (.GET, "/health", false),
-        "heartbeat": (.POST, "/v1/workers/{worker}/heartbeat", true),
-        "claim": (.POST, "/v1/workers/{worker}/claim", true),
-        "start": (.POST, "/v1/workers/{worker}/start", true),
-        "complete": (.POST, "/v1/workers/{worker}/complete", true),
-        "fail": (.POST, "/v1/workers/{worker}/fail", true),
-        "reconcile": (.POST, "/v1/workers/{worker}/reconcile", true),
-        "deregister": (.DELETE, "/v1/workers/{worker}", false),
-    ]
-
-    public func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String {
-        guard let route = Self.routes[op] else { throw .badResponse("no REST route for '\(op)'") }
-        var fields = fields
+    public func call(_ apiRequest: APIRequest, timeout: Duration) async throws(RemoteError) -> String {
+        let route = apiRequest.operation.route
+        var fields = apiRequest.fields
         var path = route.path
         while let open = path.range(of: "{"), let close = path.range(of: "}") {
             let name = String(path[open.upperBound..<close.lowerBound])
@@ -68,11 +47,11 @@ public final class HTTPTransport: MasterTransport {
                 open.lowerBound..<close.upperBound, with: value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? value)
         }
         var request = HTTPClientRequest(url: base + path)
-        request.method = route.method
+        request.method = HTTPMethod(rawValue: route.method.rawValue)
         request.tlsConfiguration = tls
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if route.body {
-            let body = "{" + fields.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+        if route.hasBody {
+            let body = APIRequest.object(fields)
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         } else if !fields.isEmpty {

@@ -1,13 +1,14 @@
+import DroverAPI
 import DroverCore
 import DroverTLS
 import Foundation
 
-/// How a remote worker or client reaches a master: an operation name and its fields in,
-/// the result's JSON out. ``HTTPTransport`` and ``TCPTransport`` speak the two front doors.
+/// How a remote worker or client reaches a master: a request in, the result's JSON out.
+/// ``HTTPTransport`` and ``TCPTransport`` speak the two front doors, each by the routes of
+/// ``APIOperation`` and the fields of ``APIRequest``.
 public protocol MasterTransport: Sendable {
-    /// Performs `op` with `fields` (each the JSON text of its value) and returns the result's
-    /// JSON, or throws ``RemoteError``.
-    func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String
+    /// Performs `request` and returns the result's JSON, or throws ``RemoteError``.
+    func call(_ request: APIRequest, timeout: Duration) async throws(RemoteError) -> String
 
     func close() async
 }
@@ -17,7 +18,7 @@ public enum RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The master could not be reached or the connection broke: the call may be retried.
     case unreachable(String)
     /// The master answered with an error.
-    case api(status: Int, code: String, message: String)
+    case api(APIError)
     /// The master's answer made no sense.
     case badResponse(String)
     /// Not something a master offers remotely.
@@ -26,25 +27,16 @@ public enum RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unreachable(let reason): return "cannot reach the master: \(reason)"
-        case .api(let status, let code, let message): return "master answered \(status) \(code): \(message)"
+        case .api(let error): return "master answered \(error)"
         case .badResponse(let reason): return "unexpected answer from the master: \(reason)"
         case .unsupported(let reason): return "not available through a master: \(reason)"
         }
     }
 
-    /// Reads an `{"error":{"code","message"}}` body.
+    /// Reads an `{"error":{…}}` body.
     static func fromErrorBody(status: Int, _ json: String) -> RemoteError {
-        struct Body: Decodable {
-            struct Detail: Decodable {
-                var code: String
-                var message: String
-            }
-            var error: Detail
-        }
-        guard let body = try? WireFormat.decode(Body.self, from: json) else {
-            return .api(status: status, code: "http_\(status)", message: String(json.prefix(200)))
-        }
-        return .api(status: status, code: body.error.code, message: body.error.message)
+        if let error = APIError.decode(body: json) { return .api(error) }
+        return .badResponse("status \(status): \(json.prefix(200))")
     }
 }
 

@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import DroverTLS
 import Foundation
@@ -31,24 +32,18 @@ public final class RemoteJobStore: JobStore {
         await transport.close()
     }
 
-    private static func q(_ text: String) -> String { JSONScanner.quote(text) }
-
-    private func call(_ op: String, _ fields: [String: String] = [:], timeout: Duration? = nil) async throws -> String {
+    private func call(_ request: APIRequest, timeout: Duration? = nil) async throws -> String {
+        let answer: Result<String, RemoteError>
         do {
-            return try await transport.call(op, fields: fields, timeout: timeout ?? callTimeout)
+            answer = .success(try await transport.call(request, timeout: timeout ?? callTimeout))
         } catch {
-            throw Self.translate(error, op: op)
+            answer = .failure(error)
         }
-    }
-
-    /// The master's API errors, back as the store errors a local store would have thrown.
-    static func translate(_ error: RemoteError, op: String) -> any Error {
-        guard case .api(let status, let code, let message) = error else { return error }
-        switch (status, code) {
-        case (401, _), (403, _): return error
-        case (422, _): return JobError.invalidField("request", message)
-        case (413, _): return JobError.invalidField("payload", message)
-        default: return error
+        switch answer {
+        case .success(let json): return json
+        // The store's own error, as a local store would have thrown it.
+        case .failure(.api(let error)) where error.jobError != nil: throw error.jobError!
+        case .failure(let error): throw error
         }
     }
 
@@ -66,22 +61,12 @@ public final class RemoteJobStore: JobStore {
         return try JSONScanner.arrayElements(text)
     }
 
-    private static func requestFields(_ r: JobRequest) -> [String: String] {
-        var fields = ["queue": q(r.queue), "type": q(r.type), "payload": r.payload]
-        if let v = r.maxAttempts { fields["maxAttempts"] = String(v) }
-        if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
-        if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
-        if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
-        return fields
-    }
-
     // MARK: Submitting and reading
 
     public func submit(_ requests: [JobRequest]) async throws -> [SubmittedJob] {
         // Checked here too, so bad input fails before it travels.
         for request in requests { try request.validate(limits: SubmitLimits(maxPayloadBytes: .max)) }
-        let jobs = requests.map { r in "{" + Self.requestFields(r).map { "\(Self.q($0.key)):\($0.value)" }.joined(separator: ",") + "}" }
-        let answer = try await call("submitBatch", ["jobs": WireFormat.array(jobs)])
+        let answer = try await call(.submitBatch(requests))
         return try decode([SubmittedJob].self, member: "jobs", of: answer)
     }
 
@@ -90,12 +75,9 @@ public final class RemoteJobStore: JobStore {
     }
 
     private func getJob(_ id: JobID, queue: String?, wait: Duration?) async throws -> Job? {
-        var fields = ["id": Self.q(id.rawValue)]
-        if let queue { fields["queue"] = Self.q(queue) }
-        if let wait { fields["wait"] = Self.q("\(wait.milliseconds)ms") }
         do {
-            return try WireFormat.decodeJob(try await call("get", fields, timeout: (wait ?? .zero) + callTimeout))
-        } catch RemoteError.api(404, _, _) {
+            return try WireFormat.decodeJob(try await call(.job(id, queue: queue, wait: wait), timeout: (wait ?? .zero) + callTimeout))
+        } catch JobError.notFound {
             return nil
         }
     }
@@ -115,7 +97,7 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func queueCounts() async throws -> [QueueCounts] {
-        try decode([QueueCounts].self, member: "queues", of: try await call("queues"))
+        try decode([QueueCounts].self, member: "queues", of: try await call(.queues))
     }
 
     public func statistics() async throws -> [String: [String: Int]] {
@@ -123,8 +105,7 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
-        let answer = try await call(
-            "jobs", ["queue": Self.q(queue), "state": Self.q(state.rawValue), "offset": String(offset), "limit": String(limit)])
+        let answer = try await call(.jobs(queue: queue, state: state, offset: offset, limit: limit))
         return try elements("jobs", of: answer).map(WireFormat.decodeJob)
     }
 
@@ -135,20 +116,11 @@ public final class RemoteJobStore: JobStore {
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {
-        var fields = ["id": Self.q(id.rawValue)]
-        if let queue { fields["queue"] = Self.q(queue) }
-        do {
-            _ = try await call("retryDeadLetter", fields)
-        } catch RemoteError.api(404, _, _) {
-            throw JobError.notFound(id)
-        } catch RemoteError.api(409, _, let message) {
-            let from = JobState.allCases.first { message.contains("is \($0.rawValue) ") } ?? .queued
-            throw JobError.illegalTransition(id: id, from: from, to: .queued)
-        }
+        _ = try await call(.retryDeadLetter(id, queue: queue))
     }
 
     public func purgeDeadLetters(queue: String) async throws -> Int {
-        try decode(Int.self, member: "purged", of: try await call("purgeDeadLetters", ["queue": Self.q(queue)]))
+        try decode(Int.self, member: "purged", of: try await call(.purgeDeadLetters(queue: queue)))
     }
 
     // MARK: Workers
@@ -159,12 +131,10 @@ public final class RemoteJobStore: JobStore {
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
         precondition(start, "remote claims start their jobs at once")
-        let fields = [
-            "worker": Self.q(worker), "queues": WireFormat.encode(queues), "max": String(max), "waitMs": String(timeout.milliseconds),
-        ]
         // Kept as a task of its own so interruptFetches can cancel the long poll.
         let task = Task { () throws -> [ClaimedJob] in
-            let answer = try await self.call("claim", fields, timeout: timeout + self.callTimeout)
+            let answer = try await self.call(
+                .claim(worker: worker, queues: queues, max: max, wait: timeout), timeout: timeout + self.callTimeout)
             return try self.elements("jobs", of: answer).map(WireFormat.decodeClaimedJob)
         }
         claims.withLock { $0[worker] = task }
@@ -181,49 +151,35 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport {
-        let answer = try await call(
-            "reconcile",
-            ["worker": Self.q(worker), "queues": WireFormat.encode(queues), "holding": WireFormat.encode(holding.map(\.rawValue))])
+        let answer = try await call(.reconcile(worker: worker, queues: queues, holding: holding))
         return try WireFormat.decode(ReconcileReport.self, from: answer)
     }
 
     public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {
-        let answer = try await call("start", ["worker": Self.q(worker), "jobs": WireFormat.encode(jobs)])
+        let answer = try await call(.start(worker: worker, jobs))
         return try decode([ReportOutcome].self, member: "outcomes", of: answer)
     }
 
     public func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome] {
-        let items = reports.map { r in
-            #"{"id":"\#(r.lease.id)","queue":\#(Self.q(r.lease.queue)),"attempt":\#(r.lease.attempt),"result":\#(r.result)}"#
-        }
-        let answer = try await call("complete", ["worker": Self.q(worker), "reports": WireFormat.array(items)])
+        let answer = try await call(.complete(worker: worker, reports))
         return try decode([ReportOutcome].self, member: "outcomes", of: answer)
     }
 
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
-        let items = reports.map { r in
-            #"{"id":"\#(r.lease.id)","queue":\#(Self.q(r.lease.queue)),"attempt":\#(r.lease.attempt),"error":\#(Self.q(r.error)),"kind":"\#(r.kind.rawValue)","retryDelayMs":\#(r.retryDelayMs)}"#
-        }
-        let answer = try await call("fail", ["worker": Self.q(worker), "reports": WireFormat.array(items)])
+        let answer = try await call(.fail(worker: worker, reports))
         return try decode([ReportOutcome].self, member: "outcomes", of: answer)
     }
 
     public func heartbeat(_ info: WorkerInfo) async throws {
-        _ = try await call(
-            "heartbeat",
-            [
-                "worker": Self.q(info.id), "host": Self.q(info.host), "pid": String(info.pid), "queues": WireFormat.encode(info.queues),
-                "concurrency": String(info.concurrency), "inFlight": String(info.inFlight), "startedAt": String(info.startedAt),
-                "version": Self.q(info.version),
-            ])
+        _ = try await call(.heartbeat(info))
     }
 
     public func deregister(worker: String) async throws {
-        _ = try await call("deregister", ["worker": Self.q(worker)])
+        _ = try await call(.deregister(worker: worker))
     }
 
     public func workers() async throws -> [WorkerInfo] {
-        try decode([WorkerInfo].self, member: "workers", of: try await call("workers"))
+        try decode([WorkerInfo].self, member: "workers", of: try await call(.workers))
     }
 
     // MARK: Maintenance is the master's: a remote worker runs none.

@@ -1,3 +1,4 @@
+import DroverAPI
 import DroverCore
 import NIOCore
 import NIOPosix
@@ -40,12 +41,13 @@ public final class TCPTransport: MasterTransport {
         try? await channel?.close()
     }
 
-    public func call(_ op: String, fields: [String: String], timeout: Duration) async throws(RemoteError) -> String {
+    public func call(_ request: APIRequest, timeout: Duration) async throws(RemoteError) -> String {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        var members = fields
+        let op = request.operation.rawValue
+        var members = request.fields
         members["op"] = JSONScanner.quote(op)
         members["requestId"] = String(id)
-        let frame = "{" + members.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}\n"
+        let frame = APIRequest.object(members) + "\n"
         let channel: any Channel
         do {
             channel = try await connection()

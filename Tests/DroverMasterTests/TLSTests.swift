@@ -64,8 +64,7 @@ import Testing
         // worker-a may act as "w1@worker-a" but worker-b may not.
         await #expect(
             throws: RemoteError.api(
-                status: 403, code: "forbidden",
-                message: "identity 'worker-b' may act only as worker 'worker-b' or '…@worker-b', not 'w1@worker-a'")
+                .forbidden("identity 'worker-b' may act only as worker 'worker-b' or '…@worker-b', not 'w1@worker-a'"))
         ) {
             _ = try await b.claim(queues: ["default"], worker: "w1@worker-a", max: 1, start: true)
         }

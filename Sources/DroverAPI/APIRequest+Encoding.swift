@@ -1,0 +1,81 @@
+import DroverCore
+
+extension APIRequest {
+    /// The request's fields, each the JSON text of its value: what ``init(_:fields:)`` parses
+    /// back into this request. A remote transport sends them as a TCP frame's members or as
+    /// the REST route's path parameters and body or query.
+    public var fields: [String: String] {
+        switch self {
+        case .submit(let request):
+            return Self.fields(of: request)
+        case .submitBatch(let requests):
+            return ["jobs": WireFormat.array(requests.map { Self.object(Self.fields(of: $0)) })]
+        case .job(let id, let queue, let wait):
+            var fields = ["id": q(id.rawValue)]
+            if let queue { fields["queue"] = q(queue) }
+            if let wait { fields["wait"] = q("\(wait.milliseconds)ms") }
+            return fields
+        case .queues, .workers, .health:
+            return [:]
+        case .jobs(let queue, let state, let offset, let limit):
+            return ["queue": q(queue), "state": q(state.rawValue), "offset": String(offset), "limit": String(limit)]
+        case .deadLetters(let queue, let offset, let limit):
+            var fields = ["offset": String(offset), "limit": String(limit)]
+            if let queue { fields["queue"] = q(queue) }
+            return fields
+        case .retryDeadLetter(let id, let queue):
+            var fields = ["id": q(id.rawValue)]
+            if let queue { fields["queue"] = q(queue) }
+            return fields
+        case .purgeDeadLetters(let queue):
+            return queue.map { ["queue": q($0)] } ?? [:]
+        case .heartbeat(let info):
+            return [
+                "worker": q(info.id), "host": q(info.host), "pid": String(info.pid), "queues": WireFormat.encode(info.queues),
+                "concurrency": String(info.concurrency), "inFlight": String(info.inFlight), "startedAt": String(info.startedAt),
+                "version": q(info.version),
+            ]
+        case .claim(let worker, let queues, let max, let wait):
+            return ["worker": q(worker), "queues": WireFormat.encode(queues), "max": String(max), "waitMs": String(wait.milliseconds)]
+        case .start(let worker, let leases):
+            return ["worker": q(worker), "jobs": WireFormat.encode(leases)]
+        case .complete(let worker, let reports):
+            let items = reports.map { r in Self.object(Self.fields(of: r.lease).merging(["result": r.result]) { $1 }) }
+            return ["worker": q(worker), "reports": WireFormat.array(items)]
+        case .fail(let worker, let reports):
+            let items = reports.map { r in
+                Self.object(
+                    Self.fields(of: r.lease).merging(
+                        ["error": q(r.error), "kind": q(r.kind.rawValue), "retryDelayMs": String(r.retryDelayMs)]
+                    ) { $1 })
+            }
+            return ["worker": q(worker), "reports": WireFormat.array(items)]
+        case .reconcile(let worker, let queues, let holding):
+            return [
+                "worker": q(worker), "queues": WireFormat.encode(queues), "holding": WireFormat.encode(holding.map(\.rawValue).sorted()),
+            ]
+        case .deregister(let worker):
+            return ["worker": q(worker)]
+        }
+    }
+
+    /// A JSON object of already-encoded members, in a stable order.
+    public static func object(_ fields: [String: String]) -> String {
+        "{" + fields.sorted { $0.key < $1.key }.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    private static func fields(of r: JobRequest) -> [String: String] {
+        var fields = ["queue": q(r.queue), "type": q(r.type), "payload": r.payload]
+        if let v = r.maxAttempts { fields["maxAttempts"] = String(v) }
+        if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
+        if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
+        if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
+        return fields
+    }
+
+    private static func fields(of lease: JobLease) -> [String: String] {
+        ["id": q(lease.id.rawValue), "queue": q(lease.queue), "attempt": String(lease.attempt)]
+    }
+}
+
+private func q(_ text: String) -> String { JSONScanner.quote(text) }
