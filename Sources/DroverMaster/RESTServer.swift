@@ -49,7 +49,8 @@ enum RESTRoutes {
                 return jsonResponse(response.status, response.json)
             }
         }
-        router.on(RouterPath(pattern(APIOperation.metrics.route)), method: method(APIOperation.metrics.route)) { request, context -> Response in
+        let metricsRoute = APIOperation.metrics.route
+        router.on(RouterPath(pattern(metricsRoute)), method: method(metricsRoute)) { request, context -> Response in
             try await RESTRoutes.caller(request, context, doors).authorize(.metrics)
             let text = try await metrics.render()
             return Response(
