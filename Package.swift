@@ -219,7 +219,10 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreContractTests",
-            dependencies: ["DroverCore", "DroverMaster", "DroverRemote", "DroverTestSupport"]
+            dependencies: [
+                "DroverCore", "DroverMaster", "DroverRemote", "DroverTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "SystemTests",

@@ -35,8 +35,11 @@ extension APIRequest {
                 "concurrency": String(info.concurrency), "inFlight": String(info.inFlight), "startedAt": String(info.startedAt),
                 "version": q(info.version),
             ]
-        case .claim(let worker, let queues, let max, let wait):
-            return ["worker": q(worker), "queues": WireFormat.encode(queues), "max": String(max), "waitMs": String(wait.milliseconds)]
+        case .claim(let worker, let queues, let max, let start, let wait):
+            return [
+                "worker": q(worker), "queues": WireFormat.encode(queues), "max": String(max), "start": String(start),
+                "waitMs": String(wait.milliseconds),
+            ]
         case .start(let worker, let leases):
             return ["worker": q(worker), "jobs": WireFormat.encode(leases)]
         case .complete(let worker, let reports):

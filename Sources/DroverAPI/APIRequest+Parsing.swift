@@ -48,7 +48,8 @@ extension APIRequest {
         case .claim:
             self = .claim(
                 worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings),
-                max: try f.bounded("max", 1...1000) ?? 1, wait: .milliseconds(try f.bounded("waitMs", 0...60_000) ?? 0))
+                max: try f.bounded("max", 1...1000) ?? 1, start: try f.decode("start", as: Bool.self, expected: "true or false") ?? true,
+                wait: .milliseconds(try f.bounded("waitMs", 0...60_000) ?? 0))
         case .start:
             var leases: [JobLease] = []
             for job in try f.objects("jobs") { leases.append(try job.lease()) }

@@ -17,7 +17,8 @@ public enum APIRequest: Sendable, Equatable {
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
-    case claim(worker: String, queues: [String], max: Int, wait: Duration)
+    /// `start`: RUNNING at once (what remote workers do), or ASSIGNED until a `start`.
+    case claim(worker: String, queues: [String], max: Int, start: Bool, wait: Duration)
     case start(worker: String, [JobLease])
     case complete(worker: String, [CompletionReport])
     case fail(worker: String, [FailureReport])
@@ -28,7 +29,7 @@ public enum APIRequest: Sendable, Equatable {
     public var workerID: String? {
         switch self {
         case .heartbeat(let info): info.id
-        case .claim(let worker, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
+        case .claim(let worker, _, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
             .reconcile(let worker, _, _), .deregister(let worker):
             worker
         default: nil

@@ -50,6 +50,9 @@ public struct Master: Sendable {
         public var tcpPort = 7070
         /// The reaper, the promoter and the janitor.
         public var maintenance = Maintenance.Configuration()
+        /// Whether this master runs them (every master does by default; they are safe to run
+        /// anywhere, and a deployment needs them somewhere).
+        public var runsMaintenance = true
         /// The longest a `wait` or a remote worker's claim holds a request open.
         public var maxWait: Duration = .seconds(60)
         public var limits = MasterLimits()
@@ -109,9 +112,10 @@ public struct Master: Sendable {
         let tcp = TCPServer(
             host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, doors: doors,
             tls: tls?.context, logger: logger)
-        let services: [any Service] = [
-            http, tcp, Maintenance(store: store, configuration: configuration.maintenance, logger: logger),
-        ]
+        var services: [any Service] = [http, tcp]
+        if configuration.runsMaintenance {
+            services.append(Maintenance(store: store, configuration: configuration.maintenance, logger: logger))
+        }
         return (services, tcp)
     }
 

@@ -117,10 +117,10 @@ public struct MasterAPI: Sendable {
             try await store.heartbeat(info)
             return APIResponse(json: #"{"ok":true}"#)
 
-        case .claim(let worker, let queues, let max, let wait):
+        case .claim(let worker, let queues, let max, let start, let wait):
             try validate(worker: worker, queues: queues)
             guard (1...1000).contains(max) else { throw APIError.invalid("'max' must be between 1 and 1000") }
-            let claimed = try await store.waitAndClaim(queues: queues, worker: worker, max: max, start: true, timeout: min(wait, maxWait))
+            let claimed = try await store.waitAndClaim(queues: queues, worker: worker, max: max, start: start, timeout: min(wait, maxWait))
             return APIResponse(json: #"{"jobs":\#(WireFormat.array(claimed.map(WireFormat.encode)))}"#)
 
         case .start(let worker, let leases):

@@ -130,11 +130,10 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
-        precondition(start, "remote claims start their jobs at once")
         // Kept as a task of its own so interruptFetches can cancel the long poll.
         let task = Task { () throws -> [ClaimedJob] in
             let answer = try await self.call(
-                .claim(worker: worker, queues: queues, max: max, wait: timeout), timeout: timeout + self.callTimeout)
+                .claim(worker: worker, queues: queues, max: max, start: start, wait: timeout), timeout: timeout + self.callTimeout)
             return try self.elements("jobs", of: answer).map(WireFormat.decodeClaimedJob)
         }
         claims.withLock { $0[worker] = task }

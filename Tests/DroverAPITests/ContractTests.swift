@@ -29,7 +29,8 @@ import Testing
         .heartbeat(
             WorkerInfo(
                 id: "w1@fleet", host: "h", pid: 42, queues: ["a", "b"], concurrency: 8, inFlight: 2, startedAt: 1_700_000, version: "1")),
-        .claim(worker: "w1", queues: ["a", "b"], max: 16, wait: .milliseconds(5000)),
+        .claim(worker: "w1", queues: ["a", "b"], max: 16, start: true, wait: .milliseconds(5000)),
+        .claim(worker: "w1", queues: ["a"], max: 1, start: false, wait: .zero),
         .start(worker: "w1", [lease]),
         .complete(worker: "w1", [CompletionReport(lease: lease, result: #"{"ok":true}"#)]),
         .fail(worker: "w1", [FailureReport(lease: lease, error: "boom \"quoted\"", kind: .interrupted, retryDelayMs: 250)]),

@@ -6,7 +6,8 @@ import Foundation
 import Synchronization
 import Testing
 
-/// A worker on a real Redis: concurrency, failures, timeouts, shutdown.
+/// A worker on each store, the in-memory one and a real Redis: concurrency, failures,
+/// timeouts, shutdown. Handlers' own unit tests can run on the in-memory store the same way.
 @Suite struct WorkerTests {
     func worker(
         _ store: any JobStore, _ handlers: JobHandlers, concurrency: Int = 4, grace: Duration = .seconds(10),
@@ -36,8 +37,9 @@ import Testing
         }
     }
 
-    @Test func jobsOverlapUpToTheConcurrencyAndNeverBeyond() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func jobsOverlapUpToTheConcurrencyAndNeverBeyond(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let gauge = Gauge()
         var handlers = JobHandlers()
@@ -58,8 +60,9 @@ import Testing
         #expect(gauge.peak == 4)
     }
 
-    @Test func aThrowingHandlerFailsOnlyItsJobAndRetriesIntoTheDeadLetterQueue() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func aThrowingHandlerFailsOnlyItsJobAndRetriesIntoTheDeadLetterQueue(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
         var handlers = JobHandlers()
@@ -81,8 +84,9 @@ import Testing
         }
     }
 
-    @Test func aHandlerPastItsTimeoutIsCancelledAndFailed() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func aHandlerPastItsTimeoutIsCancelledAndFailed(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let cancelled = Mutex(false)
         var handlers = JobHandlers()
@@ -105,8 +109,9 @@ import Testing
         #expect(cancelled.withLock { $0 })
     }
 
-    @Test func unknownTypesAndUndecodablePayloadsFailWithAClearReason() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func unknownTypesAndUndecodablePayloadsFailWithAClearReason(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         struct Order: Codable, Sendable { var id: Int }
         var handlers = JobHandlers()
@@ -132,8 +137,9 @@ import Testing
         }
     }
 
-    @Test func gracefulShutdownFinishesRunningJobsAndLeavesTheRestQueued() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func gracefulShutdownFinishesRunningJobsAndLeavesTheRestQueued(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let gauge = Gauge()
         let release = Gate()
@@ -159,8 +165,9 @@ import Testing
         }
     }
 
-    @Test func jobsStillRunningAfterTheGracePeriodAreHandedBack() async throws {
-        let f = try await StoreFixture.make(.redis)
+    @Test(arguments: StoreKind.allCases)
+    func jobsStillRunningAfterTheGracePeriodAreHandedBack(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let gauge = Gauge()
         var handlers = JobHandlers()

@@ -14,9 +14,9 @@ import Testing
         WorkerInfo(id: id, host: "test", pid: 1, queues: queues, concurrency: 1, inFlight: 0, startedAt: 0, version: "test")
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func submitQueuesTheJobAndRecordsHistory(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func submitQueuesTheJobAndRecordsHistory(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let submitted = try await f.store.submit([JobRequest(queue: "mail", type: "send", payload: #"{"to":"a@b.c"}"#)])
         #expect(submitted.count == 1 && submitted[0].created)
@@ -30,9 +30,9 @@ import Testing
         #expect(try await f.store.queueCounts() == [QueueCounts(queue: "mail", queued: 1)])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func fullLifecycleWithSeparateStart(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func fullLifecycleWithSeparateStart(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t")])[0].id
         let claimed = try await f.store.claim(queues: ["default"], worker: "w1", max: 5, start: false)
@@ -54,9 +54,9 @@ import Testing
         #expect(counts.completed == 1 && counts.running == 0 && counts.assigned == 0 && counts.queued == 0)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func claimWithStartRunsAtOnceAndTakesInOrder(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func claimWithStartRunsAtOnceAndTakesInOrder(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let ids = try await f.store.submit((0..<5).map { JobRequest(type: "t", payload: "\($0)") }).map(\.id)
         let first = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
@@ -68,9 +68,9 @@ import Testing
         #expect(try await f.store.job(ids[0], queue: nil)?.history.map(\.state) == [.submitted, .queued, .assigned, .running])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func claimSweepsQueuesInOrder(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func claimSweepsQueuesInOrder(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let low = try await f.store.submit([JobRequest(queue: "low", type: "t")])[0].id
         let high = try await f.store.submit([JobRequest(queue: "high", type: "t")])[0].id
@@ -79,9 +79,9 @@ import Testing
         #expect(try await f.store.claim(queues: ["high", "low"], worker: "w", max: 1, start: true).map(\.id) == [low])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func refusedTransitionsChangeNothingAndAreCounted(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func refusedTransitionsChangeNothingAndAreCounted(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t")])[0].id
         let assigned = try await f.store.claim(queues: ["default"], worker: "w1", max: 1, start: false)[0]
@@ -114,16 +114,16 @@ import Testing
         #expect(job.state == .completed && job.result == "1")
         #expect(job.history.map(\.state) == [.submitted, .queued, .assigned, .running, .completed])
         #expect(try await f.store.queueCounts()[0].staleReports == 8)
-        let stats = try #require(try await f.store.statistics()["default"])
+        let stats = try #require(try await f.maintenance.statistics()["default"])
         #expect(stats["staleReports"] == 8 && stats["staleReports:t"] == 8)
         #expect(stats["submitted:t"] == 1 && stats["started:t"] == 1 && stats["completed:t"] == 1)
         let runtimeBuckets = stats.filter { $0.key.hasPrefix("runtime:t:") }.values.reduce(0, +)
         #expect(runtimeBuckets == 1)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func failuresRetryThenDeadLetterThenOperatorRetry(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func failuresRetryThenDeadLetterThenOperatorRetry(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t", maxAttempts: 3, backoff: noDelay)])[0].id
         for attempt in 1...3 {
@@ -132,7 +132,7 @@ import Testing
             let outcome = try await f.store.fail([FailureReport(job: job, error: "boom \(attempt)")], worker: "w")
             #expect(outcome == [.applied(attempt < 3 ? .retryQueued : .deadLetter)])
             if attempt < 3 {
-                #expect(try await f.store.promoteDueJobs().promoted == 1)
+                #expect(try await f.maintenance.promoteDueJobs().promoted == 1)
             }
         }
         var job = try #require(try await f.store.job(id, queue: nil))
@@ -144,7 +144,7 @@ import Testing
             + [.assigned, .running, .failed, .deadLetter]
         #expect(job.history.map(\.state) == expected)
         #expect(job.history.filter { $0.state == .failed }.map(\.error) == ["boom 1", "boom 2", "boom 3"])
-        let stats = try #require(try await f.store.statistics()["default"])
+        let stats = try #require(try await f.maintenance.statistics()["default"])
         #expect(stats["failed:t"] == 3 && stats["retried:t"] == 2 && stats["deadLettered:t"] == 1 && stats["started:t"] == 3)
         #expect(try await f.store.jobs(queue: "default", state: .deadLetter, offset: 0, limit: 10).map(\.id) == [id])
         #expect(try await f.store.queueCounts()[0].deadLetter == 1)
@@ -155,11 +155,14 @@ import Testing
         #expect(try await f.store.queueCounts()[0].deadLetter == 0)
         let again = try #require(try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true).first)
         #expect(again.attempt == 4 && !again.isLastAttempt)
+        // The operator's retry gave a fresh set: a failure now retries, by the one rule.
+        #expect(again.attempts == Attempts(attempt: 4, attemptBase: 3, maxAttempts: 3) && again.attempts.left == 2)
+        #expect(try await f.store.fail([FailureReport(job: again, error: "boom 4")], worker: "w") == [.applied(.retryQueued)])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func retryWaitsForItsBackoff(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func retryWaitsForItsBackoff(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t", backoff: .fixed(ms: 60_000))])[0].id
         let job = try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true)[0]
@@ -167,18 +170,18 @@ import Testing
         let stored = try #require(try await f.store.job(id, queue: nil))
         let failedAt = try #require(stored.timestamps[JobState.failed.timestampField])
         #expect(stored.runAt == failedAt + 60_000)
-        let report = try await f.store.promoteDueJobs()
+        let report = try await f.maintenance.promoteDueJobs()
         #expect(report.promoted == 0)
         #expect(report.nextDueMs == stored.runAt)
         #expect(try await f.store.jobs(queue: "default", state: .retryQueued, offset: 0, limit: 5).map(\.id) == [id])
         #expect(try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true).isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func queueDefaultsApplyToJobsWithoutTheirOwn(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func queueDefaultsApplyToJobsWithoutTheirOwn(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
-        try await f.store.setDefaults(QueueDefaults(maxAttempts: 7, backoff: .linear(baseMs: 10)), queue: "q")
+        try await f.maintenance.setDefaults(QueueDefaults(maxAttempts: 7, backoff: .linear(baseMs: 10)), queue: "q")
         let ids = try await f.store.submit([
             JobRequest(queue: "q", type: "t"), JobRequest(queue: "q", type: "t", maxAttempts: 2, backoff: .fixed(ms: 5)),
             JobRequest(queue: "other", type: "t"),
@@ -189,9 +192,9 @@ import Testing
         #expect(jobs[2].maxAttempts == QueueDefaults.standard.maxAttempts && jobs[2].backoff == .standard)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func idempotentSubmitReturnsTheFirstJob(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func idempotentSubmitReturnsTheFirstJob(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let first = try await f.store.submit([JobRequest(type: "t", idempotencyKey: "order-42")])[0]
         let again = try await f.store.submit([JobRequest(type: "t", payload: #"{"x":1}"#, idempotencyKey: "order-42")])[0]
@@ -206,9 +209,9 @@ import Testing
         #expect(try await f.store.queueCounts().first { $0.queue == "default" }?.queued == 2)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func badInputIsRefusedAndLeavesNothingBehind(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind, limits: SubmitLimits(maxPayloadBytes: 64))
+    @Test(arguments: ContractKind.allCases)
+    func badInputIsRefusedAndLeavesNothingBehind(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind, limits: SubmitLimits(maxPayloadBytes: 64))
         defer { Task { await f.tearDown() } }
         let bad: [(JobRequest, String)] = [
             (JobRequest(queue: "", type: "t"), "queue"),
@@ -242,9 +245,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func reaperFailsTheJobsOfLostWorkersAndFencesTheirReports(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func reaperFailsTheJobsOfLostWorkersAndFencesTheirReports(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let ids = try await f.store.submit([JobRequest(type: "t", maxAttempts: 2, backoff: noDelay), JobRequest(type: "t", maxAttempts: 2)])
             .map(\.id)
@@ -254,7 +257,7 @@ import Testing
             + f.store.claim(queues: ["default"], worker: "lost", max: 1, start: false)
         #expect(try await f.store.workers().map(\.id) == ["lost"])
 
-        let report = try await f.store.reapLostWorkers(heartbeatTimeout: everyoneIsLost)
+        let report = try await f.maintenance.reapLostWorkers(heartbeatTimeout: everyoneIsLost)
         #expect(report.lostWorkers == ["lost"])
         #expect(Set(report.failedJobs) == Set(ids))
         #expect(try await f.store.workers().isEmpty)
@@ -264,64 +267,64 @@ import Testing
             #expect(job.error?.hasPrefix("worker lost") == true)
             #expect(job.history.suffix(2).map(\.state) == [.failed, .retryQueued])
         }
-        #expect(try await f.store.statistics()["default"]?["reassigned:t"] == 2)
+        #expect(try await f.maintenance.statistics()["default"]?["reassigned:t"] == 2)
         // The lost worker's late reports change nothing.
         #expect(
             try await f.store.complete([CompletionReport(job: held[0], result: "1")], worker: "lost") == [.stale(current: .retryQueued)])
         #expect(try await f.store.queueCounts()[0].running == 0)
 
         // A job that kills every worker that takes it ends in DEAD_LETTER.
-        _ = try await f.store.promoteDueJobs()
+        _ = try await f.maintenance.promoteDueJobs()
         try await f.store.heartbeat(worker("second"))
         let retaken = try await f.store.claim(queues: ["default"], worker: "second", max: 1, start: true)
         #expect(retaken.map(\.id) == [ids[0]] && retaken[0].attempt == 2)
-        _ = try await f.store.reapLostWorkers(heartbeatTimeout: everyoneIsLost)
+        _ = try await f.maintenance.reapLostWorkers(heartbeatTimeout: everyoneIsLost)
         #expect(try await f.store.job(ids[0], queue: nil)?.state == .deadLetter)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func reaperRecoversJobsLeftByAWorkerThatDeregistered(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func reaperRecoversJobsLeftByAWorkerThatDeregistered(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t")])[0].id
         try await f.store.heartbeat(worker("gone"))
         _ = try await f.store.claim(queues: ["default"], worker: "gone", max: 1, start: true)
         try await f.store.deregister(worker: "gone")
         // However long the timeout, an unregistered worker's processing list is an orphan.
-        let report = try await f.store.reapLostWorkers(heartbeatTimeout: .seconds(3600))
+        let report = try await f.maintenance.reapLostWorkers(heartbeatTimeout: .seconds(3600))
         #expect(report.failedJobs == [id])
         #expect(try await f.store.job(id, queue: nil)?.state == .retryQueued)
-        #expect(try await f.store.reapLostWorkers(heartbeatTimeout: .seconds(3600)).failedJobs.isEmpty)
+        #expect(try await f.maintenance.reapLostWorkers(heartbeatTimeout: .seconds(3600)).failedJobs.isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func reaperLeavesLiveWorkersAlone(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func reaperLeavesLiveWorkersAlone(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         _ = try await f.store.submit([JobRequest(type: "t")])
         try await f.store.heartbeat(worker("alive"))
         let job = try await f.store.claim(queues: ["default"], worker: "alive", max: 1, start: true)[0]
-        let report = try await f.store.reapLostWorkers(heartbeatTimeout: .seconds(60))
+        let report = try await f.maintenance.reapLostWorkers(heartbeatTimeout: .seconds(60))
         #expect(report.lostWorkers.isEmpty && report.failedJobs.isEmpty)
         #expect(try await f.store.complete([CompletionReport(job: job, result: "null")], worker: "alive") == [.applied(.completed)])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func interruptedJobsGoBackEvenOnTheirLastAttempt(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func interruptedJobsGoBackEvenOnTheirLastAttempt(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t", maxAttempts: 1)])[0].id
         let job = try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true)[0]
         #expect(job.isLastAttempt)
         let outcome = try await f.store.fail([FailureReport(job: job, error: "worker stopping", kind: .interrupted)], worker: "w")
         #expect(outcome == [.applied(.retryQueued)])
-        #expect(try await f.store.promoteDueJobs().promoted == 1)
+        #expect(try await f.maintenance.promoteDueJobs().promoted == 1)
         #expect(try await f.store.job(id, queue: nil)?.state == .queued)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func trimRemovesExpiredCompletedJobsAndExcessDeadLetters(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(
+    @Test(arguments: ContractKind.allCases)
+    func trimRemovesExpiredCompletedJobsAndExcessDeadLetters(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(
             kind, retention: RetentionPolicy(completed: .zero, deadLetterMaxCount: 2),
             defaults: QueueDefaults(maxAttempts: 1, backoff: noDelay))
         defer { Task { await f.tearDown() } }
@@ -332,7 +335,7 @@ import Testing
             _ = try await f.store.fail([FailureReport(job: job, error: "x")], worker: "w")
         }
         _ = try await f.store.complete([CompletionReport(job: jobs.first { $0.id == doneID }!, result: "1")], worker: "w")
-        let report = try await f.store.trim()
+        let report = try await f.maintenance.trim()
         #expect(report.completedRemoved == 1 && report.deadLettersRemoved == 2)
         #expect(try await f.store.job(doneID, queue: nil) == nil)
         // The two newest dead letters stay, the two oldest are gone with their hashes.
@@ -346,9 +349,9 @@ import Testing
         #expect(try await f.store.queueCounts()[0].deadLetter == 0)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func waitUntilFinishedWakesOnCompletionAndTimesOut(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func waitUntilFinishedWakesOnCompletionAndTimesOut(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t")])[0].id
         let pending = try await f.store.waitUntilFinished(id, queue: nil, timeout: .milliseconds(50))
@@ -363,9 +366,9 @@ import Testing
         #expect(try await store.waitUntilFinished(JobID(), queue: "default", timeout: .seconds(1)) == nil)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func waitAndClaimBlocksUntilAJobArrives(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func waitAndClaimBlocksUntilAJobArrives(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let store = f.store
         #expect(try await store.waitAndClaim(queues: ["a", "b"], worker: "w", max: 2, start: true, timeout: .milliseconds(100)).isEmpty)
@@ -385,9 +388,9 @@ import Testing
         #expect(next.map(\.id) == [late])
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func reconcileHandsBackJobsTheWorkerLostTrackOf(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func reconcileHandsBackJobsTheWorkerLostTrackOf(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let ids = try await f.store.submit([JobRequest(type: "t", maxAttempts: 1), JobRequest(type: "t", maxAttempts: 1)]).map(\.id)
         let claimed = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
@@ -404,9 +407,9 @@ import Testing
         #expect(try await f.store.reconcile(worker: "w", queues: ["default"], holding: []).handedBack.isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func listsJobsByState(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind)
+    @Test(arguments: ContractKind.allCases)
+    func listsJobsByState(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind)
         defer { Task { await f.tearDown() } }
         let ids = try await f.store.submit((0..<6).map { _ in JobRequest(type: "t") }).map(\.id)
         _ = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
@@ -417,9 +420,9 @@ import Testing
         #expect(try await f.store.jobs(queue: "nope", state: .queued, offset: 0, limit: 10).isEmpty)
     }
 
-    @Test(arguments: StoreKind.allCases)
-    func historyIsCapped(_ kind: StoreKind) async throws {
-        let f = try await StoreFixture.make(kind, retention: RetentionPolicy(historyLimit: 4))
+    @Test(arguments: ContractKind.allCases)
+    func historyIsCapped(_ kind: ContractKind) async throws {
+        let f = try await ContractFixture.make(kind, retention: RetentionPolicy(historyLimit: 4))
         defer { Task { await f.tearDown() } }
         let id = try await f.store.submit([JobRequest(type: "t", maxAttempts: 5, backoff: noDelay)])[0].id
         let job = try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true)[0]
