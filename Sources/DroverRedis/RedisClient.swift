@@ -4,52 +4,6 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// How to reach Redis and how patient to be with it.
-public struct RedisConfiguration: Sendable {
-    public var url: RedisURL
-    /// How long one connection attempt (TCP connect plus AUTH/SELECT) may take.
-    public var connectTimeout: Duration
-    /// How long a command waits for its reply before the connection is declared stuck.
-    public var commandTimeout: Duration
-    /// The wait after the first failed connection attempt; it doubles with each failure.
-    public var reconnectInitialDelay: Duration
-    /// The longest wait between two connection attempts.
-    public var reconnectMaximumDelay: Duration
-    /// Sent as `CLIENT SETNAME`, so `CLIENT LIST` shows who is connected.
-    public var clientName: String?
-
-    public init(
-        url: RedisURL,
-        connectTimeout: Duration = .seconds(5),
-        commandTimeout: Duration = .seconds(10),
-        reconnectInitialDelay: Duration = .milliseconds(50),
-        reconnectMaximumDelay: Duration = .seconds(2),
-        clientName: String? = nil
-    ) {
-        self.url = url
-        self.connectTimeout = connectTimeout
-        self.commandTimeout = commandTimeout
-        self.reconnectInitialDelay = reconnectInitialDelay
-        self.reconnectMaximumDelay = reconnectMaximumDelay
-        self.clientName = clientName
-    }
-
-    public init(_ url: String, clientName: String? = nil) throws(RedisError) {
-        self.init(url: try RedisURL(url), clientName: clientName)
-    }
-
-    /// The wait before the next connection attempt after `failures` failed ones in a row:
-    /// none after a success, then the initial delay, doubling up to the maximum.
-    public func reconnectDelay(afterFailures failures: Int) -> Duration {
-        guard failures > 0 else { return .zero }
-        var delay = reconnectInitialDelay
-        for _ in 1..<min(failures, 30) where delay < reconnectMaximumDelay {
-            delay *= 2
-        }
-        return min(delay, reconnectMaximumDelay)
-    }
-}
-
 /// One Redis connection that reconnects by itself, safe to share between any number of tasks.
 ///
 /// Every command is written to the connection as soon as it is sent and replies are matched

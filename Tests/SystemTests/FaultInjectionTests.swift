@@ -16,84 +16,6 @@ import Testing
 /// terminal state, no id lost or duplicated in any list or set, nothing stuck, every history a
 /// legal path. Handler executions that may have run twice (allowed: at least once) are counted.
 @Suite(.serialized) struct FaultInjectionTests {
-    /// A cluster of processes: Redis with `appendfsync always`, a master that reaps after 1 s of
-    /// silence, and worker processes without maintenance of their own.
-    final class Cluster: Sendable {
-        let server: RedisServer
-        let httpPort: Int
-        let tcpPort: Int
-        let store: RedisJobStore
-        let redis: RedisClient
-        private let masterProcess: Mutex<ChildProcess?> = Mutex(nil)
-        private let workers = Mutex<[String: ChildProcess]>([:])
-
-        init(redisArguments: [String] = []) async throws {
-            server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
-            httpPort = try LocalRedis.freePort()
-            tcpPort = try LocalRedis.freePort()
-            store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
-            redis = try server.client()
-            try startMaster()
-        }
-
-        var master: ChildProcess { masterProcess.withLock { $0! } }
-
-        /// Starts the master (again), on the same ports.
-        func startMaster() throws {
-            let process = try ChildProcess(
-                executable: try droverExecutable(),
-                arguments: [
-                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
-                    "--heartbeat-timeout", "1",
-                    "--log-level", "warning",
-                ],
-                logPath: server.directory + "/master.log")
-            masterProcess.withLock { $0 = process }
-        }
-
-        /// A worker that reaches only the master.
-        func startRemoteWorker(_ id: String, via url: String) throws {
-            let process = try ChildProcess(
-                executable: try droverExecutable(),
-                arguments: [
-                    "worker", "--master", url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--log-level", "warning",
-                ],
-                environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
-            workers.withLock { $0[id] = process }
-        }
-
-        func startWorker(_ id: String, _ extraArguments: [String] = []) throws {
-            let process = try ChildProcess(
-                executable: try droverExecutable(),
-                arguments: [
-                    "worker", "--redis", server.url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
-                    "--log-level", "warning",
-                ] + extraArguments,
-                // A crashing handler should die at once, not wait on Swift's backtracer.
-                environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
-            workers.withLock { $0[id] = process }
-        }
-
-        func worker(_ id: String) -> ChildProcess? { workers.withLock { $0[id] } }
-
-        /// Keeps `process` with the cluster's workers, so it is stopped with them.
-        func adopt(_ id: String, _ process: ChildProcess) { workers.withLock { $0[id] = process } }
-
-        /// Kills the master and the workers at once. Called synchronously when a test ends:
-        /// a kill left to a task could come after the test process has exited, and the
-        /// processes would outlive the run.
-        func killProcesses() {
-            for process in workers.withLock({ Array($0.values) }) { process.send(SIGKILL) }
-            master.send(SIGKILL)
-        }
-
-        func stop() async {
-            killProcesses()
-            await store.close()
-            await redis.close()
-            await server.stop()
-        }
-    }
 
     /// A mixed batch: quick, slow and flaky jobs.
     static func submitMix(_ store: RedisJobStore, count: Int) async throws -> [JobID] {
@@ -133,7 +55,7 @@ import Testing
     }
 
     /// Waits until every job is terminal, then checks every invariant against Redis itself.
-    static func audit(_ cluster: Cluster, ids: [JobID], timeout: Duration = .seconds(120)) async throws -> Audit {
+    static func audit(_ cluster: ProcessCluster, ids: [JobID], timeout: Duration = .seconds(120)) async throws -> Audit {
         let finished = try await eventually(timeout: timeout) {
             let c = try await cluster.store.queueCounts().first { $0.queue == "default" }
             return (c?.completed ?? 0) + (c?.deadLetter ?? 0) >= ids.count
@@ -186,7 +108,7 @@ import Testing
     }
 
     @Test func workersKilledWithSIGKILLOverAndOverLoseNothing() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -214,7 +136,7 @@ import Testing
     }
 
     @Test func aWorkerFrozenPastTheTimeoutIsReplacedAndItsLateReportsAreRefused() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -250,7 +172,7 @@ import Testing
         // pair and a bridge (169.254.77.1 is the bridge's address in this namespace).
         let network = try NetworkNamespaceClusterTests.Network(hosts: ["cut"])
         defer { network.tearDown() }
-        let cluster = try await Cluster(redisArguments: ["--bind", "127.0.0.1", "169.254.77.1"])
+        let cluster = try await ProcessCluster(redisArguments: ["--bind", "127.0.0.1", "169.254.77.1"])
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -292,7 +214,7 @@ import Testing
     }
 
     @Test func aHandlerThatCrashesItsProcessEndsInTheDeadLetterQueueAndCostsNothingElse() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -329,7 +251,7 @@ import Testing
     }
 
     @Test func inIsolationACrashingHandlerCostsOnlyItsOwnJob() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -360,7 +282,7 @@ import Testing
     }
 
     @Test func redisKilledAndRestartedMidRunLosesNoAcknowledgedJob() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }
@@ -381,7 +303,7 @@ import Testing
     }
 
     @Test func theMasterKilledAndRestartedMidRunLosesNothingAndRemoteWorkersReconnect() async throws {
-        let cluster = try await Cluster()
+        let cluster = try await ProcessCluster()
         defer {
             cluster.killProcesses()
             Task { await cluster.stop() }

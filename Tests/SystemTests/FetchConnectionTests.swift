@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func remoteWorkersKilledOverAndOverLeaveNoRedisConnectionInTheMaster() async throws {
-        let cluster = try await FaultInjectionTests.Cluster()
+        let cluster = try await ProcessCluster()
         defer { cluster.killProcesses() }
         let url = "http://127.0.0.1:\(cluster.httpPort)"
         var peak = 0

@@ -1,0 +1,99 @@
+import Foundation
+
+/// A job to submit.
+public struct JobRequest: Sendable, Hashable {
+    public var queue: String
+    public var type: String
+    /// JSON text.
+    public var payload: String
+    /// `nil` takes the queue's default, then ``QueueDefaults/standard``.
+    public var maxAttempts: Int?
+    /// `nil` takes the queue's default, then ``BackoffPolicy/standard``.
+    public var backoff: BackoffPolicy?
+    public var timeoutMs: Int?
+    /// A repeated submit with the same key (on the same queue, within the idempotency
+    /// window) returns the first job instead of creating another.
+    public var idempotencyKey: String?
+
+    public init(
+        queue: String = "default", type: String, payload: String = "{}", maxAttempts: Int? = nil,
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil
+    ) {
+        self.queue = queue
+        self.type = type
+        self.payload = payload
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.timeoutMs = timeoutMs
+        self.idempotencyKey = idempotencyKey
+    }
+
+    /// A request whose payload is `payload` encoded as JSON.
+    public init<Payload: Encodable>(
+        queue: String = "default", type: String, payload: Payload, maxAttempts: Int? = nil,
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil
+    ) throws {
+        let data = try JSONEncoder().encode(payload)
+        self.init(
+            queue: queue, type: type, payload: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts,
+            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey)
+    }
+
+    /// Checks everything a store needs to accept the request, without touching the store.
+    public func validate(limits: SubmitLimits) throws(JobError) {
+        try Names.validateQueue(queue)
+        try Names.validateType(type)
+        if let idempotencyKey { try Names.validateIdempotencyKey(idempotencyKey) }
+        let size = payload.utf8.count
+        guard size <= limits.maxPayloadBytes else { throw .payloadTooLarge(bytes: size, limit: limits.maxPayloadBytes) }
+        try JSONText.validate(payload, field: "payload")
+        if let maxAttempts, !(1...limits.maxAttempts).contains(maxAttempts) {
+            throw .invalidField("maxAttempts", "must be between 1 and \(limits.maxAttempts), got \(maxAttempts)")
+        }
+        if let timeoutMs, timeoutMs <= 0 {
+            throw .invalidField("timeoutMs", "must be more than 0, got \(timeoutMs)")
+        }
+        try backoff?.validate()
+    }
+}
+
+/// Bounds on what a submitter may send.
+public struct SubmitLimits: Sendable, Hashable {
+    /// Largest accepted payload in bytes (default 1 MiB).
+    public var maxPayloadBytes: Int
+    /// Highest accepted `maxAttempts`.
+    public var maxAttempts: Int
+
+    public init(maxPayloadBytes: Int = 1 << 20, maxAttempts: Int = 1000) {
+        self.maxPayloadBytes = maxPayloadBytes
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// Retry settings a queue applies to jobs that do not bring their own.
+public struct QueueDefaults: Sendable, Hashable, Codable {
+    public var maxAttempts: Int
+    public var backoff: BackoffPolicy
+
+    public init(maxAttempts: Int = 3, backoff: BackoffPolicy = .standard) {
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+    }
+
+    /// Three attempts with ``BackoffPolicy/standard``.
+    public static let standard = QueueDefaults()
+}
+
+/// The answer to a submit.
+public struct SubmittedJob: Sendable, Hashable, Codable {
+    public var id: JobID
+    public var queue: String
+    /// False when an idempotency key matched an existing job, whose id this is.
+    public var created: Bool
+
+    public init(id: JobID, queue: String, created: Bool) {
+        self.id = id
+        self.queue = queue
+        self.created = created
+    }
+}
