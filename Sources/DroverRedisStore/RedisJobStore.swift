@@ -11,7 +11,7 @@ import Synchronization
 /// its connection; see ``BlockingFetcher``), and one pub/sub connection opened by the first
 /// ``waitUntilFinished(_:queue:timeout:)``.
 ///
-/// Its methods live by concern: submitting and reading (`RedisJobStore+Inspection`),
+/// Its methods live by concern: submitting (`RedisJobStore+Submit`), reading (`+Inspection`),
 /// claiming (`+Claim`), reports and heartbeats (`+Reports`), maintenance and dead letters
 /// (`+Maintenance`). Each lifecycle step is one function of ``DroverLibrary``.
 public final class RedisJobStore: JobStore {
