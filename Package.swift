@@ -97,6 +97,7 @@ let package = Package(
             name: "Drover",
             dependencies: [
                 "DroverCore",
+                "DroverRedis",
                 "DroverRedisStore",
                 "DroverMaintenance",
                 "DroverProcess",
@@ -111,7 +112,6 @@ let package = Package(
                 "DroverCore",
                 "DroverMaintenance",
                 "DroverRedis",
-                "DroverRedisStore",
                 "DroverTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
