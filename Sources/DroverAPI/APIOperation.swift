@@ -1,7 +1,8 @@
 /// Every operation of the master's API, the one table both doors, the remote transports and
 /// the roles are derived from: its name (the TCP `op`), its REST method and path, whether its
 /// fields travel in a body, and who may call it. ``APIRequest`` holds the request of each,
-/// parsed from and encoded to its fields in one place.
+/// parsed from and encoded to its fields in one place, and ``APIResult`` its answer, encoded
+/// and decoded in one place.
 public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Clients
     case submit, submitBatch, get, queues, jobs, workers, health, metrics

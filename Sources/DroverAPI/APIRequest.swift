@@ -59,14 +59,3 @@ public enum APIRequest: Sendable, Equatable {
         }
     }
 }
-
-/// A status and a JSON body.
-public struct APIResponse: Sendable {
-    public var status: Int
-    public var json: String
-
-    public init(status: Int = 200, json: String) {
-        self.status = status
-        self.json = json
-    }
-}

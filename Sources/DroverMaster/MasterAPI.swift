@@ -25,7 +25,7 @@ public struct MasterAPI: Sendable {
         self.logger = logger
     }
 
-    public func perform(_ request: APIRequest) async throws(APIError) -> APIResponse {
+    public func perform(_ request: APIRequest) async throws(APIError) -> APIResult {
         let started = ContinuousClock.now
         do {
             let response = try await run(request)
@@ -38,7 +38,7 @@ public struct MasterAPI: Sendable {
         }
     }
 
-    private func run(_ request: APIRequest) async throws -> APIResponse {
+    private func run(_ request: APIRequest) async throws -> APIResult {
         switch request {
         case .submit(let job):
             let submitted = try await store.submit([job])[0]
@@ -47,17 +47,15 @@ public struct MasterAPI: Sendable {
                 metadata: ["job": "\(submitted.id)", "queue": "\(job.queue)", "type": "\(job.type)", "created": "\(submitted.created)"])
             if !submitted.created, let existing = try await store.job(submitted.id, queue: submitted.queue) {
                 // An idempotent repeat: the job that the key already names.
-                return APIResponse(status: 200, json: WireFormat.encode(existing))
+                return .job(existing)
             }
-            return APIResponse(
-                status: 201,
-                json: #"{"id":"\#(submitted.id)","queue":\#(JSONScanner.quote(submitted.queue)),"state":"QUEUED","created":true}"#)
+            return .created(submitted)
 
         case .submitBatch(let jobs):
             guard !jobs.isEmpty else { throw APIError.invalid("'jobs' must not be empty") }
             let submitted = try await store.submit(jobs)
             logger.debug("jobs SUBMITTED → QUEUED", metadata: ["count": "\(submitted.count)"])
-            return APIResponse(status: 201, json: #"{"jobs":\#(WireFormat.array(submitted.map { WireFormat.encode($0) }))}"#)
+            return .submitted(submitted)
 
         case .job(let id, let queue, let wait):
             let job: Job?
@@ -67,17 +65,17 @@ public struct MasterAPI: Sendable {
                 job = try await store.job(id, queue: queue)
             }
             guard let job else { throw JobError.notFound(id) }
-            return APIResponse(json: WireFormat.encode(job))
+            return .job(job)
 
         case .queues:
-            return APIResponse(json: #"{"queues":\#(WireFormat.encode(try await store.queueCounts()))}"#)
+            return .queues(try await store.queueCounts())
 
         case .jobs(let queue, let state, let offset, let limit):
             let jobs = try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
-            return APIResponse(json: #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#)
+            return .jobs(jobs, offset: offset, limit: limit)
 
         case .workers:
-            return APIResponse(json: #"{"workers":\#(WireFormat.encode(try await store.workers()))}"#)
+            return .workers(try await store.workers())
 
         case .deadLetters(let queue, let offset, let limit):
             let queues: [String]
@@ -91,13 +89,13 @@ public struct MasterAPI: Sendable {
                 ($0.timestamps[JobState.deadLetter.timestampField] ?? 0) > ($1.timestamps[JobState.deadLetter.timestampField] ?? 0)
             }
             .dropFirst(offset).prefix(limit)
-            return APIResponse(json: #"{"jobs":\#(WireFormat.array(page.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#)
+            return .jobs(Array(page), offset: offset, limit: limit)
 
         case .retryDeadLetter(let id, let queue):
             try await store.retryDeadLetter(id, queue: queue)
             logger.info("job DEAD_LETTER → QUEUED by an operator", metadata: ["job": "\(id)"])
             guard let job = try await store.job(id, queue: queue) else { throw JobError.notFound(id) }
-            return APIResponse(json: WireFormat.encode(job))
+            return .job(job)
 
         case .purgeDeadLetters(let queue):
             var purged = 0
@@ -107,33 +105,33 @@ public struct MasterAPI: Sendable {
                 purged += try await store.purgeDeadLetters(queue: queue)
             }
             logger.info("dead letters purged", metadata: ["queue": "\(queue ?? "*")", "count": "\(purged)"])
-            return APIResponse(json: #"{"purged":\#(purged)}"#)
+            return .purged(purged)
 
         case .health:
             _ = try await store.queues()
-            return APIResponse(json: #"{"status":"ok"}"#)
+            return .healthy
 
         case .heartbeat(let info):
             try await store.heartbeat(info)
-            return APIResponse(json: #"{"ok":true}"#)
+            return .done
 
         case .claim(let worker, let queues, let max, let start, let wait):
             try validate(worker: worker, queues: queues)
             guard (1...1000).contains(max) else { throw APIError.invalid("'max' must be between 1 and 1000") }
             let claimed = try await store.waitAndClaim(queues: queues, worker: worker, max: max, start: start, timeout: min(wait, maxWait))
-            return APIResponse(json: #"{"jobs":\#(WireFormat.array(claimed.map(WireFormat.encode)))}"#)
+            return .claimed(claimed)
 
         case .start(let worker, let leases):
             try Names.validateWorkerID(worker)
-            return outcomes(try await store.start(leases, worker: worker))
+            return .outcomes(try await store.start(leases, worker: worker))
 
         case .complete(let worker, let reports):
             try Names.validateWorkerID(worker)
-            return outcomes(try await store.complete(reports, worker: worker))
+            return .outcomes(try await store.complete(reports, worker: worker))
 
         case .fail(let worker, let reports):
             try Names.validateWorkerID(worker)
-            return outcomes(try await store.fail(reports, worker: worker))
+            return .outcomes(try await store.fail(reports, worker: worker))
 
         case .reconcile(let worker, let queues, let holding):
             try validate(worker: worker, queues: queues)
@@ -143,13 +141,13 @@ public struct MasterAPI: Sendable {
                     "handed back jobs a remote worker had lost track of",
                     metadata: ["worker": "\(worker)", "handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
             }
-            return APIResponse(json: WireFormat.encode(report))
+            return .reconciled(report)
 
         case .deregister(let worker):
             try Names.validateWorkerID(worker)
             try await store.deregister(worker: worker)
             logger.info("remote worker deregistered", metadata: ["worker": "\(worker)"])
-            return APIResponse(json: #"{"ok":true}"#)
+            return .done
         }
     }
 
@@ -157,9 +155,5 @@ public struct MasterAPI: Sendable {
         try Names.validateWorkerID(worker)
         guard !queues.isEmpty else { throw APIError.invalid("'queues' must name at least one queue") }
         for queue in queues { try Names.validateQueue(queue) }
-    }
-
-    private func outcomes(_ outcomes: [ReportOutcome]) -> APIResponse {
-        APIResponse(json: #"{"outcomes":\#(WireFormat.encode(outcomes))}"#)
     }
 }

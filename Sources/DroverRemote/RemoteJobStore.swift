@@ -32,7 +32,7 @@ public final class RemoteJobStore: JobStore {
         await transport.close()
     }
 
-    private func call(_ request: APIRequest, timeout: Duration? = nil) async throws -> String {
+    private func call(_ request: APIRequest, timeout: Duration? = nil) async throws -> APIResult {
         let answer: Result<String, RemoteError>
         do {
             answer = .success(try await transport.call(request, timeout: timeout ?? callTimeout))
@@ -40,25 +40,21 @@ public final class RemoteJobStore: JobStore {
             answer = .failure(error)
         }
         switch answer {
-        case .success(let json): return json
+        case .success(let json): return try APIResult(request.operation, json: json)
         // The store's own error, as a local store would have thrown it.
         case .failure(.api(let error)) where error.jobError != nil: throw error.jobError!
         case .failure(let error): throw error
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, member: String, of json: String) throws -> T {
-        guard let text = try JSONScanner.objectFields(json)[member] else {
-            throw RemoteError.badResponse("no '\(member)' in \(json.prefix(200))")
-        }
-        return try WireFormat.decode(T.self, from: text)
+    private func outcomes(_ result: APIResult, for operation: APIOperation) throws -> [ReportOutcome] {
+        guard case .outcomes(let outcomes) = result else { throw unexpected(result, for: operation) }
+        return outcomes
     }
 
-    private func elements(_ member: String, of json: String) throws -> [String] {
-        guard let text = try JSONScanner.objectFields(json)[member] else {
-            throw RemoteError.badResponse("no '\(member)' in \(json.prefix(200))")
-        }
-        return try JSONScanner.arrayElements(text)
+    /// The master answered with a result of another kind than the operation has.
+    private func unexpected(_ result: APIResult, for operation: APIOperation) -> RemoteError {
+        .badResponse("\(operation.rawValue) answered \(String(describing: result).prefix(200))")
     }
 
     // MARK: Submitting and reading
@@ -66,8 +62,9 @@ public final class RemoteJobStore: JobStore {
     public func submit(_ requests: [JobRequest]) async throws -> [SubmittedJob] {
         // Checked here too, so bad input fails before it travels.
         for request in requests { try request.validate(limits: SubmitLimits(maxPayloadBytes: .max)) }
-        let answer = try await call(.submitBatch(requests))
-        return try decode([SubmittedJob].self, member: "jobs", of: answer)
+        let result = try await call(.submitBatch(requests))
+        guard case .submitted(let submitted) = result else { throw unexpected(result, for: .submitBatch) }
+        return submitted
     }
 
     public func job(_ id: JobID, queue: String?) async throws -> Job? {
@@ -76,7 +73,9 @@ public final class RemoteJobStore: JobStore {
 
     private func getJob(_ id: JobID, queue: String?, wait: Duration?) async throws -> Job? {
         do {
-            return try WireFormat.decodeJob(try await call(.job(id, queue: queue, wait: wait), timeout: (wait ?? .zero) + callTimeout))
+            let result = try await call(.job(id, queue: queue, wait: wait), timeout: (wait ?? .zero) + callTimeout)
+            guard case .job(let job) = result else { throw unexpected(result, for: .get) }
+            return job
         } catch JobError.notFound {
             return nil
         }
@@ -97,7 +96,9 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func queueCounts() async throws -> [QueueCounts] {
-        try decode([QueueCounts].self, member: "queues", of: try await call(.queues))
+        let result = try await call(.queues)
+        guard case .queues(let counts) = result else { throw unexpected(result, for: .queues) }
+        return counts
     }
 
     public func statistics() async throws -> [String: [String: Int]] {
@@ -105,8 +106,9 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
-        let answer = try await call(.jobs(queue: queue, state: state, offset: offset, limit: limit))
-        return try elements("jobs", of: answer).map(WireFormat.decodeJob)
+        let result = try await call(.jobs(queue: queue, state: state, offset: offset, limit: limit))
+        guard case .jobs(let jobs, _, _) = result else { throw unexpected(result, for: .jobs) }
+        return jobs
     }
 
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
@@ -120,7 +122,9 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func purgeDeadLetters(queue: String) async throws -> Int {
-        try decode(Int.self, member: "purged", of: try await call(.purgeDeadLetters(queue: queue)))
+        let result = try await call(.purgeDeadLetters(queue: queue))
+        guard case .purged(let count) = result else { throw unexpected(result, for: .purgeDeadLetters) }
+        return count
     }
 
     // MARK: Workers
@@ -132,9 +136,10 @@ public final class RemoteJobStore: JobStore {
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
         // Kept as a task of its own so interruptFetches can cancel the long poll.
         let task = Task { () throws -> [ClaimedJob] in
-            let answer = try await self.call(
+            let result = try await self.call(
                 .claim(worker: worker, queues: queues, max: max, start: start, wait: timeout), timeout: timeout + self.callTimeout)
-            return try self.elements("jobs", of: answer).map(WireFormat.decodeClaimedJob)
+            guard case .claimed(let jobs) = result else { throw self.unexpected(result, for: .claim) }
+            return jobs
         }
         claims.withLock { $0[worker] = task }
         defer { claims.withLock { _ = $0.removeValue(forKey: worker) } }
@@ -150,23 +155,21 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func reconcile(worker: String, queues: [String], holding: Set<JobID>) async throws -> ReconcileReport {
-        let answer = try await call(.reconcile(worker: worker, queues: queues, holding: holding))
-        return try WireFormat.decode(ReconcileReport.self, from: answer)
+        let result = try await call(.reconcile(worker: worker, queues: queues, holding: holding))
+        guard case .reconciled(let report) = result else { throw unexpected(result, for: .reconcile) }
+        return report
     }
 
     public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {
-        let answer = try await call(.start(worker: worker, jobs))
-        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+        try outcomes(try await call(.start(worker: worker, jobs)), for: .start)
     }
 
     public func complete(_ reports: [CompletionReport], worker: String) async throws -> [ReportOutcome] {
-        let answer = try await call(.complete(worker: worker, reports))
-        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+        try outcomes(try await call(.complete(worker: worker, reports)), for: .complete)
     }
 
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
-        let answer = try await call(.fail(worker: worker, reports))
-        return try decode([ReportOutcome].self, member: "outcomes", of: answer)
+        try outcomes(try await call(.fail(worker: worker, reports)), for: .fail)
     }
 
     public func heartbeat(_ info: WorkerInfo) async throws {
@@ -178,7 +181,9 @@ public final class RemoteJobStore: JobStore {
     }
 
     public func workers() async throws -> [WorkerInfo] {
-        try decode([WorkerInfo].self, member: "workers", of: try await call(.workers))
+        let result = try await call(.workers)
+        guard case .workers(let workers) = result else { throw unexpected(result, for: .workers) }
+        return workers
     }
 
     // MARK: Maintenance is the master's: a remote worker runs none.

@@ -110,3 +110,52 @@ import Testing
         #expect(APIError.decode(body: #"{"error":{"code":"teapot","message":"?"}}"#) == nil)
     }
 }
+
+/// Results as they travel: what the master encodes, a remote store decodes to the same value.
+@Suite struct ResultContractTests {
+    static let job = Job(
+        id: JobID(), queue: "mail", type: "send", payload: #"{"to":"a@b.c","n":1.50}"#, state: .completed, attempt: 2,
+        maxAttempts: 3, backoff: .fixed(ms: 10), worker: "w1", result: #"[true,null]"#,
+        timestamps: ["completedAt": 1_700_000_000_123], history: [JobTransition(state: .completed, at: 1_700_000_000_123, attempt: 2)])
+    static let claimed = ClaimedJob(
+        id: JobID(), queue: "q", type: "t", payload: "{}", state: .running, attempt: 1, maxAttempts: 3, attemptBase: 0,
+        backoff: .standard, timeoutMs: 500)
+
+    static let cases: [(APIOperation, APIResult)] = [
+        (.submit, .created(SubmittedJob(id: JobID(), queue: "mail", created: true))),
+        (.submit, .job(job)),
+        (.get, .job(job)),
+        (.retryDeadLetter, .job(job)),
+        (
+            .submitBatch,
+            .submitted([SubmittedJob(id: JobID(), queue: "a", created: true), SubmittedJob(id: JobID(), queue: "b", created: false)])
+        ),
+        (.queues, .queues([QueueCounts(queue: "mail", queued: 3, running: 1, deadLetter: 2, staleReports: 1)])),
+        (.jobs, .jobs([job], offset: 10, limit: 20)),
+        (.deadLetters, .jobs([], offset: 0, limit: 50)),
+        (
+            .workers,
+            .workers([WorkerInfo(id: "w", host: "h", pid: 1, queues: ["q"], concurrency: 2, inFlight: 1, startedAt: 5, version: "1")])
+        ),
+        (.purgeDeadLetters, .purged(7)),
+        (.health, .healthy),
+        (.heartbeat, .done),
+        (.deregister, .done),
+        (.claim, .claimed([claimed])),
+        (.complete, .outcomes([.applied(.completed), .stale(current: .retryQueued), .stale(current: nil)])),
+        (.reconcile, .reconciled(ReconcileReport(requeued: [JobID()], handedBack: [JobID()]))),
+    ]
+
+    @Test func aResultSurvivesTheWire() throws {
+        for (operation, result) in Self.cases {
+            #expect(try APIResult(operation, json: result.json) == result, "\(operation)")
+        }
+        #expect(APIResult.created(SubmittedJob(id: JobID(), queue: "q", created: true)).status == 201)
+        #expect(APIResult.job(Self.job).status == 200)
+    }
+
+    @Test func anAnswerOfTheWrongShapeIsAnError() {
+        #expect(throws: APIError.self) { try APIResult(.queues, json: #"{"workers":[]}"#) }
+        #expect(throws: APIError.self) { try APIResult(.claim, json: "[]") }
+    }
+}

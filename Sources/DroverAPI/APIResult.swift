@@ -1,0 +1,100 @@
+import DroverCore
+
+/// What an operation answers, whichever door it came through: the master encodes it with
+/// ``json``and a remote store decodes it with ``init(_:json:)``, so the two sides of
+/// every reply are written once, beside each other, as ``APIRequest``'s are.
+public enum APIResult: Sendable, Equatable {
+    /// `submit` of a new job (201).
+    case created(SubmittedJob)
+    /// A job with its history: `get`, `retryDeadLetter`, and `submit` when an idempotency key
+    /// matched a job that exists (200).
+    case job(Job)
+    /// `submitBatch` (201).
+    case submitted([SubmittedJob])
+    case queues([QueueCounts])
+    /// One page: `jobs`, `deadLetters`.
+    case jobs([Job], offset: Int, limit: Int)
+    case workers([WorkerInfo])
+    case purged(Int)
+    case healthy
+    /// `heartbeat`, `deregister`.
+    case done
+    case claimed([ClaimedJob])
+    /// `start`, `complete`, `fail`: one outcome per report, in order.
+    case outcomes([ReportOutcome])
+    case reconciled(ReconcileReport)
+
+    public var status: Int {
+        switch self {
+        case .created, .submitted: 201
+        default: 200
+        }
+    }
+
+    /// The body: payloads and results inline, byte for byte as submitted.
+    public var json: String {
+        switch self {
+        case .created(let job):
+            return #"{"id":"\#(job.id)","queue":\#(JSONScanner.quote(job.queue)),"state":"QUEUED","created":true}"#
+        case .job(let job): return WireFormat.encode(job)
+        case .submitted(let jobs): return #"{"jobs":\#(WireFormat.encode(jobs))}"#
+        case .queues(let counts): return #"{"queues":\#(WireFormat.encode(counts))}"#
+        case .jobs(let jobs, let offset, let limit):
+            return #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#
+        case .workers(let workers): return #"{"workers":\#(WireFormat.encode(workers))}"#
+        case .purged(let count): return #"{"purged":\#(count)}"#
+        case .healthy: return #"{"status":"ok"}"#
+        case .done: return #"{"ok":true}"#
+        case .claimed(let jobs): return #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode)))}"#
+        case .outcomes(let outcomes): return #"{"outcomes":\#(WireFormat.encode(outcomes))}"#
+        case .reconciled(let report): return WireFormat.encode(report)
+        }
+    }
+
+    /// The result of `operation` from its body.
+    public init(_ operation: APIOperation, json: String) throws(APIError) {
+        do {
+            switch operation {
+            case .submit:
+                let f = try JSONScanner.objectFields(json)
+                // A new job's answer is short; an idempotent repeat's is the whole job.
+                if f["history"] == nil {
+                    let id = try WireFormat.decode(JobID.self, from: f["id"] ?? "null")
+                    self = .created(
+                        SubmittedJob(id: id, queue: try WireFormat.decode(String.self, from: f["queue"] ?? "null"), created: true))
+                } else {
+                    self = .job(try WireFormat.decodeJob(json))
+                }
+            case .get, .retryDeadLetter: self = .job(try WireFormat.decodeJob(json))
+            case .submitBatch: self = .submitted(try Self.member("jobs", of: json))
+            case .queues: self = .queues(try Self.member("queues", of: json))
+            case .jobs, .deadLetters:
+                let f = try JSONScanner.objectFields(json)
+                let jobs = try JSONScanner.arrayElements(f["jobs"] ?? "null").map(WireFormat.decodeJob)
+                self = .jobs(jobs, offset: Int(f["offset"] ?? "") ?? 0, limit: Int(f["limit"] ?? "") ?? jobs.count)
+            case .workers: self = .workers(try Self.member("workers", of: json))
+            case .purgeDeadLetters: self = .purged(try Self.member("purged", of: json))
+            case .health: self = .healthy
+            case .heartbeat, .deregister: self = .done
+            case .claim:
+                let f = try JSONScanner.objectFields(json)
+                self = .claimed(try JSONScanner.arrayElements(f["jobs"] ?? "null").map(WireFormat.decodeClaimedJob))
+            case .start, .complete, .fail: self = .outcomes(try Self.member("outcomes", of: json))
+            case .reconcile: self = .reconciled(try WireFormat.decode(ReconcileReport.self, from: json))
+            case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw .malformed(
+                "the answer to \(operation.rawValue) does not read: \(String(describing: error).prefix(200)) in \(json.prefix(200))")
+        }
+    }
+
+    private static func member<T: Decodable>(_ name: String, of json: String) throws -> T {
+        guard let text = try JSONScanner.objectFields(json)[name] else {
+            throw APIError.malformed("no '\(name)' in \(json.prefix(200))")
+        }
+        return try WireFormat.decode(T.self, from: text)
+    }
+}
