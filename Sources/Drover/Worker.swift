@@ -174,8 +174,8 @@ public final class Worker: Service, Sendable {
         await withTaskGroup(of: Void.self) { duties in
             duties.addTask { await heartbeat.run() }
             duties.addTask { await self.timeouts.run() }
-            if let maintenance = configuration.maintenance {
-                let maintenance = Maintenance(store: store, configuration: maintenance, logger: logger)
+            if let settings = configuration.maintenance {
+                let maintenance = Maintenance(store: store, configuration: settings, logger: logger)
                 duties.addTask { try? await maintenance.run() }
             }
             await fetchAndRun()

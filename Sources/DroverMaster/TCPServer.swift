@@ -1,5 +1,3 @@
-import DroverAPI
-import DroverCore
 import Logging
 import NIOCore
 import NIOPosix

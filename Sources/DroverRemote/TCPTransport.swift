@@ -100,10 +100,8 @@ public final class TCPTransport: MasterTransport {
     static func unwrap(_ frame: String) throws(RemoteError) -> String {
         guard let fields = try? JSONScanner.objectFields(frame) else { throw .badResponse(String(frame.prefix(200))) }
         if fields["ok"] == "true", let result = fields["result"] { return result }
-        let status = fields["status"].flatMap { Int($0) } ?? 500
-        return try { () throws(RemoteError) -> String in
-            throw RemoteError.fromErrorBody(status: status, #"{"error":\#(fields["error"] ?? "{}")}"#)
-        }()
+        if let error = fields["error"].flatMap(APIError.decode(errorObject:)) { throw .api(error) }
+        throw .badResponse("status \(fields["status"] ?? "none"): \(frame.prefix(200))")
     }
 
     private func resume(_ id: Int, with result: Result<String, any Error>) {

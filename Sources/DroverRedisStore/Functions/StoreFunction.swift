@@ -41,9 +41,6 @@ extension QueueFunction {
     var worker: String? { nil }
     var extraKeys: [String] { [] }
 
-    /// `ARGV` index of a queue function's first own argument.
-    static var firstArgument: Int { 5 }
-
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         let q = context.keys.queue(queue)
         let keys: [any RedisArgument] =
