@@ -43,18 +43,6 @@ extension RedisJobStore {
         return Self.inOrder(try await run(calls), positions, count: items.count)
     }
 
-    /// One call per queue, in the order queues first appear, with each item's position.
-    private static func byQueue<Item, F>(_ items: [Item], queue: (Item) -> String, function: (String, [Item]) -> F) -> ([F], [[Int]]) {
-        var order: [String] = []
-        var indices: [String: [Int]] = [:]
-        for (i, item) in items.enumerated() {
-            let q = queue(item)
-            if indices[q] == nil { order.append(q) }
-            indices[q, default: []].append(i)
-        }
-        return (order.map { q in function(q, indices[q]!.map { items[$0] }) }, order.map { indices[$0]! })
-    }
-
     private static func inOrder(_ answers: [[ReportOutcome]], _ positions: [[Int]], count: Int) -> [ReportOutcome] {
         var outcomes = [ReportOutcome](repeating: .stale(current: nil), count: count)
         for (positions, answers) in zip(positions, answers) {

@@ -103,4 +103,17 @@ public final class RedisJobStore: JobStore {
         let replies = try await redis.run(functions.map { $0.call(context) })
         return try zip(functions, replies).map { function, reply throws(RedisError) in try function.decode(reply) }
     }
+
+    /// One function call per queue, in the order queues first appear, and each call's items'
+    /// positions in `items`: what a batch touching several queues sends in one pipeline.
+    static func byQueue<Item, F>(_ items: [Item], queue: (Item) -> String, function: (String, [Item]) -> F) -> ([F], [[Int]]) {
+        var order: [String] = []
+        var indices: [String: [Int]] = [:]
+        for (i, item) in items.enumerated() {
+            let q = queue(item)
+            if indices[q] == nil { order.append(q) }
+            indices[q, default: []].append(i)
+        }
+        return (order.map { q in function(q, indices[q]!.map { items[$0] }) }, order.map { indices[$0]! })
+    }
 }
