@@ -177,11 +177,13 @@ final class BlockingFetcher: Sendable {
         state.withLock { _ = $0.released.insert(worker) }
         wakeup.fire()
         while true {
+            // One entry per fetch still in flight; `nil` where its connection id is not known yet.
             let connections = state.withLock { state -> [Int?] in
-                state.lanes.compactMap { key, lane -> Int?? in
-                    guard key.worker == worker, case .inFlight(let connection) = lane.fetch else { return nil }
-                    return .some(connection)
+                var connections: [Int?] = []
+                for (key, lane) in state.lanes where key.worker == worker {
+                    if case .inFlight(let connection) = lane.fetch { connections.append(connection) }
                 }
+                return connections
             }
             if connections.isEmpty { return }
             let known = connections.compactMap { $0 }
