@@ -204,6 +204,9 @@ final class TCPLineClient: Sendable {
         return stream
     }
 
+    /// The next line, read on the calling thread (which must not be one of the cooperative pool's).
+    func readLineNow() -> String? { readLine() }
+
     private func readLine() -> String? {
         if case .line(let line) = readLineOrEnd() { return line }
         return nil
