@@ -30,16 +30,25 @@ public struct DroverClient: Sendable {
         try await store.submit([request])[0]
     }
 
-    /// Submits a job whose payload is `payload` encoded as JSON.
+    /// Submits a job whose payload is `payload` encoded as JSON. With `start` it is delayed:
+    /// `.after(.seconds(30))` or `.at(date)`.
     @discardableResult
     public func submit<Payload: Encodable>(
         type: String, payload: Payload, queue: String = "default", maxAttempts: Int? = nil, backoff: BackoffPolicy? = nil,
-        timeout: Duration? = nil, idempotencyKey: String? = nil
+        timeout: Duration? = nil, idempotencyKey: String? = nil, start: JobStart? = nil
     ) async throws -> SubmittedJob {
         try await submit(
             JobRequest(
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: backoff,
-                timeoutMs: timeout.map { Int($0.milliseconds) }, idempotencyKey: idempotencyKey))
+                timeoutMs: timeout.map { Int($0.milliseconds) }, idempotencyKey: idempotencyKey, start: start))
+    }
+
+    /// Cancels a job: one that has not started is CANCELLED at once; a running one's worker
+    /// is told to stop it, and it ends CANCELLED (wait for it with ``wait(for:queue:timeout:)``).
+    /// Throws ``JobError/illegalTransition(id:from:to:)`` for a job that has finished.
+    @discardableResult
+    public func cancel(_ id: JobID, queue: String? = nil) async throws -> CancelOutcome {
+        try await store.cancel(id, queue: queue)
     }
 
     /// Submits many jobs in one round trip (per queue). All are checked before any is written.
@@ -53,7 +62,7 @@ public struct DroverClient: Sendable {
         try await store.job(id, queue: queue)
     }
 
-    /// Waits until the job is COMPLETED or DEAD_LETTER, or `timeout` passes; returns the job as
+    /// Waits until the job is COMPLETED, DEAD_LETTER or CANCELLED, or `timeout` passes; returns the job as
     /// it is then. Throws ``JobError/notFound(_:)`` for an unknown id.
     public func wait(for id: JobID, queue: String? = nil, timeout: Duration) async throws -> Job {
         guard let job = try await store.waitUntilFinished(id, queue: queue, timeout: timeout) else { throw JobError.notFound(id) }

@@ -61,19 +61,23 @@ public final class Worker: Service, Sendable {
     public let handlers: JobHandlers
     public let configuration: Configuration
     public let logger: Logger
-    private let slots: Slots
-    private let timeouts = JobTimeouts()
+    let slots: Slots
+    let timeouts = JobTimeouts()
     /// Completion reports of jobs that finish together go in one call.
-    private let completions: CompletionBatcher
+    let completions: CompletionBatcher
     private let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
-    private let state = Mutex(RunState())
-    private let drained = Wakeup()
+    let state = Mutex(RunState())
+    let drained = Wakeup()
 
-    private struct RunState {
+    struct RunState {
         var stopping = false
         /// Past the grace period: unfinished jobs have been handed back.
         var interrupted = false
         var inFlight: [JobID: ClaimedJob] = [:]
+        /// The tasks running handlers, to cancel when a cancel request comes.
+        var handlers: [JobID: Task<Void, Never>] = [:]
+        /// Cancel requests for jobs whose handler has not started yet.
+        var cancelRequested: Set<JobID> = []
         var staleReports = 0
     }
 
@@ -164,6 +168,8 @@ public final class Worker: Service, Sendable {
         let heartbeat = Heartbeat(store: store, interval: configuration.heartbeatInterval, logger: logger) { [self] in info() }
         // Registered before the first fetch, so the reaper knows whose jobs they are.
         try await retrying("register") { try await heartbeat.beat() }
+        // Listening for cancel requests before the first fetch, so none for a job about to start is missed.
+        _ = try? await store.cancelRequests(worker: configuration.id, timeout: .zero)
         logger.info(
             "worker started",
             metadata: [
@@ -174,6 +180,7 @@ public final class Worker: Service, Sendable {
         await withTaskGroup(of: Void.self) { duties in
             duties.addTask { await heartbeat.run() }
             duties.addTask { await self.timeouts.run() }
+            duties.addTask { await self.listenForCancelRequests() }
             if let settings = configuration.maintenance {
                 let maintenance = Maintenance(store: store, configuration: settings, logger: logger)
                 duties.addTask { try? await maintenance.run() }
@@ -282,105 +289,9 @@ public final class Worker: Service, Sendable {
         }
     }
 
-    // MARK: Running one job
-
-    private func execute(_ job: ClaimedJob) async {
-        var logger = self.logger
-        logger[metadataKey: "job"] = "\(job.id)"
-        logger[metadataKey: "queue"] = "\(job.queue)"
-        logger[metadataKey: "type"] = "\(job.type)"
-        logger[metadataKey: "attempt"] = "\(job.attempt)"
-        // The slot frees when the handler returns; the job stays in flight until reported.
-        var holdsSlot = true
-        defer {
-            let empty = state.withLock { state -> Bool in
-                state.inFlight[job.id] = nil
-                return state.inFlight.isEmpty
-            }
-            if holdsSlot { slots.give() }
-            if empty { drained.fire() }
-        }
-        logger.debug("job RUNNING")
-        guard let handler = handlers.handler(for: job.type) else {
-            await fail(job, JobFailure.noHandler(type: job.type, worker: configuration.id), logger: logger)
-            return
-        }
-        let context = JobContext(
-            id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, maxAttempts: job.maxAttempts,
-            isLastAttempt: job.isLastAttempt, worker: configuration.id, logger: logger)
-        let timeout = job.timeoutMs.map { Duration.milliseconds($0) } ?? configuration.jobTimeout
-        let started = ContinuousClock.now
-
-        // The handler races its deadline. On timeout the failure is reported at once, then the
-        // handler is cancelled; the slot frees when the handler actually returns.
-        let first = OneShot<String>()
-        let run = Task {
-            do { first.finish(.success(try await handler(job.payload, context))) } catch { first.finish(.failure(error)) }
-        }
-        let watched = timeouts.watch(until: started + timeout) {
-            first.finish(.failure(JobFailure.timedOut(after: timeout)))
-            run.cancel()
-        }
-        let outcome: Result<String, any Error> = await withTaskCancellationHandler {
-            do { return .success(try await first.wait()) } catch { return .failure(error) }
-        } onCancel: {
-            run.cancel()
-        }
-        timeouts.unwatch(watched)
-        if case .failure(let error as JobFailure) = outcome, case .timedOut = error {
-            await fail(job, error, logger: logger)
-            _ = await run.result
-            return
-        }
-        holdsSlot = false
-        slots.give()
-        if state.withLock({ $0.interrupted }) { return }  // already handed back
-        switch outcome {
-        case .success(let result):
-            do {
-                try JSONText.validate(result, field: "result")
-            } catch {
-                await fail(job, JobFailure.invalidResult("\(error)"), logger: logger)
-                return
-            }
-            let outcome = try? await retrying("report completion", logger: logger) {
-                try await self.completions.complete(CompletionReport(job: job, result: result))
-            }
-            record(outcome, logger: logger, elapsed: ContinuousClock.now - started)
-        case .failure(let error):
-            await fail(job, error, logger: logger)
-        }
-    }
-
-    private func fail(_ job: ClaimedJob, _ error: any Error, logger: Logger) async {
-        let message = String(describing: error)
-        let outcome = try? await retrying("report failure", logger: logger) {
-            try await self.store.fail([FailureReport(job: job, error: message)], worker: self.configuration.id)
-        }
-        var logger = logger
-        logger[metadataKey: "error"] = "\(message)"
-        record(outcome?.first, logger: logger, elapsed: nil)
-    }
-
-    private func record(_ outcome: ReportOutcome?, logger: Logger, elapsed: Duration?) {
-        switch outcome {
-        case .applied(.completed):
-            logger.debug("job COMPLETED", metadata: elapsed.map { ["ms": "\($0.milliseconds)"] } ?? [:])
-        case .applied(.deadLetter):
-            logger.error("job FAILED → DEAD_LETTER (no attempts left)")
-        case .applied(let state):
-            logger.warning("job FAILED → \(state.rawValue)")
-        case .stale(let current):
-            state.withLock { $0.staleReports += 1 }
-            logger.warning("report refused: the job was reassigned meanwhile", metadata: ["current": "\(current?.rawValue ?? "gone")"])
-        case nil:
-            logger.error("report not delivered; the reaper will recover the job")
-        }
-    }
-
     /// Retries `body` with capped backoff until it succeeds; gives up once the worker has
     /// handed back its jobs (then the reaper owns them) or after `attempts`.
-    private func retrying<T: Sendable>(
+    func retrying<T: Sendable>(
         _ what: String, logger: Logger? = nil, giveUpWhenInterrupted: Bool = true, attempts: Int = .max,
         _ body: @Sendable () async throws -> T
     ) async throws -> T {

@@ -5,11 +5,11 @@
 /// and decoded in one place.
 public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Clients
-    case submit, submitBatch, get, queues, jobs, workers, health, metrics
+    case submit, submitBatch, get, cancel, queues, jobs, workers, health, metrics
     // Operators
     case deadLetters, retryDeadLetter, purgeDeadLetters
     // Remote workers
-    case heartbeat, claim, start, complete, fail, reconcile, deregister
+    case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests
 
     public enum Method: String, Sendable {
         case get = "GET"
@@ -40,6 +40,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .submit: Route(method: .post, path: "/v1/jobs", hasBody: true)
         case .submitBatch: Route(method: .post, path: "/v1/jobs/batch", hasBody: true)
         case .get: Route(method: .get, path: "/v1/jobs/{id}", hasBody: false)
+        case .cancel: Route(method: .post, path: "/v1/jobs/{id}/cancel", hasBody: false)
         case .queues: Route(method: .get, path: "/v1/queues", hasBody: false)
         case .jobs: Route(method: .get, path: "/v1/queues/{queue}/jobs", hasBody: false)
         case .workers: Route(method: .get, path: "/v1/workers", hasBody: false)
@@ -55,15 +56,16 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .fail: Route(method: .post, path: "/v1/workers/{worker}/fail", hasBody: true)
         case .reconcile: Route(method: .post, path: "/v1/workers/{worker}/reconcile", hasBody: true)
         case .deregister: Route(method: .delete, path: "/v1/workers/{worker}", hasBody: false)
+        case .cancelRequests: Route(method: .get, path: "/v1/workers/{worker}/cancel-requests", hasBody: false)
         }
     }
 
     public var access: Access {
         switch self {
         case .health: .anyone
-        case .submit, .submitBatch, .get, .queues, .jobs, .workers, .metrics: .client
+        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics: .client
         case .deadLetters, .retryDeadLetter, .purgeDeadLetters: .admin
-        case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister: .worker
+        case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests: .worker
         }
     }
 

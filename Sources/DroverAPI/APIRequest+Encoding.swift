@@ -23,7 +23,7 @@ extension APIRequest {
             var fields = ["offset": String(offset), "limit": String(limit)]
             if let queue { fields["queue"] = q(queue) }
             return fields
-        case .retryDeadLetter(let id, let queue):
+        case .retryDeadLetter(let id, let queue), .cancel(let id, let queue):
             var fields = ["id": q(id.rawValue)]
             if let queue { fields["queue"] = q(queue) }
             return fields
@@ -59,6 +59,8 @@ extension APIRequest {
             ]
         case .deregister(let worker):
             return ["worker": q(worker)]
+        case .cancelRequests(let worker, let wait):
+            return ["worker": q(worker), "waitMs": String(wait.milliseconds)]
         }
     }
 
@@ -73,6 +75,11 @@ extension APIRequest {
         if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
         if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
         if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
+        switch r.start {
+        case .after(let delay): fields["delayMs"] = String(delay.milliseconds)
+        case .at(let ms): fields["runAt"] = String(ms)
+        case nil: break
+        }
         return fields
     }
 

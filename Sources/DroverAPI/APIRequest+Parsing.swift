@@ -33,6 +33,8 @@ extension APIRequest {
             self = .deadLetters(queue: try f.string("queue"), offset: try Self.offset(f), limit: try Self.limit(f))
         case .retryDeadLetter:
             self = .retryDeadLetter(try f.jobID("id"), queue: try f.string("queue"))
+        case .cancel:
+            self = .cancel(try f.jobID("id"), queue: try f.string("queue"))
         case .purgeDeadLetters:
             self = .purgeDeadLetters(queue: try f.string("queue"))
         case .health:
@@ -80,6 +82,9 @@ extension APIRequest {
             self = .reconcile(worker: try f.required("worker", f.string), queues: try f.required("queues", f.strings), holding: holding)
         case .deregister:
             self = .deregister(worker: try f.required("worker", f.string))
+        case .cancelRequests:
+            self = .cancelRequests(
+                worker: try f.required("worker", f.string), wait: .milliseconds(try f.bounded("waitMs", 0...60_000) ?? 0))
         }
     }
 

@@ -13,6 +13,7 @@ public enum APIRequest: Sendable, Equatable {
     case workers
     case deadLetters(queue: String?, offset: Int, limit: Int)
     case retryDeadLetter(JobID, queue: String?)
+    case cancel(JobID, queue: String?)
     case purgeDeadLetters(queue: String?)
     case health
     // Remote workers
@@ -24,13 +25,15 @@ public enum APIRequest: Sendable, Equatable {
     case fail(worker: String, [FailureReport])
     case reconcile(worker: String, queues: [String], holding: Set<JobID>)
     case deregister(worker: String)
+    /// Waits up to `wait` for cancel requests of the worker's jobs.
+    case cancelRequests(worker: String, wait: Duration)
 
     /// The worker a remote worker's request acts for; `nil` for client requests.
     public var workerID: String? {
         switch self {
         case .heartbeat(let info): info.id
         case .claim(let worker, _, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
-            .reconcile(let worker, _, _), .deregister(let worker):
+            .reconcile(let worker, _, _), .deregister(let worker), .cancelRequests(let worker, _):
             worker
         default: nil
         }
@@ -56,6 +59,8 @@ public enum APIRequest: Sendable, Equatable {
         case .fail: .fail
         case .reconcile: .reconcile
         case .deregister: .deregister
+        case .cancel: .cancel
+        case .cancelRequests: .cancelRequests
         }
     }
 }

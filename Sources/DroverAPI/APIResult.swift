@@ -23,6 +23,10 @@ public enum APIResult: Sendable, Equatable {
     /// `start`, `complete`, `fail`: one outcome per report, in order.
     case outcomes([ReportOutcome])
     case reconciled(ReconcileReport)
+    /// `cancel`: what it did to the job.
+    case cancel(JobID, CancelOutcome)
+    /// `cancelRequests`: the ids of the jobs the worker is to stop.
+    case cancelRequests([JobID])
 
     public var status: Int {
         switch self {
@@ -35,7 +39,7 @@ public enum APIResult: Sendable, Equatable {
     public var json: String {
         switch self {
         case .created(let job):
-            return #"{"id":"\#(job.id)","queue":\#(JSONScanner.quote(job.queue)),"state":"QUEUED","created":true}"#
+            return #"{"id":"\#(job.id)","queue":\#(JSONScanner.quote(job.queue)),"state":"\#(job.state.rawValue)","created":true}"#
         case .job(let job): return WireFormat.encode(job)
         case .submitted(let jobs): return #"{"jobs":\#(WireFormat.encode(jobs))}"#
         case .queues(let counts): return #"{"queues":\#(WireFormat.encode(counts))}"#
@@ -48,6 +52,11 @@ public enum APIResult: Sendable, Equatable {
         case .claimed(let jobs): return #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode)))}"#
         case .outcomes(let outcomes): return #"{"outcomes":\#(WireFormat.encode(outcomes))}"#
         case .reconciled(let report): return WireFormat.encode(report)
+        case .cancel(let id, .cancelled): return #"{"id":"\#(id)","state":"CANCELLED","stopping":false}"#
+        case .cancel(let id, .stopping(let worker)):
+            let member = worker.map { #","worker":\#(JSONScanner.quote($0))"# } ?? ""
+            return #"{"id":"\#(id)","state":"RUNNING","stopping":true\#(member)}"#
+        case .cancelRequests(let ids): return #"{"jobs":\#(WireFormat.encode(ids.map(\.rawValue)))}"#
         }
     }
 
@@ -61,7 +70,9 @@ public enum APIResult: Sendable, Equatable {
                 if f["history"] == nil {
                     let id = try WireFormat.decode(JobID.self, from: f["id"] ?? "null")
                     self = .created(
-                        SubmittedJob(id: id, queue: try WireFormat.decode(String.self, from: f["queue"] ?? "null"), created: true))
+                        SubmittedJob(
+                            id: id, queue: try WireFormat.decode(String.self, from: f["queue"] ?? "null"), created: true,
+                            state: try WireFormat.decode(JobState.self, from: f["state"] ?? #""QUEUED""#)))
                 } else {
                     self = .job(try WireFormat.decodeJob(json))
                 }
@@ -81,6 +92,17 @@ public enum APIResult: Sendable, Equatable {
                 self = .claimed(try JSONScanner.arrayElements(f["jobs"] ?? "null").map(WireFormat.decodeClaimedJob))
             case .start, .complete, .fail: self = .outcomes(try Self.member("outcomes", of: json))
             case .reconcile: self = .reconciled(try WireFormat.decode(ReconcileReport.self, from: json))
+            case .cancel:
+                let f = try JSONScanner.objectFields(json)
+                let id = try WireFormat.decode(JobID.self, from: f["id"] ?? "null")
+                if f["stopping"] == "true" {
+                    self = .cancel(id, .stopping(worker: try f["worker"].map { try WireFormat.decode(String.self, from: $0) }))
+                } else {
+                    self = .cancel(id, .cancelled)
+                }
+            case .cancelRequests:
+                let texts: [String] = try Self.member("jobs", of: json)
+                self = .cancelRequests(texts.compactMap(JobID.init))
             case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
             }
         } catch let error as APIError {

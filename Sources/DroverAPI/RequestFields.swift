@@ -85,7 +85,36 @@ package struct RequestFields: Sendable {
             queue: try string("queue") ?? "default", type: try required("type", string), payload: raw["payload"] ?? "{}",
             maxAttempts: try int("maxAttempts"),
             backoff: try decode("backoff", as: BackoffPolicy.self, expected: #"an object like {"strategy":"exponential","baseMs":1000}"#),
-            timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"))
+            timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"),
+            start: try jobStart())
+    }
+
+    /// `delayMs` (a number of milliseconds) or `runAt` (RFC 3339 text, or milliseconds since
+    /// 1970), not both.
+    package func jobStart() throws(APIError) -> JobStart? {
+        let delay = try bounded("delayMs", 0...Int(JobStart.maxDelay.milliseconds))
+        let runAt: Int64?
+        if raw["runAt"] == nil || raw["runAt"] == "null" {
+            runAt = nil
+        } else if let text = try? string("runAt") {
+            if let ms = Int64(text) ?? parseTimestamp(text) {
+                runAt = ms
+            } else {
+                throw .invalid(
+                    "'runAt' must be an RFC 3339 time like 2026-12-03T14:00:00Z or milliseconds since 1970, got '\(text.prefix(40))'")
+            }
+        } else {
+            runAt = Int64(try bounded("runAt", 0...Self.maxSafeInteger)!)
+        }
+        switch (delay, runAt) {
+        case (nil, nil): return nil
+        case (let delay?, nil): return .after(.milliseconds(delay))
+        case (nil, let ms?):
+            let start = JobStart.at(epochMs: ms)
+            do { try start.validate() } catch { throw .invalid(error.description) }
+            return start
+        case (_?, _?): throw .invalid("give 'delayMs' or 'runAt', not both")
+        }
     }
 
     package func lease() throws(APIError) -> JobLease {
@@ -105,6 +134,15 @@ package struct RequestFields: Sendable {
         }
         return value
     }
+}
+
+/// Milliseconds since 1970 of an RFC 3339 time (`2026-12-03T14:00:00Z`, `…T14:00:00.250+01:00`).
+package func parseTimestamp(_ text: String) -> Int64? {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
 }
 
 /// Parses `5s`, `500ms`, `2m`, `1.5s` or a plain number of seconds (up to 5 digits, 3 decimals).

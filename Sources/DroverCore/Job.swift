@@ -27,7 +27,10 @@ public struct Job: Sendable, Hashable, Codable {
     public var error: String?
     /// The handler's result, as JSON text, once COMPLETED.
     public var result: String?
-    /// When a RETRY_QUEUED job becomes due, in milliseconds since 1970.
+    /// When a cancel was asked for while the job was ASSIGNED or RUNNING (ms since 1970):
+    /// the job ends CANCELLED whatever its worker reports next.
+    public var cancelRequestedAt: Int64?
+    /// When a SCHEDULED or RETRY_QUEUED job becomes due, in milliseconds since 1970.
     public var runAt: Int64?
     /// When the job last entered each state it has been in, in milliseconds since 1970.
     public var timestamps: [String: Int64]
@@ -38,7 +41,7 @@ public struct Job: Sendable, Hashable, Codable {
         id: JobID, queue: String, type: String, payload: String, state: JobState, attempt: Int = 0,
         maxAttempts: Int, attemptBase: Int = 0, backoff: BackoffPolicy, timeoutMs: Int? = nil,
         idempotencyKey: String? = nil, worker: String? = nil, error: String? = nil, result: String? = nil,
-        runAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = []
+        runAt: Int64? = nil, cancelRequestedAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = []
     ) {
         self.id = id
         self.queue = queue
@@ -55,6 +58,7 @@ public struct Job: Sendable, Hashable, Codable {
         self.error = error
         self.result = result
         self.runAt = runAt
+        self.cancelRequestedAt = cancelRequestedAt
         self.timestamps = timestamps
         self.history = history
     }

@@ -13,6 +13,9 @@ public enum JobCounter: String, Sendable, CaseIterable {
     case reassigned
     /// Reports refused by fencing.
     case staleReports
+    /// Jobs submitted with a delay (they also count in `submitted`).
+    case scheduled
+    case cancelled
 
     /// The field of this counter for one job type.
     public func field(type: String) -> String { "\(rawValue):\(type)" }

@@ -14,10 +14,12 @@ public struct JobRequest: Sendable, Hashable {
     /// A repeated submit with the same key (on the same queue, within the idempotency
     /// window) returns the first job instead of creating another.
     public var idempotencyKey: String?
+    /// When set, the job is SCHEDULED and becomes QUEUED once due; `nil` queues it at once.
+    public var start: JobStart?
 
     public init(
         queue: String = "default", type: String, payload: String = "{}", maxAttempts: Int? = nil,
-        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil
     ) {
         self.queue = queue
         self.type = type
@@ -26,17 +28,18 @@ public struct JobRequest: Sendable, Hashable {
         self.backoff = backoff
         self.timeoutMs = timeoutMs
         self.idempotencyKey = idempotencyKey
+        self.start = start
     }
 
     /// A request whose payload is `payload` encoded as JSON.
     public init<Payload: Encodable>(
         queue: String = "default", type: String, payload: Payload, maxAttempts: Int? = nil,
-        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil
     ) throws {
         let data = try JSONEncoder().encode(payload)
         self.init(
             queue: queue, type: type, payload: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts,
-            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey)
+            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey, start: start)
     }
 
     /// Checks everything a store needs to accept the request, without touching the store.
@@ -54,6 +57,44 @@ public struct JobRequest: Sendable, Hashable {
             throw .invalidField("timeoutMs", "must be more than 0, got \(timeoutMs)")
         }
         try backoff?.validate()
+        try start?.validate()
+    }
+}
+
+/// When a submitted job may first run. Due times are read against the store's clock
+/// (Redis's `TIME`), so a delay means the same whatever the submitting machine's clock says.
+public enum JobStart: Sendable, Hashable {
+    /// After this long from the submit.
+    case after(Duration)
+    /// At this time, in milliseconds since 1970; a time already past queues the job at once.
+    case at(epochMs: Int64)
+
+    /// The longest delay accepted: far enough for any schedule, near enough to catch unit mistakes
+    /// (seconds sent as milliseconds the other way round).
+    public static let maxDelay = Duration.seconds(10 * 366 * 86_400)
+
+    /// At `date`.
+    public static func at(_ date: Date) -> JobStart { .at(epochMs: Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+
+    public func validate() throws(JobError) {
+        switch self {
+        case .after(let delay):
+            guard delay >= .zero else { throw .invalidField("delayMs", "must not be negative, got \(delay.milliseconds)") }
+            guard delay <= Self.maxDelay else { throw .invalidField("delayMs", "must be at most 10 years, got \(delay.milliseconds) ms") }
+        case .at(let ms):
+            guard ms >= 0 else { throw .invalidField("runAt", "must be after 1970, got \(ms)") }
+            guard ms <= Int64(Date().timeIntervalSince1970 * 1000) + Self.maxDelay.milliseconds else {
+                throw .invalidField("runAt", "must be within 10 years from now, got \(ms)")
+            }
+        }
+    }
+
+    /// The due time, given the store's clock reading `now` (ms).
+    public func dueMs(now: Int64) -> Int64 {
+        switch self {
+        case .after(let delay): now + delay.milliseconds
+        case .at(let ms): ms
+        }
     }
 }
 
@@ -90,10 +131,13 @@ public struct SubmittedJob: Sendable, Hashable, Codable {
     public var queue: String
     /// False when an idempotency key matched an existing job, whose id this is.
     public var created: Bool
+    /// Where a new job went: QUEUED, or SCHEDULED when it is delayed.
+    public var state: JobState
 
-    public init(id: JobID, queue: String, created: Bool) {
+    public init(id: JobID, queue: String, created: Bool, state: JobState = .queued) {
         self.id = id
         self.queue = queue
         self.created = created
+        self.state = state
     }
 }

@@ -3,10 +3,13 @@
 ///
 /// ```
 /// SUBMITTED → QUEUED → ASSIGNED → RUNNING → COMPLETED
+/// SUBMITTED → SCHEDULED → QUEUED            (a delayed job, when it is due)
 ///                                 RUNNING → FAILED → RETRY_QUEUED → QUEUED   (attempts left)
 ///                                           FAILED → DEAD_LETTER             (attempts used up)
 /// ASSIGNED → FAILED                         (its worker was lost before it started)
 /// DEAD_LETTER → QUEUED                      (an operator retries it)
+/// SCHEDULED, QUEUED, RETRY_QUEUED → CANCELLED          (cancelled at once)
+/// ASSIGNED, RUNNING → CANCELLED             (its worker stopped it after a cancel request)
 /// ```
 ///
 /// SUBMITTED and FAILED are passed through inside one atomic step (submit; fail and
@@ -20,25 +23,34 @@ public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
     case failed = "FAILED"
     case retryQueued = "RETRY_QUEUED"
     case deadLetter = "DEAD_LETTER"
+    /// Delayed: waiting for its `runAt` time.
+    case scheduled = "SCHEDULED"
+    /// Cancelled by a user; it never runs again.
+    case cancelled = "CANCELLED"
 
     /// The states a job may move to from this one.
     public var legalNextStates: Set<JobState> {
         switch self {
-        case .submitted: [.queued]
-        case .queued: [.assigned]
-        case .assigned: [.running, .failed]
-        case .running: [.completed, .failed]
+        case .submitted: [.queued, .scheduled]
+        case .scheduled: [.queued, .cancelled]
+        case .queued: [.assigned, .cancelled]
+        case .assigned: [.running, .failed, .cancelled]
+        case .running: [.completed, .failed, .cancelled]
         case .failed: [.retryQueued, .deadLetter]
-        case .retryQueued: [.queued]
+        case .retryQueued: [.queued, .cancelled]
         case .deadLetter: [.queued]
-        case .completed: []
+        case .completed, .cancelled: []
         }
     }
 
     public func canMove(to next: JobState) -> Bool { legalNextStates.contains(next) }
 
-    /// COMPLETED and DEAD_LETTER: nothing happens to the job unless an operator acts.
-    public var isTerminal: Bool { self == .completed || self == .deadLetter }
+    /// COMPLETED, DEAD_LETTER and CANCELLED: nothing happens to the job unless an operator
+    /// acts (and to a cancelled one, nothing at all).
+    public var isTerminal: Bool { self == .completed || self == .deadLetter || self == .cancelled }
+
+    /// The states a cancel ends at once; a RUNNING job is stopped by its worker.
+    public static let cancellableAtOnce: Set<JobState> = [.scheduled, .queued, .retryQueued, .assigned]
 
     /// The job-hash field that records when the job last entered this state.
     public var timestampField: String {
@@ -51,9 +63,13 @@ public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
         case .failed: "failedAt"
         case .retryQueued: "retryQueuedAt"
         case .deadLetter: "deadLetterAt"
+        case .scheduled: "scheduledAt"
+        case .cancelled: "cancelledAt"
         }
     }
 
     /// States a job can be found resting in (the others are passed through atomically).
-    public static let observable: [JobState] = [.queued, .assigned, .running, .retryQueued, .completed, .deadLetter]
+    public static let observable: [JobState] = [
+        .scheduled, .queued, .assigned, .running, .retryQueued, .completed, .deadLetter, .cancelled,
+    ]
 }

@@ -16,7 +16,7 @@ public protocol JobStore: Sendable {
     /// Pass the queue when you know it: without it the store looks in every known queue.
     func job(_ id: JobID, queue: String?) async throws -> Job?
 
-    /// Waits until the job is COMPLETED or DEAD_LETTER, or `timeout` passes, without polling;
+    /// Waits until the job is COMPLETED, DEAD_LETTER or CANCELLED, or `timeout` passes, without polling;
     /// returns the job as it is then (`nil` if there is no such job).
     func waitUntilFinished(_ id: JobID, queue: String?, timeout: Duration) async throws -> Job?
 
@@ -37,6 +37,13 @@ public protocol JobStore: Sendable {
 
     /// Sets the retry defaults of a queue, used by jobs submitted later without their own.
     func setDefaults(_ defaults: QueueDefaults, queue: String) async throws
+
+    /// Cancels a job for good: SCHEDULED, QUEUED or RETRY_QUEUED → CANCELLED at once; an
+    /// ASSIGNED or RUNNING job is marked and its worker told (see
+    /// ``cancelRequests(worker:timeout:)``), and whatever the worker reports next ends it
+    /// CANCELLED. Throws ``JobError/notFound(_:)``, or
+    /// ``JobError/illegalTransition(id:from:to:)`` for a job that has already finished.
+    func cancel(_ id: JobID, queue: String?) async throws -> CancelOutcome
 
     // MARK: Dead letters
 
@@ -86,6 +93,10 @@ public protocol JobStore: Sendable {
     /// RUNNING → FAILED → RETRY_QUEUED or DEAD_LETTER.
     func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome]
 
+    /// Waits up to `timeout` for cancel requests of jobs the worker holds and returns their
+    /// ids (an empty array on timeout). A worker keeps one of these waiting while it runs.
+    func cancelRequests(worker: String, timeout: Duration) async throws -> [JobID]
+
     /// Records that the worker is alive, with what it says about itself.
     func heartbeat(_ info: WorkerInfo) async throws
 
@@ -101,8 +112,14 @@ public protocol JobStore: Sendable {
     /// each goes through FAILED ("worker lost") to RETRY_QUEUED or DEAD_LETTER.
     func reapLostWorkers(heartbeatTimeout: Duration) async throws -> ReapReport
 
-    /// RETRY_QUEUED → QUEUED for every due job. Returns how many moved and when the next is due.
+    /// SCHEDULED and RETRY_QUEUED → QUEUED for every due job. Returns how many moved and when
+    /// the next is due.
     func promoteDueJobs() async throws -> PromotionReport
+
+    /// Returns after `timeout`, or sooner when a job was scheduled or retried since the last
+    /// call returned and may be due before the promoter would otherwise look. The promoter
+    /// sleeps in it, so a delayed job is queued on time without polling.
+    func waitForNewDueTimes(timeout: Duration) async
 
     /// Deletes completed jobs past retention and dead letters past their age or count.
     func trim() async throws -> TrimReport
@@ -113,6 +130,11 @@ public protocol JobStore: Sendable {
 
 extension JobStore {
     public func close() async {}
+
+    /// Without notifications, the promoter looks again at its interval.
+    public func waitForNewDueTimes(timeout: Duration) async {
+        try? await Task.sleep(for: timeout)
+    }
 
     /// Two steps: the report, then the claim.
     public func complete(_ reports: [CompletionReport], worker: String, thenClaim max: Int, from queue: String, start: Bool)

@@ -26,17 +26,22 @@ public struct ReconcileReport: Sendable, Hashable, Codable {
 /// What one promoter pass did.
 public struct PromotionReport: Sendable, Hashable {
     public var promoted: Int
-    /// When the next RETRY_QUEUED job is due (ms since 1970), if any.
+    /// When the next SCHEDULED or RETRY_QUEUED job is due (ms since 1970), if any.
     public var nextDueMs: Int64?
+    /// The store's clock when the pass ran (ms since 1970): the promoter's sleep is
+    /// `nextDueMs - nowMs`, so a skewed local clock neither wakes it early nor late.
+    public var nowMs: Int64?
 
-    public init(promoted: Int, nextDueMs: Int64?) {
+    public init(promoted: Int, nextDueMs: Int64?, nowMs: Int64? = nil) {
         self.promoted = promoted
         self.nextDueMs = nextDueMs
+        self.nowMs = nowMs
     }
 }
 
 /// What one janitor pass did.
 public struct TrimReport: Sendable, Hashable {
+    /// Completed and cancelled jobs past the retention of finished jobs.
     public var completedRemoved: Int
     public var deadLettersRemoved: Int
 

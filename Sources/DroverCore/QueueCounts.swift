@@ -1,6 +1,8 @@
 /// How many jobs of one queue are in each state, with the queue's lifetime counters.
 public struct QueueCounts: Sendable, Hashable, Codable {
     public var queue: String
+    /// Delayed jobs not yet due.
+    public var scheduled: Int
     public var queued: Int
     public var assigned: Int
     public var running: Int
@@ -8,14 +10,18 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     /// Completed jobs still within their retention.
     public var completed: Int
     public var deadLetter: Int
+    /// Cancelled jobs still within the retention of finished jobs.
+    public var cancelled: Int
     /// Reports from workers that no longer held the job, refused by fencing.
     public var staleReports: Int
 
     public init(
-        queue: String, queued: Int = 0, assigned: Int = 0, running: Int = 0, retryQueued: Int = 0,
-        completed: Int = 0, deadLetter: Int = 0, staleReports: Int = 0
+        queue: String, scheduled: Int = 0, queued: Int = 0, assigned: Int = 0, running: Int = 0, retryQueued: Int = 0,
+        completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0
     ) {
         self.queue = queue
+        self.scheduled = scheduled
+        self.cancelled = cancelled
         self.queued = queued
         self.assigned = assigned
         self.running = running
@@ -33,6 +39,8 @@ public struct QueueCounts: Sendable, Hashable, Codable {
         case .retryQueued: retryQueued
         case .completed: completed
         case .deadLetter: deadLetter
+        case .scheduled: scheduled
+        case .cancelled: cancelled
         case .submitted, .failed: 0
         }
     }

@@ -1,6 +1,6 @@
 /// How long finished jobs are kept and how big the dead-letter queue may grow.
 public struct RetentionPolicy: Sendable, Hashable {
-    /// How long a COMPLETED job and its result are kept (default 24 hours).
+    /// How long a COMPLETED job and its result, or a CANCELLED job, are kept (default 24 hours).
     public var completed: Duration
     /// How long a dead letter is kept (default 30 days).
     public var deadLetterMaxAge: Duration

@@ -3,9 +3,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Moves RETRY_QUEUED jobs back to QUEUED when their backoff is over. It sleeps until the
-/// next job is due (at most `interval`), so retries are neither late nor polled for.
-/// Safe to run in many processes at once: each move is one atomic script.
+/// Moves SCHEDULED jobs to QUEUED when their time comes and RETRY_QUEUED jobs when their
+/// backoff is over. It sleeps until the next job is due, by the store's clock, and the store
+/// wakes it when a job gets an earlier due time (``JobStore/waitForNewDueTimes(timeout:)``),
+/// so delayed jobs and retries are neither late nor polled for; `interval` bounds the sleep
+/// in case a wake-up is lost. Safe to run in many processes at once: each move is one atomic
+/// function call.
 public struct Promoter: Service {
     public let store: any JobStore
     /// The longest sleep between passes; a retry scheduled meanwhile waits at most this long.
@@ -22,7 +25,7 @@ public struct Promoter: Service {
     @discardableResult
     public func promote() async throws -> PromotionReport {
         let report = try await store.promoteDueJobs()
-        if report.promoted > 0 { logger.debug("promoted due retries", metadata: ["count": "\(report.promoted)"]) }
+        if report.promoted > 0 { logger.debug("promoted due jobs", metadata: ["count": "\(report.promoted)"]) }
         return report
     }
 
@@ -37,7 +40,7 @@ public struct Promoter: Service {
                     if report.promoted >= 1000 {
                         sleep = .zero  // more are due right now
                     } else if let next = report.nextDueMs {
-                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        let now = report.nowMs ?? Int64(Date().timeIntervalSince1970 * 1000)
                         sleep = max(.milliseconds(1), min(interval, .milliseconds(next - now)))
                     }
                 } catch is CancellationError {
@@ -46,7 +49,8 @@ public struct Promoter: Service {
                     if !failing { logger.warning("promoter pass failed, will retry", metadata: ["error": "\(error)"]) }
                     failing = true
                 }
-                do { try await Task.sleep(for: sleep) } catch { return }
+                if sleep > .zero { await store.waitForNewDueTimes(timeout: sleep) }
+                if Task.isCancelled { return }
             }
         }
     }

@@ -43,7 +43,7 @@ public struct MasterAPI: Sendable {
         case .submit(let job):
             let submitted = try await store.submit([job])[0]
             logger.debug(
-                "job SUBMITTED → QUEUED",
+                "job SUBMITTED → \(submitted.state.rawValue)",
                 metadata: ["job": "\(submitted.id)", "queue": "\(job.queue)", "type": "\(job.type)", "created": "\(submitted.created)"])
             if !submitted.created, let existing = try await store.job(submitted.id, queue: submitted.queue) {
                 // An idempotent repeat: the job that the key already names.
@@ -54,7 +54,7 @@ public struct MasterAPI: Sendable {
         case .submitBatch(let jobs):
             guard !jobs.isEmpty else { throw APIError.invalid("'jobs' must not be empty") }
             let submitted = try await store.submit(jobs)
-            logger.debug("jobs SUBMITTED → QUEUED", metadata: ["count": "\(submitted.count)"])
+            logger.debug("jobs SUBMITTED", metadata: ["count": "\(submitted.count)"])
             return .submitted(submitted)
 
         case .job(let id, let queue, let wait):
@@ -96,6 +96,15 @@ public struct MasterAPI: Sendable {
             logger.info("job DEAD_LETTER → QUEUED by an operator", metadata: ["job": "\(id)"])
             guard let job = try await store.job(id, queue: queue) else { throw JobError.notFound(id) }
             return .job(job)
+
+        case .cancel(let id, let queue):
+            let outcome = try await store.cancel(id, queue: queue)
+            switch outcome {
+            case .cancelled: logger.info("job → CANCELLED", metadata: ["job": "\(id)"])
+            case .stopping(let worker):
+                logger.info("job RUNNING: its worker is told to stop it", metadata: ["job": "\(id)", "worker": "\(worker ?? "?")"])
+            }
+            return .cancel(id, outcome)
 
         case .purgeDeadLetters(let queue):
             var purged = 0
@@ -142,6 +151,10 @@ public struct MasterAPI: Sendable {
                     metadata: ["worker": "\(worker)", "handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
             }
             return .reconciled(report)
+
+        case .cancelRequests(let worker, let wait):
+            try Names.validateWorkerID(worker)
+            return .cancelRequests(try await store.cancelRequests(worker: worker, timeout: min(wait, maxWait)))
 
         case .deregister(let worker):
             try Names.validateWorkerID(worker)

@@ -29,6 +29,8 @@ public final class MetricsExporter: Sendable {
         case .deadLettered: "drover_jobs_dead_lettered_total"
         case .reassigned: "drover_jobs_reassigned_total"
         case .staleReports: "drover_stale_reports_total"
+        case .scheduled: "drover_jobs_scheduled_total"
+        case .cancelled: "drover_jobs_cancelled_total"
         }
     }
     static let runTime = "drover_job_run_time_seconds"

@@ -159,6 +159,12 @@ public final class RedisClient: Sendable {
         _ = try await connectedChannel()
     }
 
+    /// Whether a connection is open now (a client used to subscribe is subscribed then).
+    public var isConnected: Bool {
+        if case .connected(let channel, _) = state.withLock({ $0 }) { return channel.isActive }
+        return false
+    }
+
     /// A future that completes when the current connection closes (`nil` when not connected).
     public var currentConnectionClosed: EventLoopFuture<Void>? {
         if case .connected(let channel, _) = state.withLock({ $0 }) { return channel.closeFuture }

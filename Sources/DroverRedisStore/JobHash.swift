@@ -8,8 +8,10 @@ import Foundation
 enum JobField: String, CaseIterable {
     case id, queue, type, payload, state, attempt, attemptBase, maxAttempts, backoff, timeoutMs, idempotencyKey
     case worker, error, result
-    /// When a RETRY_QUEUED job is due (ms).
+    /// When a SCHEDULED or RETRY_QUEUED job is due (ms).
     case runAt
+    /// When a cancel of the running job was asked for (ms).
+    case cancelRequestedAt
     /// The transitions, a JSON array, and how many it holds (so appending needs no decode).
     case history, historyLength
 }
@@ -56,6 +58,7 @@ enum JobHash {
             attempt: int(.attempt) ?? 0, maxAttempts: int(.maxAttempts) ?? 1, attemptBase: int(.attemptBase) ?? 0,
             backoff: text(.backoff).flatMap(decodeBackoff) ?? .standard, timeoutMs: int(.timeoutMs),
             idempotencyKey: text(.idempotencyKey), worker: text(.worker), error: text(.error), result: text(.result),
-            runAt: text(.runAt).flatMap { Int64($0) }, timestamps: timestamps, history: history)
+            runAt: text(.runAt).flatMap { Int64($0) }, cancelRequestedAt: text(.cancelRequestedAt).flatMap { Int64($0) },
+            timestamps: timestamps, history: history)
     }
 }

@@ -10,9 +10,11 @@ import DroverCore
 /// | `drover:{q}:queued` | list | ids ready to run; submit `LPUSH`es, workers take from the right |
 /// | `drover:{q}:active:<worker>` | list | ids a worker has taken (its processing list) |
 /// | `drover:{q}:holders` | set | workers that may have a processing list in this queue |
+/// | `drover:{q}:scheduled` | sorted set | SCHEDULED (delayed) ids by due time (ms) |
 /// | `drover:{q}:retry` | sorted set | RETRY_QUEUED ids by due time (ms) |
 /// | `drover:{q}:dead` | sorted set | DEAD_LETTER ids by time of death (ms) |
 /// | `drover:{q}:completed` | sorted set | COMPLETED ids by completion time, until retention ends |
+/// | `drover:{q}:cancelled` | sorted set | CANCELLED ids by time of cancel, until retention ends |
 /// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array |
 /// | `drover:{q}:idempotency:<key>` | string | the id of the job submitted with that key |
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
@@ -20,7 +22,9 @@ import DroverCore
 /// | `drover:queues` | set | every queue ever submitted to |
 /// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
 /// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
-/// | `drover:finished` | pub/sub channel | `"<id> <state>"` when a job completes or is dead-lettered |
+/// | `drover:finished` | pub/sub channel | `"<id> <state>"` when a job completes, is dead-lettered or cancelled |
+/// | `drover:due` | pub/sub channel | a due time (ms) earlier than any its queue had: promoters wake for it |
+/// | `drover:cancel` | pub/sub channel | `"<id> <worker>"`: a worker is to stop a job it runs |
 public struct KeySchema: Sendable, Hashable {
     /// The first part of every key; change it to run several Drover installations on one Redis.
     public let prefix: String
@@ -36,6 +40,8 @@ public struct KeySchema: Sendable, Hashable {
     public var workers: String { "\(prefix):workers" }
     public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
     public var finishedChannel: String { "\(prefix):finished" }
+    public var dueChannel: String { "\(prefix):due" }
+    public var cancelChannel: String { "\(prefix):cancel" }
 }
 
 /// The keys of one queue; see ``KeySchema``.
@@ -43,11 +49,14 @@ public struct QueueKeys: Sendable, Hashable {
     let base: String
 
     public var queued: String { base + "queued" }
-    public func active(worker: String) -> String { base + "active:" + worker }
+    public func active(worker: String) -> String { activePrefix + worker }
+    public var activePrefix: String { base + "active:" }
     public var holders: String { base + "holders" }
+    public var scheduled: String { base + "scheduled" }
     public var retry: String { base + "retry" }
     public var dead: String { base + "dead" }
     public var completed: String { base + "completed" }
+    public var cancelled: String { base + "cancelled" }
     public var stats: String { base + "stats" }
     public var config: String { base + "config" }
     public var jobPrefix: String { base + "job:" }

@@ -43,17 +43,19 @@ extension RedisJobStore {
             let q = keys.queue(queue)
             commands += [
                 RedisCommand("LLEN", q.queued), RedisCommand("HMGET", [q.stats] + gauges), RedisCommand("ZCARD", q.retry),
-                RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead),
+                RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead), RedisCommand("ZCARD", q.scheduled),
+                RedisCommand("ZCARD", q.cancelled),
             ]
         }
         let replies = try await redis.pipeline(commands)
         return queues.enumerated().map { i, queue in
-            let r = Array(replies[i * 5..<i * 5 + 5])
+            let r = Array(replies[i * 7..<i * 7 + 7])
             let stats = r[1].array ?? []
             func stat(_ j: Int) -> Int { j < stats.count ? stats[j].int ?? 0 : 0 }
             return QueueCounts(
-                queue: queue, queued: r[0].int ?? 0, assigned: stat(0), running: stat(1), retryQueued: r[2].int ?? 0,
-                completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, staleReports: stat(2))
+                queue: queue, scheduled: r[5].int ?? 0, queued: r[0].int ?? 0, assigned: stat(0), running: stat(1),
+                retryQueued: r[2].int ?? 0,
+                completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0, staleReports: stat(2))
         }
     }
 
@@ -78,8 +80,11 @@ extension RedisJobStore {
             // Workers take from the right, so the next to run is last in the list.
             let reply = try await redis.send(RedisCommand("LRANGE", q.queued, -(last + 1), -(offset + 1)))
             ids = (reply.array ?? []).compactMap(\.string).reversed()
-        case .retryQueued:
-            ids = try await redis.send(RedisCommand("ZRANGE", q.retry, offset, last)).array?.compactMap(\.string) ?? []
+        case .retryQueued, .scheduled:
+            let set = state == .scheduled ? q.scheduled : q.retry
+            ids = try await redis.send(RedisCommand("ZRANGE", set, offset, last)).array?.compactMap(\.string) ?? []
+        case .cancelled:
+            ids = try await redis.send(RedisCommand("ZREVRANGE", q.cancelled, offset, last)).array?.compactMap(\.string) ?? []
         case .completed:
             ids = try await redis.send(RedisCommand("ZREVRANGE", q.completed, offset, last)).array?.compactMap(\.string) ?? []
         case .deadLetter:

@@ -74,7 +74,8 @@ extension RedisJobStore {
     public func promoteDueJobs() async throws -> PromotionReport {
         let passes = try await run(try await queues().map { PromoteFunction(queue: $0, limit: 1000) })
         return PromotionReport(
-            promoted: passes.map(\.promoted).reduce(0, +), nextDueMs: passes.compactMap(\.nextDueMs).min())
+            promoted: passes.map(\.promoted).reduce(0, +), nextDueMs: passes.compactMap(\.nextDueMs).min(),
+            nowMs: passes.compactMap(\.nowMs).max())
     }
 
     public func trim() async throws -> TrimReport {
@@ -118,5 +119,35 @@ extension RedisJobStore {
             removed += pass.dead
             if pass.dead < batch { return removed }
         }
+    }
+}
+
+// Delayed jobs and cancellation.
+extension RedisJobStore {
+    public func waitForNewDueTimes(timeout: Duration) async {
+        // The first call subscribes; what was announced before that is unknown, so it returns
+        // at once and the promoter looks again.
+        if !subscriber.isConnected {
+            if (try? await subscriber.connect()) != nil { return }
+        }
+        await dueTimesChanged.wait(timeout: timeout)
+    }
+
+    public func cancel(_ id: JobID, queue: String?) async throws -> CancelOutcome {
+        guard let queue = try await resolveQueue(of: id, hint: queue) else { throw JobError.notFound(id) }
+        let reply = try await run(
+            CancelFunction(queue: queue, id: id, activePrefix: keys.queue(queue).activePrefix, cancelChannel: keys.cancelChannel))
+        switch reply {
+        case .cancelled: return .cancelled
+        case .stopping(let worker): return .stopping(worker: worker)
+        case .illegal(let from): throw JobError.illegalTransition(id: id, from: from ?? .completed, to: .cancelled)
+        case .missing: throw JobError.notFound(id)
+        }
+    }
+
+    public func cancelRequests(worker: String, timeout: Duration) async throws -> [JobID] {
+        try Names.validateWorkerID(worker)
+        try await subscriber.connect()
+        return await cancelMailboxes.take(worker: worker, timeout: timeout)
     }
 }

@@ -22,7 +22,7 @@ extension RedisJobStore {
         var results = [SubmittedJob?](repeating: nil, count: requests.count)
         for (call, (positions, answers)) in zip(calls, zip(positions, try await run(calls))) {
             for (i, answer) in zip(positions, answers) {
-                results[i] = SubmittedJob(id: answer.id, queue: call.queue, created: answer.created)
+                results[i] = SubmittedJob(id: answer.id, queue: call.queue, created: answer.created, state: answer.state)
             }
         }
         return results.map { $0! }

@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Connections are few and fixed, whatever the concurrency: one for commands (shared by
 /// every task and pipelined), one per worker and queue for blocking fetches (`BLMOVE` holds
-/// its connection; see ``BlockingFetcher``), and one pub/sub connection opened by the first
-/// ``waitUntilFinished(_:queue:timeout:)``.
+/// its connection; see ``BlockingFetcher``), and one pub/sub connection, opened by the first
+/// call that listens (``waitUntilFinished(_:queue:timeout:)``, a worker waiting for cancel
+/// requests, the promoter waiting for due times).
 ///
 /// Its methods live by concern: submitting (`RedisJobStore+Submit`), reading (`+Inspection`),
 /// claiming (`+Claim`), reports and heartbeats (`+Reports`), maintenance and dead letters
@@ -45,6 +46,9 @@ public final class RedisJobStore: JobStore {
     public let redis: RedisClient
     let logger: Logger
     let waiters = FinishedJobWaiters()
+    let cancelMailboxes = CancelMailboxes()
+    /// Fired when a job gets a due time earlier than its queue had (the due channel).
+    let dueTimesChanged = Wakeup()
     let subscriber: RedisClient
     let fetcher: BlockingFetcher
     let registeredQueues = Mutex<Set<String>>([])
@@ -56,17 +60,28 @@ public final class RedisJobStore: JobStore {
         var commandConfiguration = configuration.redis
         commandConfiguration.clientName = commandConfiguration.clientName ?? "drover"
         self.redis = RedisClient(configuration: commandConfiguration, logger: logger)
-        let waiters = self.waiters
+        let (waiters, mailboxes, dueTimesChanged) = (self.waiters, self.cancelMailboxes, self.dueTimesChanged)
         var subscriberConfiguration = commandConfiguration
         subscriberConfiguration.clientName = commandConfiguration.clientName.map { $0 + ".events" }
+        let keys = configuration.keys
         self.subscriber = RedisClient(
-            configuration: subscriberConfiguration, logger: logger, subscriptions: [configuration.keys.finishedChannel]
+            configuration: subscriberConfiguration, logger: logger,
+            subscriptions: [keys.finishedChannel, keys.dueChannel, keys.cancelChannel]
         ) { message in
-            // ["message", channel, "<id> <state>"]
-            guard case .array(let parts) = message, parts.count == 3, let text = parts[2].string,
-                let id = text.split(separator: " ").first.flatMap({ JobID(String($0)) })
+            // ["message", channel, text]
+            guard case .array(let parts) = message, parts.count == 3, let channel = parts[1].string, let text = parts[2].string
             else { return }
-            waiters.notify(id)
+            let words = text.split(separator: " ").map(String.init)
+            switch channel {
+            case keys.finishedChannel:  // "<id> <state>"
+                if let id = words.first.flatMap(JobID.init) { waiters.notify(id) }
+            case keys.cancelChannel:  // "<id> <worker>"
+                if words.count == 2, let id = JobID(words[0]) { mailboxes.deliver(id, to: words[1]) }
+            case keys.dueChannel:  // "<due ms>"
+                dueTimesChanged.fire()
+            default:
+                break
+            }
         }
         self.fetcher = BlockingFetcher(
             configuration: commandConfiguration, keys: configuration.keys, idleTimeout: configuration.fetchConnectionIdleTimeout,

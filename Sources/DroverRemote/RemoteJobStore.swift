@@ -121,6 +121,12 @@ public final class RemoteJobStore: JobStore {
         _ = try await call(.retryDeadLetter(id, queue: queue))
     }
 
+    public func cancel(_ id: JobID, queue: String?) async throws -> CancelOutcome {
+        let result = try await call(.cancel(id, queue: queue))
+        guard case .cancel(_, let outcome) = result else { throw unexpected(result, for: .cancel) }
+        return outcome
+    }
+
     public func purgeDeadLetters(queue: String) async throws -> Int {
         let result = try await call(.purgeDeadLetters(queue: queue))
         guard case .purged(let count) = result else { throw unexpected(result, for: .purgeDeadLetters) }
@@ -170,6 +176,20 @@ public final class RemoteJobStore: JobStore {
 
     public func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome] {
         try outcomes(try await call(.fail(worker: worker, reports)), for: .fail)
+    }
+
+    public func cancelRequests(worker: String, timeout: Duration) async throws -> [JobID] {
+        // A task of its own, so that cancelling the caller (a worker stopping) ends the long poll.
+        let task = Task { () throws -> [JobID] in
+            let result = try await self.call(.cancelRequests(worker: worker, wait: timeout), timeout: timeout + self.callTimeout)
+            guard case .cancelRequests(let ids) = result else { throw self.unexpected(result, for: .cancelRequests) }
+            return ids
+        }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     public func heartbeat(_ info: WorkerInfo) async throws {

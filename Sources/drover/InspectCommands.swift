@@ -85,7 +85,7 @@ struct JobsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The queue.")
     var queue: String = "default"
 
-    @Option(name: .long, help: "QUEUED, ASSIGNED, RUNNING, RETRY_QUEUED, COMPLETED or DEAD_LETTER.")
+    @Option(name: .long, help: "SCHEDULED, QUEUED, ASSIGNED, RUNNING, RETRY_QUEUED, COMPLETED, DEAD_LETTER or CANCELLED.")
     var state: String = "QUEUED"
 
     @Option(name: .long, help: "Jobs to skip.")

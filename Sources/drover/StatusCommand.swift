@@ -75,9 +75,12 @@ struct QueuesCommand: AsyncParsableCommand {
             defer { Task { await store.close() } }
             let counts = try await store.queueCounts()
             Output.table(
-                ["QUEUE", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER"],
+                ["QUEUE", "SCHEDULED", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER", "CANCELLED"],
                 counts.map { c in
-                    [c.queue, "\(c.queued)", "\(c.assigned)", "\(c.running)", "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)"]
+                    [
+                        c.queue, "\(c.scheduled)", "\(c.queued)", "\(c.assigned)", "\(c.running)", "\(c.retryQueued)", "\(c.completed)",
+                        "\(c.deadLetter)", "\(c.cancelled)",
+                    ]
                 })
         } catch {
             fail("\(error)")

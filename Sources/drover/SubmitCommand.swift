@@ -1,5 +1,6 @@
 import ArgumentParser
 import Drover
+import DroverAPI
 import DroverCore
 import Foundation
 import Logging
@@ -17,6 +18,8 @@ struct SubmitCommand: AsyncParsableCommand {
               drover submit echo '{"hello":"world"}' --wait 10
               drover submit send-invoice '{"order":42}' --idempotency-key order-42
               drover submit noop --count 10000 > ids.txt
+              drover submit send-reminder '{"user":7}' --delay 15m
+              drover submit report '{}' --at 2026-12-24T08:00:00Z
             """
     )
 
@@ -43,6 +46,12 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A repeated submit with this key returns the first job.")
     var idempotencyKey: String?
 
+    @Option(name: .long, help: "Run no sooner than this long from now: 500ms, 30s, 15m.")
+    var delay: String?
+
+    @Option(name: .long, help: "Run no sooner than this time: RFC 3339 (2026-12-24T08:00:00Z) or milliseconds since 1970.")
+    var at: String?
+
     @Option(name: .long, help: "Wait up to this many seconds for the job to finish and print its result.")
     var wait: Double?
 
@@ -53,6 +62,25 @@ struct SubmitCommand: AsyncParsableCommand {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard count == 1 || (wait == nil && idempotencyKey == nil) else {
             throw ValidationError("--count cannot be combined with --wait or --idempotency-key")
+        }
+        _ = try start()
+    }
+
+    /// `--delay` or `--at`, as the job's start.
+    func start() throws -> JobStart? {
+        switch (delay, at) {
+        case (nil, nil): return nil
+        case (let text?, nil):
+            guard let duration = try? parseDuration(text) else {
+                throw ValidationError("--delay must look like 500ms, 30s or 15m, got '\(text)'")
+            }
+            return .after(duration)
+        case (nil, let text?):
+            guard let ms = Int64(text) ?? parseTimestamp(text) else {
+                throw ValidationError("--at must be an RFC 3339 time like 2026-12-24T08:00:00Z or milliseconds since 1970, got '\(text)'")
+            }
+            return .at(epochMs: ms)
+        case (_?, _?): throw ValidationError("give --delay or --at, not both")
         }
     }
 
@@ -65,7 +93,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let client = DroverClient(store: store)
             let request = JobRequest(
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(Self.parseBackoff),
-                timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey)
+                timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey, start: try start())
             if count > 1 {
                 var left = count
                 while left > 0 {
@@ -84,6 +112,7 @@ struct SubmitCommand: AsyncParsableCommand {
             switch job.state {
             case .completed: print(job.result ?? "null")
             case .deadLetter: fail("job \(job.id) is DEAD_LETTER: \(job.error ?? "")")
+            case .cancelled: fail("job \(job.id) was CANCELLED")
             default: fail("job \(job.id) is still \(job.state.rawValue) after \(wait)s")
             }
         } catch {

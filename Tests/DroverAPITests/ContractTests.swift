@@ -14,7 +14,12 @@ import Testing
             JobRequest(
                 queue: "mail", type: "send", payload: #"{"to":["a@b.c"],"n":1.50}"#, maxAttempts: 4,
                 backoff: .exponential(baseMs: 100, maxMs: 5000), timeoutMs: 900, idempotencyKey: "order-7")),
-        .submitBatch([JobRequest(type: "a"), JobRequest(queue: "q", type: "b", payload: "[1,2]")]),
+        .submitBatch([
+            JobRequest(type: "a", start: .after(.milliseconds(1500))), JobRequest(queue: "q", type: "b", payload: "[1,2]"),
+            JobRequest(type: "c", start: .at(epochMs: 1_800_000_000_000)),
+        ]),
+        .cancel(id, queue: "mail"),
+        .cancel(id, queue: nil),
         .job(id, queue: "mail", wait: .milliseconds(1500)),
         .job(id, queue: nil, wait: nil),
         .queues,
@@ -36,6 +41,7 @@ import Testing
         .fail(worker: "w1", [FailureReport(lease: lease, error: "boom \"quoted\"", kind: .interrupted, retryDelayMs: 250)]),
         .reconcile(worker: "w1", queues: ["a"], holding: [id, JobID()]),
         .deregister(worker: "w1"),
+        .cancelRequests(worker: "w1", wait: .milliseconds(2000)),
     ]
 
     @Test func everyOperationHasOneRouteAndEveryRequestOneOperation() {
@@ -123,6 +129,12 @@ import Testing
 
     static let cases: [(APIOperation, APIResult)] = [
         (.submit, .created(SubmittedJob(id: JobID(), queue: "mail", created: true))),
+        (.submit, .created(SubmittedJob(id: JobID(), queue: "mail", created: true, state: .scheduled))),
+        (.cancel, .cancel(JobID(), .cancelled)),
+        (.cancel, .cancel(JobID(), .stopping(worker: "w1"))),
+        (.cancel, .cancel(JobID(), .stopping(worker: nil))),
+        (.cancelRequests, .cancelRequests([JobID(), JobID()])),
+        (.cancelRequests, .cancelRequests([])),
         (.submit, .job(job)),
         (.get, .job(job)),
         (.retryDeadLetter, .job(job)),
@@ -130,7 +142,7 @@ import Testing
             .submitBatch,
             .submitted([SubmittedJob(id: JobID(), queue: "a", created: true), SubmittedJob(id: JobID(), queue: "b", created: false)])
         ),
-        (.queues, .queues([QueueCounts(queue: "mail", queued: 3, running: 1, deadLetter: 2, staleReports: 1)])),
+        (.queues, .queues([QueueCounts(queue: "mail", scheduled: 4, queued: 3, running: 1, deadLetter: 2, cancelled: 5, staleReports: 1)])),
         (.jobs, .jobs([job], offset: 10, limit: 20)),
         (.deadLetters, .jobs([], offset: 0, limit: 50)),
         (

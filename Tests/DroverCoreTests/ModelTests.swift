@@ -6,6 +6,8 @@ import Testing
     static let legal: Set<[JobState]> = [
         [.submitted, .queued], [.queued, .assigned], [.assigned, .running], [.assigned, .failed], [.running, .completed],
         [.running, .failed], [.failed, .retryQueued], [.failed, .deadLetter], [.retryQueued, .queued], [.deadLetter, .queued],
+        [.submitted, .scheduled], [.scheduled, .queued], [.scheduled, .cancelled], [.queued, .cancelled], [.assigned, .cancelled],
+        [.running, .cancelled], [.retryQueued, .cancelled],
     ]
 
     @Test func exactlyTheSpecifiedTransitionsAreLegal() {
@@ -17,8 +19,9 @@ import Testing
     }
 
     @Test func terminalStates() {
-        #expect(JobState.allCases.filter(\.isTerminal) == [.completed, .deadLetter])
+        #expect(JobState.allCases.filter(\.isTerminal) == [.completed, .deadLetter, .cancelled])
         #expect(JobState.completed.legalNextStates.isEmpty)
+        #expect(JobState.cancelled.legalNextStates.isEmpty, "a cancelled job never runs again")
     }
 
     @Test func everyStateHasItsOwnTimestampField() {

@@ -14,7 +14,7 @@ enum DroverLibrary {
     static let functions: [any StoreFunction.Type] = [
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
-        HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self,
+        HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(
@@ -50,7 +50,8 @@ enum DroverLibrary {
         -- one at a time, so these are the current call's until it returns).
         local KEYS, ARGV
         local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY, STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY
-        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT
+        local SCHEDULED_KEY, CANCELLED_KEY
+        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL
         \(generatedTables)
         -- The call's clock reading, and as text: most numbers a call writes are this one.
         local NOW, NOW_TEXT
@@ -97,7 +98,9 @@ enum DroverLibrary {
 
         -- A job as one function works on it: the fields it reads, read in one HMGET, and the
         -- history it appends to, written back with the state in one HSET per transition.
-        local JOB_FIELDS = { FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history, FIELD.historyLength }
+        local JOB_FIELDS = {
+          FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history, FIELD.historyLength, FIELD.cancelRequestedAt,
+        }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
           local names = { unpack(JOB_FIELDS) }
@@ -196,17 +199,38 @@ enum DroverLibrary {
           redis.call('PUBLISH', FINISHED_CHANNEL, id .. ' ' .. state)
         end
 
+        -- Adds `id` to a sorted set of due times (SCHEDULED_KEY or RETRY_KEY). When it is the
+        -- set's new first, promoters are told, so they wake for it instead of at their interval.
+        local function add_due(set_key, due, id)
+          local first = redis.call('ZRANGE', set_key, 0, 0, 'WITHSCORES')
+          redis.call('ZADD', set_key, int(due), id)
+          if not first[2] or due < tonumber(first[2]) then redis.call('PUBLISH', DUE_CHANNEL, int(due)) end
+        end
+
+        -- Ends a job CANCELLED: its id goes into the cancelled set (the janitor removes it after
+        -- the retention of finished jobs) and waiters are told.
+        local function end_cancelled(j, at, attempt, worker, err, extra)
+          move(j, 'CANCELLED', at, attempt, worker, err, extra)
+          if j.runAt then redis.call('HDEL', j.key, FIELD.runAt) end
+          redis.call('ZADD', CANCELLED_KEY, int(at), j.id)
+          count(COUNTER.cancelled, j)
+          publish_finished(j.id, 'CANCELLED')
+          return 'CANCELLED'
+        end
+
         -- FAILED, then RETRY_QUEUED or DEAD_LETTER by the rule of Swift's `Attempts`: retried
         -- while attempts are left (attempt - attemptBase < maxAttempts), or always when the
-        -- failure was not the job's own. `j` must hold attemptBase and maxAttempts. Returns the
-        -- state the job ends in.
+        -- failure was not the job's own. A job whose cancel was asked for ends CANCELLED
+        -- instead: the failure is how its worker stopped it. `j` must hold attemptBase and
+        -- maxAttempts. Returns the state the job ends in.
         local function fail(j, at, attempt, worker, err, delay_ms, always_retry)
+          if j.cancelRequestedAt then return end_cancelled(j, at, attempt, worker, err, { FIELD.error, err }) end
           count(COUNTER.failed, j)
           local used = attempt - tonumber(j.attemptBase or 0)
           if always_retry or used < tonumber(j.maxAttempts) then
             local due = at + delay_ms
             advance(j, { 'FAILED', 'RETRY_QUEUED' }, at, attempt, worker, err, { FIELD.error, err, FIELD.runAt, int(due) })
-            redis.call('ZADD', RETRY_KEY, int(due), j.id)
+            add_due(RETRY_KEY, due, j.id)
             count(COUNTER.retried, j)
             return 'RETRY_QUEUED'
           end
@@ -231,8 +255,9 @@ enum DroverLibrary {
           KEYS, ARGV = keys, args
           QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = keys[1], keys[2], keys[3], keys[4]
           STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY = keys[5], keys[6], keys[7], keys[8]
+          SCHEDULED_KEY, CANCELLED_KEY = keys[9], keys[10]
           JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = args[1], args[2], args[3]
-          HISTORY_LIMIT = tonumber(args[4])
+          HISTORY_LIMIT, DUE_CHANNEL = tonumber(args[4]), args[5]
           STATS = {}
         end
 

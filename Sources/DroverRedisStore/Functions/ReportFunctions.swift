@@ -56,7 +56,8 @@ struct StartFunction: ReportFunction {
         """
 }
 
-/// RUNNING → COMPLETED, with the result; the job hash then expires after the retention.
+/// RUNNING → COMPLETED, with the result; the job hash then expires after the retention. A job
+/// whose cancel was asked for while it ran ends CANCELLED instead (its result is kept).
 struct CompleteFunction: ReportFunction {
     var queue: String
     var worker: String?
@@ -80,7 +81,10 @@ struct CompleteFunction: ReportFunction {
         \(layout.forEachJob)
           attempt = tonumber(attempt)
           local j, refused = held(id, { RUNNING = true }, worker, attempt, AT.RUNNING, FIELD.runAt)
-          if j then
+          if j and j.cancelRequestedAt then
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            out[#out + 1] = end_cancelled(j, at, attempt, worker, nil, { FIELD.result, result })
+          elseif j then
             move(j, 'COMPLETED', at, attempt, worker, nil, { FIELD.result, result })
             if j.runAt then redis.call('HDEL', j.key, FIELD.runAt) end
             redis.call('LREM', ACTIVE_KEY, 1, id)

@@ -1,7 +1,8 @@
 import DroverCore
 import DroverRedis
 
-/// RETRY_QUEUED → QUEUED for the jobs whose backoff is over, at most `limit` per call.
+/// SCHEDULED → QUEUED for delayed jobs whose time has come, and RETRY_QUEUED → QUEUED for jobs
+/// whose backoff is over, at most `limit` of each per call.
 struct PromoteFunction: QueueFunction {
     var queue: String
     var limit: Int
@@ -11,30 +12,41 @@ struct PromoteFunction: QueueFunction {
 
     var arguments: [any RedisArgument] { Self.layout.encode([limit]) }
 
-    /// How many moved, and when the next retry is due (ms since 1970), if any is waiting.
-    func decode(_ reply: RESPValue) throws(RedisError) -> (promoted: Int, nextDueMs: Int64?) {
+    /// How many moved, when the next job is due (ms since 1970) if any is waiting, and Redis's
+    /// clock.
+    func decode(_ reply: RESPValue) throws(RedisError) -> (promoted: Int, nextDueMs: Int64?, nowMs: Int64?) {
         let parts = try reply.elements()
         let next = parts.count > 1 ? parts[1].int.flatMap { $0 >= 0 ? Int64($0) : nil } : nil
-        return (parts.first?.int ?? 0, next)
+        let now = parts.count > 2 ? parts[2].int.map(Int64.init) : nil
+        return (parts.first?.int ?? 0, next, now)
     }
 
     static let body = """
         local at = now_ms()
         \(layout.bindLeading)
-        local due = redis.call('ZRANGEBYSCORE', RETRY_KEY, '-inf', at, 'LIMIT', 0, tonumber(limit))
+        limit = tonumber(limit)
         local promoted = 0
-        for _, id in ipairs(due) do
-          redis.call('ZREM', RETRY_KEY, id)
-          local j = load(id)
-          if j.state == 'RETRY_QUEUED' then
-            move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
-            redis.call('HDEL', j.key, FIELD.runAt)
-            redis.call('LPUSH', QUEUED_KEY, id)
-            promoted = promoted + 1
+        local next_due = -1
+        for _, source in ipairs({ { SCHEDULED_KEY, 'SCHEDULED' }, { RETRY_KEY, 'RETRY_QUEUED' } }) do
+          local set_key, from = source[1], source[2]
+          local due = redis.call('ZRANGEBYSCORE', set_key, '-inf', at, 'LIMIT', 0, limit)
+          for _, id in ipairs(due) do
+            redis.call('ZREM', set_key, id)
+            local j = load(id)
+            if j.state == from then
+              move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
+              redis.call('HDEL', j.key, FIELD.runAt)
+              redis.call('LPUSH', QUEUED_KEY, id)
+              promoted = promoted + 1
+            end
+          end
+          local first = redis.call('ZRANGE', set_key, 0, 0, 'WITHSCORES')
+          if first[2] then
+            local t = math.floor(tonumber(first[2]))
+            if next_due < 0 or t < next_due then next_due = t end
           end
         end
-        local next_due = redis.call('ZRANGE', RETRY_KEY, 0, 0, 'WITHSCORES')
-        return { promoted, next_due[2] and math.floor(tonumber(next_due[2])) or -1 }
+        return { promoted, next_due, at }
         """
 }
 
@@ -78,8 +90,8 @@ struct RetryDeadFunction: QueueFunction {
         """
 }
 
-/// Deletes completed jobs past retention and dead letters past their age or over their count,
-/// hash and idempotency key included, at most `batch` of each per call.
+/// Deletes completed and cancelled jobs past retention and dead letters past their age or over
+/// their count, hash and idempotency key included, at most `batch` of each per call.
 struct TrimFunction: QueueFunction {
     var queue: String
     var completedRetention: Duration
@@ -103,10 +115,14 @@ struct TrimFunction: QueueFunction {
         local at = now_ms()
         \(layout.bindLeading)
         retention, max_age, max_count, batch = tonumber(retention), tonumber(max_age), tonumber(max_count), tonumber(batch)
-        local completed = redis.call('ZRANGEBYSCORE', COMPLETED_KEY, '-inf', at - retention, 'LIMIT', 0, batch)
-        for _, id in ipairs(completed) do
-          delete_job(id)
-          redis.call('ZREM', COMPLETED_KEY, id)
+        local finished = 0
+        for _, set_key in ipairs({ COMPLETED_KEY, CANCELLED_KEY }) do
+          local ids = redis.call('ZRANGEBYSCORE', set_key, '-inf', at - retention, 'LIMIT', 0, batch)
+          for _, id in ipairs(ids) do
+            delete_job(id)
+            redis.call('ZREM', set_key, id)
+          end
+          finished = finished + #ids
         end
         local dead = redis.call('ZRANGEBYSCORE', DEAD_KEY, '-inf', at - max_age, 'LIMIT', 0, batch)
         local over = redis.call('ZCARD', DEAD_KEY) - #dead - max_count
@@ -118,6 +134,6 @@ struct TrimFunction: QueueFunction {
           delete_job(id)
           redis.call('ZREM', DEAD_KEY, id)
         end
-        return { #completed, #dead }
+        return { finished, #dead }
         """
 }

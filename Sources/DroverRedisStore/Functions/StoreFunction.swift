@@ -25,9 +25,9 @@ struct FunctionContext: Sendable {
 }
 
 /// A function that works on one queue. Its keys are the queue's (bound by the prelude to
-/// `QUEUED_KEY`, `RETRY_KEY`, … `HOLDERS_KEY`), then ``extraKeys``; the first four arguments
-/// are the job key prefix, the idempotency key prefix, the finished channel and the history
-/// limit; its own arguments follow, from `ARGV[5]`.
+/// `QUEUED_KEY`, `RETRY_KEY`, … `CANCELLED_KEY`), then ``extraKeys``; the first five arguments
+/// are the job key prefix, the idempotency key prefix, the finished channel, the history
+/// limit and the due-time channel; its own arguments follow, from `ARGV[6]`.
 protocol QueueFunction: StoreFunction {
     var queue: String { get }
     /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
@@ -44,8 +44,13 @@ extension QueueFunction {
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         let q = context.keys.queue(queue)
         let keys: [any RedisArgument] =
-            [q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"), q.holders] + extraKeys
-        let common: [any RedisArgument] = [q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit]
+            [
+                q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"), q.holders, q.scheduled,
+                q.cancelled,
+            ] + extraKeys
+        let common: [any RedisArgument] = [
+            q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit, context.keys.dueChannel,
+        ]
         return RedisFunction.Call(DroverLibrary.function(Self.self), keys: keys, arguments: common + arguments)
     }
 }
@@ -59,20 +64,20 @@ struct ArgumentLayout: Sendable {
     let leading: [String]
     let perJob: [String]
 
-    init(first: Int = 5, leading: [String], perJob: [String] = []) {
+    init(first: Int = 6, leading: [String], perJob: [String] = []) {
         self.first = first
         self.leading = leading
         self.perJob = perJob
     }
 
-    /// `local worker, retention = ARGV[5], ARGV[6]`
+    /// `local worker, retention = ARGV[6], ARGV[7]`
     var bindLeading: String {
         guard !leading.isEmpty else { return "" }
         let values = leading.indices.map { "ARGV[\(first + $0)]" }
         return "local \(leading.joined(separator: ", ")) = \(values.joined(separator: ", "))"
     }
 
-    /// `for id, attempt, result in groups(7, 3) do` (the prelude's `groups` walks `ARGV`).
+    /// `for id, attempt, result in groups(8, 3) do` (the prelude's `groups` walks `ARGV`).
     var forEachJob: String {
         "for \(perJob.joined(separator: ", ")) in groups(\(first + leading.count), \(perJob.count)) do"
     }

@@ -1,8 +1,9 @@
 import DroverCore
 import DroverRedis
 
-/// SUBMITTED → QUEUED for a batch of jobs of one queue. A job whose idempotency key names a
-/// job that still exists is not created; the existing job's id comes back instead.
+/// SUBMITTED → QUEUED (or → SCHEDULED, for a delayed job not yet due) for a batch of jobs of one
+/// queue. A job whose idempotency key names a job that still exists is not created; the
+/// existing job's id comes back instead.
 struct SubmitFunction: QueueFunction {
     struct Job {
         var id: JobID
@@ -17,7 +18,7 @@ struct SubmitFunction: QueueFunction {
     static let name = "submit"
     static let layout = ArgumentLayout(
         leading: ["queue", "default_max", "default_backoff", "window"],
-        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key"])
+        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start"])
 
     var arguments: [any RedisArgument] {
         Self.layout.encode(
@@ -27,22 +28,32 @@ struct SubmitFunction: QueueFunction {
                 // '' for what the request leaves to the queue's defaults.
                 return [
                     job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
-                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "",
+                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start),
                 ]
             })
     }
 
-    /// Per job, in order: its id (an existing job's for a repeated idempotency key) and
-    /// whether it was created.
-    func decode(_ reply: RESPValue) throws(RedisError) -> [(id: JobID, created: Bool)] {
+    /// `+<ms>` for a delay (counted from Redis's clock), `<ms>` for a due time, '' for now.
+    static func encode(_ start: JobStart?) -> String {
+        switch start {
+        case nil: ""
+        case .after(let delay): "+\(delay.milliseconds)"
+        case .at(let ms): String(ms)
+        }
+    }
+
+    /// Per job, in order: its id (an existing job's for a repeated idempotency key), whether
+    /// it was created, and (for a new job) whether it was delayed.
+    func decode(_ reply: RESPValue) throws(RedisError) -> [(id: JobID, created: Bool, state: JobState)] {
         let values = try reply.elements()
         guard values.count == jobs.count * 2 else {
             throw .unexpectedReply("submit returned \(values.count) values for \(jobs.count) jobs")
         }
-        var out: [(id: JobID, created: Bool)] = []
+        var out: [(id: JobID, created: Bool, state: JobState)] = []
         for i in jobs.indices {
             guard let id = values[i * 2].string.flatMap(JobID.init) else { throw .unexpectedReply("submit returned a bad id") }
-            out.append((id, values[i * 2 + 1].int == 1))
+            let answer = values[i * 2 + 1].int ?? 0
+            out.append((id, answer != 0, answer == 2 ? .scheduled : .queued))
         }
         return out
     }
@@ -83,11 +94,25 @@ struct SubmitFunction: QueueFunction {
               extra[#extra + 1] = key
               redis.call('SET', IDEMPOTENCY_PREFIX .. key, id, 'PX', window)
             end
-            move(j, 'QUEUED', at, 0, nil, nil, extra)
-            redis.call('LPUSH', QUEUED_KEY, id)
+            local due = nil
+            if start ~= '' then
+              due = string.sub(start, 1, 1) == '+' and at + tonumber(string.sub(start, 2)) or tonumber(start)
+              if due <= at then due = nil end
+            end
+            if due then
+              extra[#extra + 1] = FIELD.runAt
+              extra[#extra + 1] = int(due)
+              move(j, 'SCHEDULED', at, 0, nil, nil, extra)
+              add_due(SCHEDULED_KEY, due, id)
+              count(COUNTER.scheduled, j)
+            else
+              move(j, 'QUEUED', at, 0, nil, nil, extra)
+              redis.call('LPUSH', QUEUED_KEY, id)
+            end
             count(COUNTER.submitted, j)
             out[#out + 1] = id
-            out[#out + 1] = 1
+            -- 1: queued, 2: scheduled.
+            out[#out + 1] = due and 2 or 1
           end
         end
         return out
