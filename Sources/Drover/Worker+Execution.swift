@@ -127,7 +127,7 @@ extension Worker {
                 if Task.isCancelled { return }
                 if failures == 0 { logger.warning("waiting for cancel requests failed; retrying", metadata: ["error": "\(error)"]) }
                 failures += 1
-                try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
+                await pauseAfterFailure(failures)
             }
         }
     }

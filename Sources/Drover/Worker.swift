@@ -76,7 +76,8 @@ public final class Worker: Service, Sendable {
         var inFlight: [JobID: ClaimedJob] = [:]
         /// The tasks running handlers, to cancel when a cancel request comes.
         var handlers: [JobID: Task<Void, Never>] = [:]
-        /// Cancel requests for jobs whose handler has not started yet.
+        /// Cancel requests for this worker's jobs: one that comes before the handler starts
+        /// is honoured when it does, and a handler's failure after one ends the job CANCELLED.
         var cancelRequested: Set<JobID> = []
         var staleReports = 0
     }
@@ -241,10 +242,16 @@ public final class Worker: Service, Sendable {
                 if isStopping { break }
                 if failures == 0 { logger.warning("fetch failed; retrying", metadata: ["error": "\(error)"]) }
                 failures += 1
-                try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
+                await pauseAfterFailure(failures)
                 await reconcileLostClaims()
             }
         }
+    }
+
+    /// The wait before trying Redis or the master again after `failures` failures in a row:
+    /// doubling from 100 ms to 2 s, so an outage is neither hammered nor waited out too long.
+    func pauseAfterFailure(_ failures: Int) async {
+        try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures, 6))))
     }
 
     private func track(_ claimed: [ClaimedJob]) {

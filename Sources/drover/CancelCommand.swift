@@ -34,16 +34,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         connection.bootstrapLogging()
-        var texts = ids
-        if texts == ["-"] {
-            texts = []
-            while let line = readLine() { if !line.isEmpty { texts.append(line) } }
-        }
-        var jobIDs: [JobID] = []
-        for text in texts {
-            guard let id = JobID(text) else { fail("'\(text)' is not a job id") }
-            jobIDs.append(id)
-        }
+        let jobIDs = jobIDs(ids)
         let store: any JobStore
         do {
             store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.cancel"))

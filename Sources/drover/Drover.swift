@@ -126,3 +126,17 @@ func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
     exit(1)
 }
+
+/// The job ids a command was given as arguments or, with `-`, one per line on standard input;
+/// fails on the first that is not a job id.
+func jobIDs(_ arguments: [String]) -> [JobID] {
+    var texts = arguments
+    if texts == ["-"] {
+        texts = []
+        while let line = readLine() { if !line.isEmpty { texts.append(line) } }
+    }
+    return texts.map { text in
+        guard let id = JobID(text) else { fail("'\(text)' is not a job id") }
+        return id
+    }
+}

@@ -28,16 +28,7 @@ struct WaitCommand: AsyncParsableCommand {
 
     func run() async throws {
         connection.bootstrapLogging()
-        var texts = ids
-        if texts == ["-"] {
-            texts = []
-            while let line = readLine() { if !line.isEmpty { texts.append(line) } }
-        }
-        var jobIDs: [JobID] = []
-        for text in texts {
-            guard let id = JobID(text) else { fail("'\(text)' is not a job id") }
-            jobIDs.append(id)
-        }
+        let jobIDs = jobIDs(ids)
         do {
             let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.wait"))
             let client = DroverClient(store: store)
