@@ -106,6 +106,17 @@ public struct DroverClient: Sendable {
         try await store.purgeDeadLetters(queue: queue)
     }
 
+    /// Pauses a queue everywhere: none of its jobs starts until ``resume(queue:)``; running
+    /// jobs finish and submits are still accepted.
+    public func pause(queue: String) async throws {
+        try await store.pause(queue: queue)
+    }
+
+    /// Lets a paused queue's jobs start again.
+    public func resume(queue: String) async throws {
+        try await store.resume(queue: queue)
+    }
+
     /// Registered workers with their last heartbeat.
     public func workers() async throws -> [WorkerInfo] {
         try await store.workers()

@@ -94,7 +94,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as JobError:
             let code: Code
             switch error {
-            case .notFound: code = .notFound
+            case .notFound, .unknownQueue: code = .notFound
             case .illegalTransition: code = .illegalTransition
             case .payloadTooLarge: code = .payloadTooLarge
             case .invalidName, .invalidField, .invalidJSON: code = .invalidField
@@ -126,6 +126,7 @@ struct JobErrorWire: Codable, Sendable {
         case .invalidField(let field, let reason): self.init(kind: "invalidField", field: field, reason: reason)
         case .notFound(let id): self.init(kind: "notFound", id: id)
         case .illegalTransition(let id, let from, let to): self.init(kind: "illegalTransition", id: id, from: from, to: to)
+        case .unknownQueue(let queue): self.init(kind: "unknownQueue", value: queue)
         }
     }
 
@@ -152,6 +153,7 @@ struct JobErrorWire: Codable, Sendable {
         case "invalidField": field.map { .invalidField($0, reason ?? "") }
         case "notFound": id.map { .notFound($0) }
         case "illegalTransition": id.map { .illegalTransition(id: $0, from: from ?? .queued, to: to ?? .queued) }
+        case "unknownQueue": value.map { .unknownQueue($0) }
         default: nil
         }
     }

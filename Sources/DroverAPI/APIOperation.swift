@@ -7,7 +7,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Clients
     case submit, submitBatch, get, cancel, queues, jobs, workers, health, metrics
     // Operators
-    case deadLetters, retryDeadLetter, purgeDeadLetters
+    case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue
     // Remote workers
     case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests
 
@@ -49,6 +49,8 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .deadLetters: Route(method: .get, path: "/v1/dead-letters", hasBody: false)
         case .retryDeadLetter: Route(method: .post, path: "/v1/dead-letters/{id}/retry", hasBody: false)
         case .purgeDeadLetters: Route(method: .delete, path: "/v1/dead-letters", hasBody: false)
+        case .pauseQueue: Route(method: .post, path: "/v1/queues/{queue}/pause", hasBody: false)
+        case .resumeQueue: Route(method: .post, path: "/v1/queues/{queue}/resume", hasBody: false)
         case .heartbeat: Route(method: .post, path: "/v1/workers/{worker}/heartbeat", hasBody: true)
         case .claim: Route(method: .post, path: "/v1/workers/{worker}/claim", hasBody: true)
         case .start: Route(method: .post, path: "/v1/workers/{worker}/start", hasBody: true)
@@ -64,7 +66,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .health: .anyone
         case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics: .client
-        case .deadLetters, .retryDeadLetter, .purgeDeadLetters: .admin
+        case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue: .admin
         case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests: .worker
         }
     }

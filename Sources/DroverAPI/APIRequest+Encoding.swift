@@ -29,6 +29,8 @@ extension APIRequest {
             return fields
         case .purgeDeadLetters(let queue):
             return queue.map { ["queue": q($0)] } ?? [:]
+        case .pauseQueue(let queue), .resumeQueue(let queue):
+            return ["queue": q(queue)]
         case .heartbeat(let info):
             return [
                 "worker": q(info.id), "host": q(info.host), "pid": String(info.pid), "queues": WireFormat.encode(info.queues),

@@ -37,6 +37,10 @@ extension APIRequest {
             self = .cancel(try f.jobID("id"), queue: try f.string("queue"))
         case .purgeDeadLetters:
             self = .purgeDeadLetters(queue: try f.string("queue"))
+        case .pauseQueue:
+            self = .pauseQueue(try f.required("queue", f.string))
+        case .resumeQueue:
+            self = .resumeQueue(try f.required("queue", f.string))
         case .health:
             self = .health
         case .heartbeat:

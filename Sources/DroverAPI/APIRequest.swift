@@ -15,6 +15,8 @@ public enum APIRequest: Sendable, Equatable {
     case retryDeadLetter(JobID, queue: String?)
     case cancel(JobID, queue: String?)
     case purgeDeadLetters(queue: String?)
+    case pauseQueue(String)
+    case resumeQueue(String)
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
@@ -51,6 +53,8 @@ public enum APIRequest: Sendable, Equatable {
         case .deadLetters: .deadLetters
         case .retryDeadLetter: .retryDeadLetter
         case .purgeDeadLetters: .purgeDeadLetters
+        case .pauseQueue: .pauseQueue
+        case .resumeQueue: .resumeQueue
         case .health: .health
         case .heartbeat: .heartbeat
         case .claim: .claim

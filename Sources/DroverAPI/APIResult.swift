@@ -27,6 +27,8 @@ public enum APIResult: Sendable, Equatable {
     case cancel(JobID, CancelOutcome)
     /// `cancelRequests`: the ids of the jobs the worker is to stop.
     case cancelRequests([JobID])
+    /// `pauseQueue`, `resumeQueue`: whether the queue is paused now.
+    case queuePaused(String, Bool)
 
     public var status: Int {
         switch self {
@@ -57,6 +59,7 @@ public enum APIResult: Sendable, Equatable {
             let member = worker.map { #","worker":\#(JSONScanner.quote($0))"# } ?? ""
             return #"{"id":"\#(id)","state":"RUNNING","stopping":true\#(member)}"#
         case .cancelRequests(let ids): return #"{"jobs":\#(WireFormat.encode(ids.map(\.rawValue)))}"#
+        case .queuePaused(let queue, let paused): return #"{"queue":\#(JSONScanner.quote(queue)),"paused":\#(paused)}"#
         }
     }
 
@@ -103,6 +106,9 @@ public enum APIResult: Sendable, Equatable {
             case .cancelRequests:
                 let texts: [String] = try Self.member("jobs", of: json)
                 self = .cancelRequests(texts.compactMap(JobID.init))
+            case .pauseQueue, .resumeQueue:
+                let f = try JSONScanner.objectFields(json)
+                self = .queuePaused(try WireFormat.decode(String.self, from: f["queue"] ?? "null"), f["paused"] == "true")
             case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
             }
         } catch let error as APIError {

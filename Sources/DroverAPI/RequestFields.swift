@@ -93,26 +93,21 @@ package struct RequestFields: Sendable {
     /// 1970), not both.
     package func jobStart() throws(APIError) -> JobStart? {
         let delay = try bounded("delayMs", 0...Int(JobStart.maxDelay.milliseconds))
-        let runAt: Int64?
-        if raw["runAt"] == nil || raw["runAt"] == "null" {
+        let runAt: JobStart?
+        if raw["runAt"] == nil {
             runAt = nil
         } else if let text = try? string("runAt") {
-            if let ms = Int64(text) ?? parseTimestamp(text) {
-                runAt = ms
-            } else {
-                throw .invalid(
-                    "'runAt' must be an RFC 3339 time like 2026-12-03T14:00:00Z or milliseconds since 1970, got '\(text.prefix(40))'")
+            guard let start = JobStart.at(rfc3339: text) else {
+                throw .invalid("'runAt' must be an RFC 3339 time like 2026-12-03T14:00:00Z, got '\(text.prefix(40))'")
             }
+            runAt = start
         } else {
-            runAt = Int64(try bounded("runAt", 0...Self.maxSafeInteger)!)
+            runAt = .at(epochMs: Int64(try bounded("runAt", 0...Int(JobStart.latestRunAtMs))!))
         }
         switch (delay, runAt) {
         case (nil, nil): return nil
         case (let delay?, nil): return .after(.milliseconds(delay))
-        case (nil, let ms?):
-            let start = JobStart.at(epochMs: ms)
-            do { try start.validate() } catch { throw .invalid(error.description) }
-            return start
+        case (nil, let start?): return start
         case (_?, _?): throw .invalid("give 'delayMs' or 'runAt', not both")
         }
     }
@@ -134,15 +129,6 @@ package struct RequestFields: Sendable {
         }
         return value
     }
-}
-
-/// Milliseconds since 1970 of an RFC 3339 time (`2026-12-03T14:00:00Z`, `…T14:00:00.250+01:00`).
-package func parseTimestamp(_ text: String) -> Int64? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
 }
 
 /// Parses `5s`, `500ms`, `2m`, `1.5s` or a plain number of seconds (up to 5 digits, 3 decimals).

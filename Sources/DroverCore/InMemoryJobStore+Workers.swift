@@ -7,7 +7,7 @@ extension InMemoryJobStore {
     public func claim(queues: [String], worker: String, max: Int, start: Bool) async throws -> [ClaimedJob] {
         let at = clock()
         var claimed: [ClaimedJob] = []
-        for queue in queues where claimed.count < max {
+        for queue in queues where claimed.count < max && queueState[queue]?.paused != true {
             while claimed.count < max, let id = queueState[queue]?.ready.first {
                 queueState[queue]!.ready.removeFirst()
                 guard let job = jobs[id], job.state == .queued else { continue }

@@ -29,6 +29,7 @@ public actor InMemoryJobStore: JobStore {
         var completed: [JobID: Int64] = [:]
         var cancelled: [JobID: Int64] = [:]
         var defaults: QueueDefaults?
+        var paused = false
         /// The same counters as the Redis store's stats hash.
         var stats: [String: Int] = [:]
     }
@@ -137,7 +138,8 @@ public actor InMemoryJobStore: JobStore {
             return QueueCounts(
                 queue: name, scheduled: q.scheduled.count, queued: q.ready.count, assigned: held.filter { $0.state == .assigned }.count,
                 running: held.filter { $0.state == .running }.count, retryQueued: q.retry.count, completed: q.completed.count,
-                deadLetter: q.dead.count, cancelled: q.cancelled.count, staleReports: q.stats[JobCounter.staleReports.rawValue] ?? 0)
+                deadLetter: q.dead.count, cancelled: q.cancelled.count, staleReports: q.stats[JobCounter.staleReports.rawValue] ?? 0,
+                paused: q.paused)
         }
     }
 
@@ -163,5 +165,18 @@ public actor InMemoryJobStore: JobStore {
         guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
         try defaults.backoff.validate()
         queueState[queue, default: QueueState()].defaults = defaults
+    }
+
+    public func pause(queue: String) async throws {
+        try Names.validateQueue(queue)
+        guard queueState[queue] != nil else { throw JobError.unknownQueue(queue) }
+        queueState[queue]!.paused = true
+    }
+
+    public func resume(queue: String) async throws {
+        try Names.validateQueue(queue)
+        guard queueState[queue] != nil else { throw JobError.unknownQueue(queue) }
+        queueState[queue]!.paused = false
+        wakeQueue(queue)
     }
 }

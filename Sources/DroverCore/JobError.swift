@@ -14,6 +14,8 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(JobID)
     /// The job is not in a state this operation applies to.
     case illegalTransition(id: JobID, from: JobState, to: JobState)
+    /// No job was ever submitted to this queue (a queue exists from its first job).
+    case unknownQueue(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,8 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
             return "no job \(id) (unknown, or expired after it finished)"
         case .illegalTransition(let id, let from, let to):
             return "job \(id) is \(from.rawValue) and cannot move to \(to.rawValue)"
+        case .unknownQueue(let queue):
+            return "no queue '\(queue.prefix(80))' (a queue exists once a job was submitted to it)"
         }
     }
 }

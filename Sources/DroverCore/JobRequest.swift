@@ -73,8 +73,18 @@ public enum JobStart: Sendable, Hashable {
     /// (seconds sent as milliseconds the other way round).
     public static let maxDelay = Duration.seconds(10 * 366 * 86_400)
 
+    /// The latest due time accepted, 9999-12-31T23:59:59.999Z: the end of what RFC 3339 can
+    /// write, and far below a time in microseconds mistaken for milliseconds.
+    public static let latestRunAtMs: Int64 = 253_402_300_799_999
+
     /// At `date`.
     public static func at(_ date: Date) -> JobStart { .at(epochMs: Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+
+    /// At an RFC 3339 time; `nil` if `text` is not one. Any such time is accepted: one before
+    /// 1970 is past like any other, and queues the job at once.
+    public static func at(rfc3339 text: String) -> JobStart? {
+        RFC3339.epochMs(text).map { .at(epochMs: min(max($0, 0), latestRunAtMs)) }
+    }
 
     public func validate() throws(JobError) {
         switch self {
@@ -83,8 +93,8 @@ public enum JobStart: Sendable, Hashable {
             guard delay <= Self.maxDelay else { throw .invalidField("delayMs", "must be at most 10 years, got \(delay.milliseconds) ms") }
         case .at(let ms):
             guard ms >= 0 else { throw .invalidField("runAt", "must be after 1970, got \(ms)") }
-            guard ms <= Int64(Date().timeIntervalSince1970 * 1000) + Self.maxDelay.milliseconds else {
-                throw .invalidField("runAt", "must be within 10 years from now, got \(ms)")
+            guard ms <= Self.latestRunAtMs else {
+                throw .invalidField("runAt", "must be at most \(Self.latestRunAtMs) (9999-12-31T23:59:59.999Z), got \(ms)")
             }
         }
     }

@@ -35,8 +35,20 @@ public protocol JobStore: Sendable {
     /// The jobs of one queue in one state, newest first except QUEUED (next to run first).
     func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job]
 
+    // MARK: Queues
+
     /// Sets the retry defaults of a queue, used by jobs submitted later without their own.
     func setDefaults(_ defaults: QueueDefaults, queue: String) async throws
+
+    /// Pauses a queue everywhere: from now on no job of it is claimed, by any worker, until
+    /// ``resume(queue:)``. Jobs already running finish; submits, retries and delayed jobs are
+    /// still accepted and wait QUEUED. Pausing a paused queue changes nothing. Throws
+    /// ``JobError/unknownQueue(_:)`` for a queue no job was ever submitted to.
+    func pause(queue: String) async throws
+
+    /// Lets a paused queue's jobs start again, in the order they would have; idle workers
+    /// blocked on it wake at once. Resuming a running queue changes nothing.
+    func resume(queue: String) async throws
 
     /// Cancels a job for good: SCHEDULED, QUEUED or RETRY_QUEUED → CANCELLED at once; an
     /// ASSIGNED or RUNNING job is marked and its worker told (see

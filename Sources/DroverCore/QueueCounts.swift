@@ -14,10 +14,12 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     public var cancelled: Int
     /// Reports from workers that no longer held the job, refused by fencing.
     public var staleReports: Int
+    /// Whether the queue is paused: its QUEUED jobs wait and none starts.
+    public var paused: Bool
 
     public init(
         queue: String, scheduled: Int = 0, queued: Int = 0, assigned: Int = 0, running: Int = 0, retryQueued: Int = 0,
-        completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0
+        completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0, paused: Bool = false
     ) {
         self.queue = queue
         self.scheduled = scheduled
@@ -29,6 +31,7 @@ public struct QueueCounts: Sendable, Hashable, Codable {
         self.completed = completed
         self.deadLetter = deadLetter
         self.staleReports = staleReports
+        self.paused = paused
     }
 
     public func count(_ state: JobState) -> Int {

@@ -106,6 +106,16 @@ public struct MasterAPI: Sendable {
             }
             return .cancel(id, outcome)
 
+        case .pauseQueue(let queue):
+            try await store.pause(queue: queue)
+            logger.info("queue paused: no job of it starts until it is resumed", metadata: ["queue": "\(queue)"])
+            return .queuePaused(queue, true)
+
+        case .resumeQueue(let queue):
+            try await store.resume(queue: queue)
+            logger.info("queue resumed", metadata: ["queue": "\(queue)"])
+            return .queuePaused(queue, false)
+
         case .purgeDeadLetters(let queue):
             var purged = 0
             let queues: [String]

@@ -56,6 +56,7 @@ public final class MetricsExporter: Sendable {
                 Gauge(label: "drover_queue_jobs", dimensions: [("queue", c.queue), ("state", state.rawValue)], factory: factory)
                     .record(Double(c.count(state)))
             }
+            Gauge(label: "drover_queue_paused", dimensions: [("queue", c.queue)], factory: factory).record(c.paused ? 1 : 0)
         }
         for (queue, stats) in try await store.statistics() {
             for (field, value) in stats {

@@ -44,18 +44,19 @@ extension RedisJobStore {
             commands += [
                 RedisCommand("LLEN", q.queued), RedisCommand("HMGET", [q.stats] + gauges), RedisCommand("ZCARD", q.retry),
                 RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead), RedisCommand("ZCARD", q.scheduled),
-                RedisCommand("ZCARD", q.cancelled),
+                RedisCommand("ZCARD", q.cancelled), RedisCommand("LLEN", q.paused), RedisCommand("HEXISTS", q.config, "paused"),
             ]
         }
         let replies = try await redis.pipeline(commands)
+        let perQueue = 9
         return queues.enumerated().map { i, queue in
-            let r = Array(replies[i * 7..<i * 7 + 7])
+            let r = Array(replies[i * perQueue..<(i + 1) * perQueue])
             let stats = r[1].array ?? []
             func stat(_ j: Int) -> Int { j < stats.count ? stats[j].int ?? 0 : 0 }
             return QueueCounts(
-                queue: queue, scheduled: r[5].int ?? 0, queued: r[0].int ?? 0, assigned: stat(0), running: stat(1),
-                retryQueued: r[2].int ?? 0,
-                completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0, staleReports: stat(2))
+                queue: queue, scheduled: r[5].int ?? 0, queued: (r[0].int ?? 0) + (r[7].int ?? 0), assigned: stat(0), running: stat(1),
+                retryQueued: r[2].int ?? 0, completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0,
+                staleReports: stat(2), paused: r[8].int == 1)
         }
     }
 
@@ -77,9 +78,11 @@ extension RedisJobStore {
         let ids: [String]
         switch state {
         case .queued:
-            // Workers take from the right, so the next to run is last in the list.
-            let reply = try await redis.send(RedisCommand("LRANGE", q.queued, -(last + 1), -(offset + 1)))
-            ids = (reply.array ?? []).compactMap(\.string).reversed()
+            // Workers take from the right, so the next to run is last in the list. A paused
+            // queue's line is the paused list (the other is then empty).
+            let range = [-(last + 1), -(offset + 1)]
+            let replies = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
+            ids = replies.flatMap { ($0.array ?? []).compactMap(\.string).reversed() }
         case .retryQueued, .scheduled:
             let set = state == .scheduled ? q.scheduled : q.retry
             ids = try await redis.send(RedisCommand("ZRANGE", set, offset, last)).array?.compactMap(\.string) ?? []
@@ -102,15 +105,6 @@ extension RedisJobStore {
             return Array(found.sorted { $0.id > $1.id }.dropFirst(offset).prefix(limit))
         }
         return found
-    }
-
-    public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
-        try Names.validateQueue(queue)
-        guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
-        try defaults.backoff.validate()
-        try await redis.send(
-            RedisCommand(
-                "HSET", keys.queue(queue).config, "maxAttempts", defaults.maxAttempts, "backoff", JobHash.encode(defaults.backoff)))
     }
 
     public func workers() async throws -> [WorkerInfo] {

@@ -115,6 +115,14 @@ public final class RemoteJobStore: JobStore {
         throw RemoteError.unsupported("queue defaults are set with a direct connection to Redis")
     }
 
+    public func pause(queue: String) async throws {
+        _ = try await call(.pauseQueue(queue))
+    }
+
+    public func resume(queue: String) async throws {
+        _ = try await call(.resumeQueue(queue))
+    }
+
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {

@@ -54,7 +54,7 @@ struct CancelCommand: AsyncParsableCommand {
                 }
             } catch {
                 failed += 1
-                FileHandle.standardError.write(Data("drover: \(id): \(error)\n".utf8))
+                warn("\(id): \(error)")
             }
         }
         if let wait {

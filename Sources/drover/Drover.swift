@@ -123,8 +123,13 @@ extension Duration {
 
 /// Prints `message` to standard error and exits with status 1: one clear line, no stack.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
+    warn(message)
     exit(1)
+}
+
+/// Prints `message` to standard error, as `fail` does, and carries on.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
 }
 
 /// The job ids a command was given as arguments or, with `-`, one per line on standard input;

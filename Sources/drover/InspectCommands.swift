@@ -41,10 +41,10 @@ struct WaitCommand: AsyncParsableCommand {
                 case .completed: break
                 case .deadLetter:
                     failed += 1
-                    FileHandle.standardError.write(Data("drover: job \(id) is DEAD_LETTER: \(job.error ?? "")\n".utf8))
+                    warn("job \(id) is DEAD_LETTER: \(job.error ?? "")")
                 default:
                     failed += 1
-                    FileHandle.standardError.write(Data("drover: job \(id) is still \(job.state.rawValue)\n".utf8))
+                    warn("job \(id) is still \(job.state.rawValue)")
                 }
                 if jobIDs.count > 1 {
                     Output.progress("waiting", done: n + 1, total: jobIDs.count, detail: failed > 0 ? "\(failed) not completed" : "")

@@ -58,32 +58,3 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 }
-
-struct QueuesCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "queues",
-        abstract: "Show every queue with its jobs per state.",
-        discussion: "Example:\n  drover queues --redis redis://127.0.0.1:6379"
-    )
-
-    @OptionGroup var connection: ConnectionOptions
-
-    func run() async throws {
-        connection.bootstrapLogging()
-        do {
-            let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
-            defer { Task { await store.close() } }
-            let counts = try await store.queueCounts()
-            Output.table(
-                ["QUEUE", "SCHEDULED", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER", "CANCELLED"],
-                counts.map { c in
-                    [
-                        c.queue, "\(c.scheduled)", "\(c.queued)", "\(c.assigned)", "\(c.running)", "\(c.retryQueued)", "\(c.completed)",
-                        "\(c.deadLetter)", "\(c.cancelled)",
-                    ]
-                })
-        } catch {
-            fail("\(error)")
-        }
-    }
-}

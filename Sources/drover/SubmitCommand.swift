@@ -76,10 +76,10 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             return .after(duration)
         case (nil, let text?):
-            guard let ms = Int64(text) ?? parseTimestamp(text) else {
+            guard let start = Int64(text).map({ JobStart.at(epochMs: $0) }) ?? JobStart.at(rfc3339: text) else {
                 throw ValidationError("--at must be an RFC 3339 time like 2026-12-24T08:00:00Z or milliseconds since 1970, got '\(text)'")
             }
-            return .at(epochMs: ms)
+            return start
         case (_?, _?): throw ValidationError("give --delay or --at, not both")
         }
     }
@@ -106,7 +106,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             let submitted = try await client.submit(request)
             print(submitted.id)
-            if !submitted.created { FileHandle.standardError.write(Data("drover: idempotency key matched an existing job\n".utf8)) }
+            if !submitted.created { warn("idempotency key matched an existing job") }
             guard let wait else { return }
             let job = try await client.wait(for: submitted.id, queue: queue, timeout: Duration(seconds: wait))
             switch job.state {

@@ -30,6 +30,8 @@ import Testing
         .retryDeadLetter(id, queue: "mail"),
         .purgeDeadLetters(queue: "mail"),
         .purgeDeadLetters(queue: nil),
+        .pauseQueue("mail"),
+        .resumeQueue("mail"),
         .health,
         .heartbeat(
             WorkerInfo(
@@ -97,6 +99,7 @@ import Testing
         .invalidField("maxAttempts", "must be at least 1"),
         .notFound(id),
         .illegalTransition(id: id, from: .running, to: .queued),
+        .unknownQueue("mail"),
     ]
 
     /// A store's error crosses the wire whole: code, status, message and the error itself.
@@ -135,6 +138,8 @@ import Testing
         (.cancel, .cancel(JobID(), .stopping(worker: nil))),
         (.cancelRequests, .cancelRequests([JobID(), JobID()])),
         (.cancelRequests, .cancelRequests([])),
+        (.pauseQueue, .queuePaused("mail", true)),
+        (.resumeQueue, .queuePaused("mail", false)),
         (.submit, .job(job)),
         (.get, .job(job)),
         (.retryDeadLetter, .job(job)),

@@ -162,6 +162,40 @@ import Testing
         #expect(try await redis.send("EXISTS", "drover:{default}:active:w").int == 0)
         #expect(try await store.claim(queues: ["default"], worker: "x", max: 1, start: true).map(\.id) == [ids[0]])
     }
+
+    @Test func aPausedQueuesLineIsReadableAndAnIdFetchedAsItPausedGoesBack() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let store = try #require(f.redisStore)
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+        let id = try await store.submit([JobRequest(type: "t")])[0].id
+        // A QUEUED job whose id is, for the moment, in no line: the fetch below blocks.
+        #expect(try await redis.send("LPOP", "drover:{default}:queued").string == id.rawValue)
+        let waiting = Task { try await store.waitAndClaim(queues: ["default"], worker: "w", max: 1, start: true, timeout: .seconds(1)) }
+        // The id arrives in the same instant the queue is paused, so a fetch moves it (before or
+        // after the claim looks, whichever) and only the claim can refuse it.
+        let replies = try await redis.pipeline([
+            RedisCommand("MULTI"), RedisCommand("LPUSH", "drover:{default}:queued", id.rawValue),
+            RedisCommand("HSET", "drover:{default}:config", "paused", "1"), RedisCommand("EXEC"),
+        ])
+        #expect(replies.last?.array?.count == 2)
+        #expect(try await waiting.value.isEmpty)
+        #expect(try await redis.send("LRANGE", "drover:{default}:paused", 0, -1).array?.compactMap(\.string) == [id.rawValue])
+        #expect(try await redis.send("EXISTS", "drover:{default}:active:w").int == 0)
+        #expect(try await store.job(id, queue: "default")?.state == .queued)
+
+        try await store.resume(queue: "default")
+        #expect(try await redis.send("EXISTS", "drover:{default}:paused").int == 0)
+        #expect(try await redis.send("HEXISTS", "drover:{default}:config", "paused").int == 0)
+        try await store.pause(queue: "default")
+        #expect(try await redis.send("TYPE", "drover:{default}:paused").string == "list")
+        #expect(try await redis.send("EXISTS", "drover:{default}:queued").int == 0)
+        let since = try #require(try await redis.send("HGET", "drover:{default}:config", "paused").string.flatMap { Int64($0) })
+        #expect(since > 1_700_000_000_000)
+        try await store.resume(queue: "default")
+        #expect(try await store.claim(queues: ["default"], worker: "w", max: 1, start: true).map(\.id) == [id])
+    }
 }
 
 /// Blocking-fetch connections belong to the workers that fetch; they go when those do.

@@ -6,8 +6,8 @@ import Foundation
 import Synchronization
 import Testing
 
-/// Delayed jobs and cancellation with a running worker (whose promoter moves due jobs), on
-/// both stores.
+/// Delayed jobs, cancellation and paused queues with a running worker (whose promoter moves
+/// due jobs), on both stores.
 @Suite struct SchedulingWorkerTests {
     let workers = WorkerTests()
 
@@ -69,5 +69,36 @@ import Testing
             #expect(job.error?.contains("cancel") == true, "\(job.error ?? "")")
         }
         #expect(sawCancellation.withLock { $0 }, "the handler's task was not cancelled")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aPausedQueueStartsNothingWhileItsRunningJobFinishesAndResumingRestartsIt(_ kind: StoreKind) async throws {
+        let f = try await StoreFixture.make(kind)
+        defer { Task { await f.tearDown() } }
+        let gauge = Gauge()
+        let release = Gate()
+        var handlers = Gate.slowHandlers(gauge: gauge, release: release)
+        let started = Mutex(0)
+        handlers.registerRaw("count") { _, _ in
+            started.withLock { $0 += 1 }
+            return "null"
+        }
+        let client = DroverClient(store: f.store)
+        let slow = try await client.submit(JobRequest(type: "slow", payload: "1")).id
+        try await workers.running(workers.worker(f.store, handlers)) { () async throws in
+            await gauge.waitUntilRunning(1, or: .seconds(20))
+            try await client.pause(queue: "default")
+            let ids = try await client.submit(batch: (0..<5).map { _ in JobRequest(type: "count") }).map(\.id)
+            release.open()
+            #expect(try await client.wait(for: slow, timeout: .seconds(20)).state == .completed)
+            // The worker has free slots and keeps fetching (its fetch timeout is 1 s); that
+            // nothing starts only time can show.
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(started.withLock { $0 } == 0)
+            #expect(try await client.queueCounts().first?.queued == 5)
+            try await client.resume(queue: "default")
+            for id in ids { #expect(try await client.wait(for: id, timeout: .seconds(20)).state == .completed) }
+        }
+        #expect(started.withLock { $0 } == 5)
     }
 }

@@ -2,7 +2,8 @@ import DroverCore
 import DroverRedis
 
 /// QUEUED → ASSIGNED (→ RUNNING when `start`) for the ids a blocking fetch already moved into
-/// the worker's active list, then for up to `max` more moved here from the queue.
+/// the worker's active list, then for up to `max` more moved here from the queue. Nothing is
+/// claimed from a paused queue: the moved ids go back.
 struct ClaimFunction: QueueFunction {
     var queue: String
     var worker: String?
@@ -64,6 +65,12 @@ struct ClaimFunction: QueueFunction {
             -- a job this worker holds (then the list entry is what lets the reaper find it).
             local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
             if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
+            return
+          end
+          if paused() then
+            -- Paused after the fetch moved it: back to its turn in the paused line, unclaimed.
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            redis.call('RPUSH', PAUSED_KEY, id)
             return
           end
           local attempt = tonumber(j.attempt) + 1

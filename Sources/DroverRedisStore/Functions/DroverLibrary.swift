@@ -14,7 +14,7 @@ enum DroverLibrary {
     static let functions: [any StoreFunction.Type] = [
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
-        HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self,
+        HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(
@@ -49,9 +49,7 @@ enum DroverLibrary {
         -- The call in progress: its keys and arguments, bound to names by `begin` (functions run
         -- one at a time, so these are the current call's until it returns).
         local KEYS, ARGV
-        local QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY, STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY
-        local SCHEDULED_KEY, CANCELLED_KEY
-        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL
+        \(QueueFunctionKeys.declarations)        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL
         \(generatedTables)
         -- The call's clock reading, and as text: most numbers a call writes are this one.
         local NOW, NOW_TEXT
@@ -195,6 +193,20 @@ enum DroverLibrary {
           return nil, 'STALE ' .. (j.state or 'MISSING')
         end
 
+        -- Whether the queue is paused, read once per call. Workers block on QUEUED_KEY, so a
+        -- paused queue keeps its ready ids under PAUSED_KEY, where no fetch looks.
+        local PAUSED
+        local function paused()
+          if PAUSED == nil then PAUSED = redis.call('HEXISTS', CONFIG_KEY, 'paused') == 1 end
+          return PAUSED
+        end
+
+        -- Puts a QUEUED job's id where workers take it from: at the back of the line, or with
+        -- `next` at the end taken first (a job handed back keeps its turn).
+        local function enqueue(id, next)
+          redis.call(next and 'RPUSH' or 'LPUSH', paused() and PAUSED_KEY or QUEUED_KEY, id)
+        end
+
         local function publish_finished(id, state)
           redis.call('PUBLISH', FINISHED_CHANNEL, id .. ' ' .. state)
         end
@@ -253,12 +265,10 @@ enum DroverLibrary {
 
         local function begin(keys, args)
           KEYS, ARGV = keys, args
-          QUEUED_KEY, RETRY_KEY, DEAD_KEY, COMPLETED_KEY = keys[1], keys[2], keys[3], keys[4]
-          STATS_KEY, CONFIG_KEY, ACTIVE_KEY, HOLDERS_KEY = keys[5], keys[6], keys[7], keys[8]
-          SCHEDULED_KEY, CANCELLED_KEY = keys[9], keys[10]
+        \(QueueFunctionKeys.bindings)
           JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = args[1], args[2], args[3]
           HISTORY_LIMIT, DUE_CHANNEL = tonumber(args[4]), args[5]
-          STATS = {}
+          STATS, PAUSED = {}, nil
         end
 
         -- Every function: bind the call, run the body, write the counters it gathered.

@@ -55,14 +55,14 @@ struct ReapFunction: QueueFunction {
         local at = now_ms()
         \(layout.bindLeading)
         timeout = tonumber(timeout)
-        local seen = redis.call('ZSCORE', KEYS[9], worker)
+        local seen = redis.call('ZSCORE', KEYS[FIRST_EXTRA_KEY], worker)
         if seen and tonumber(seen) > at - timeout then return { 'ALIVE' } end
         local out = {}
         \(layout.forEachJob)
           redis.call('LREM', ACTIVE_KEY, 0, id)
           local j = load(id, FIELD.attemptBase, FIELD.maxAttempts)
           if j.state == 'QUEUED' then
-            redis.call('RPUSH', QUEUED_KEY, id)
+            enqueue(id, true)
             out[#out + 1] = 'REQUEUED'
           elseif (j.state == 'RUNNING' or j.state == 'ASSIGNED') and j.worker == worker then
             out[#out + 1] = fail(j, at, tonumber(j.attempt), worker, reason, tonumber(delay), false)
@@ -119,7 +119,7 @@ struct ReconcileFunction: QueueFunction {
               out[#out + 1] = id
               out[#out + 1] = 'HANDED_BACK'
             elseif j.state == 'QUEUED' then
-              redis.call('RPUSH', QUEUED_KEY, id)
+              enqueue(id, true)
               out[#out + 1] = id
               out[#out + 1] = 'REQUEUED'
             end

@@ -36,7 +36,7 @@ struct PromoteFunction: QueueFunction {
             if j.state == from then
               move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
               redis.call('HDEL', j.key, FIELD.runAt)
-              redis.call('LPUSH', QUEUED_KEY, id)
+              enqueue(id)
               promoted = promoted + 1
             end
           end
@@ -85,7 +85,7 @@ struct RetryDeadFunction: QueueFunction {
         redis.call('ZREM', DEAD_KEY, id)
         move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil, { FIELD.attemptBase, j.attempt })
         redis.call('PERSIST', j.key)
-        redis.call('LPUSH', QUEUED_KEY, id)
+        enqueue(id)
         return { 'QUEUED' }
         """
 }

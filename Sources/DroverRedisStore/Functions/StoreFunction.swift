@@ -24,10 +24,10 @@ struct FunctionContext: Sendable {
     var historyLimit: Int
 }
 
-/// A function that works on one queue. Its keys are the queue's (bound by the prelude to
-/// `QUEUED_KEY`, `RETRY_KEY`, … `CANCELLED_KEY`), then ``extraKeys``; the first five arguments
-/// are the job key prefix, the idempotency key prefix, the finished channel, the history
-/// limit and the due-time channel; its own arguments follow, from `ARGV[6]`.
+/// A function that works on one queue. Its keys are the queue's (bound by the prelude to the
+/// names of ``QueueFunctionKeys/common``), then ``extraKeys`` (from `KEYS[FIRST_EXTRA_KEY]`);
+/// the first five arguments are the job key prefix, the idempotency key prefix, the finished
+/// channel, the history limit and the due-time channel; its own arguments follow, from `ARGV[6]`.
 protocol QueueFunction: StoreFunction {
     var queue: String { get }
     /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
@@ -37,17 +37,35 @@ protocol QueueFunction: StoreFunction {
     var arguments: [any RedisArgument] { get }
 }
 
+/// The keys every ``QueueFunction`` call carries, in order, each with the Lua name the
+/// prelude binds it to, so a body never counts positions in `KEYS`.
+enum QueueFunctionKeys {
+    static let common: [(lua: String, key: @Sendable (QueueKeys, _ worker: String) -> String)] = [
+        ("QUEUED_KEY", { q, _ in q.queued }), ("PAUSED_KEY", { q, _ in q.paused }), ("RETRY_KEY", { q, _ in q.retry }),
+        ("DEAD_KEY", { q, _ in q.dead }), ("COMPLETED_KEY", { q, _ in q.completed }), ("STATS_KEY", { q, _ in q.stats }),
+        ("CONFIG_KEY", { q, _ in q.config }), ("ACTIVE_KEY", { q, worker in q.active(worker: worker) }),
+        ("HOLDERS_KEY", { q, _ in q.holders }), ("SCHEDULED_KEY", { q, _ in q.scheduled }),
+        ("CANCELLED_KEY", { q, _ in q.cancelled }),
+    ]
+
+    /// `local QUEUED_KEY, …` and `FIRST_EXTRA_KEY`, for the prelude.
+    static var declarations: String {
+        "local \(common.map(\.lua).joined(separator: ", "))\nlocal FIRST_EXTRA_KEY = \(common.count + 1)\n"
+    }
+
+    /// `QUEUED_KEY = keys[1]` …, for the prelude's `begin`.
+    static var bindings: String {
+        common.enumerated().map { "  \($1.lua) = keys[\($0 + 1)]" }.joined(separator: "\n")
+    }
+}
+
 extension QueueFunction {
     var worker: String? { nil }
     var extraKeys: [String] { [] }
 
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         let q = context.keys.queue(queue)
-        let keys: [any RedisArgument] =
-            [
-                q.queued, q.retry, q.dead, q.completed, q.stats, q.config, q.active(worker: worker ?? "-"), q.holders, q.scheduled,
-                q.cancelled,
-            ] + extraKeys
+        let keys: [any RedisArgument] = QueueFunctionKeys.common.map { $0.key(q, worker ?? "-") } + extraKeys
         let common: [any RedisArgument] = [
             q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit, context.keys.dueChannel,
         ]

@@ -63,9 +63,10 @@ struct SubmitFunction: QueueFunction {
         local at_text = int(at)
         \(layout.bindLeading)
         -- The queue's own defaults, where set, win over the store's.
-        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff')
+        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused')
         default_max = config[1] or default_max
         default_backoff = config[2] or default_backoff
+        PAUSED = config[3] ~= false
         local out = {}
         \(layout.forEachJob)
           local existing = false
@@ -107,7 +108,7 @@ struct SubmitFunction: QueueFunction {
               count(COUNTER.scheduled, j)
             else
               move(j, 'QUEUED', at, 0, nil, nil, extra)
-              redis.call('LPUSH', QUEUED_KEY, id)
+              enqueue(id)
             end
             count(COUNTER.submitted, j)
             out[#out + 1] = id

@@ -1,0 +1,32 @@
+import DroverCore
+import DroverRedis
+
+// Settings of whole queues: retry defaults, pause and resume.
+extension RedisJobStore {
+    public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
+        try Names.validateQueue(queue)
+        guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
+        try defaults.backoff.validate()
+        try await redis.send(
+            RedisCommand(
+                "HSET", keys.queue(queue).config, "maxAttempts", defaults.maxAttempts, "backoff", JobHash.encode(defaults.backoff)))
+    }
+
+    public func pause(queue: String) async throws {
+        try await knownQueue(queue)
+        try await run(PauseFunction(queue: queue, pause: true))
+    }
+
+    public func resume(queue: String) async throws {
+        try await knownQueue(queue)
+        try await run(PauseFunction(queue: queue, pause: false))
+    }
+
+    /// Refuses a queue no job was ever submitted to: pausing a misspelt name would otherwise
+    /// look like it worked while the real queue runs on.
+    private func knownQueue(_ queue: String) async throws {
+        try Names.validateQueue(queue)
+        let reply = try await redis.send(RedisCommand("SISMEMBER", keys.queues, queue))
+        guard reply.int == 1 else { throw JobError.unknownQueue(queue) }
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Drover
+import DroverCore
+import Logging
+
+struct QueuesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queues",
+        abstract: "Show every queue with its jobs per state; pause and resume queues.",
+        discussion: """
+            Examples:
+              drover queues
+              drover queues pause mail
+              drover queues resume mail
+            """,
+        subcommands: [List.self, Pause.self, Resume.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show every queue with its jobs per state (the default).",
+            discussion: "Example:\n  drover queues list --redis redis://127.0.0.1:6379")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            connection.bootstrapLogging()
+            do {
+                let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
+                let counts = try await store.queueCounts()
+                await store.close()
+                Output.table(
+                    [
+                        "QUEUE", "STATE", "SCHEDULED", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER",
+                        "CANCELLED",
+                    ],
+                    counts.map { c in
+                        [
+                            c.queue, c.paused ? "paused" : "running", "\(c.scheduled)", "\(c.queued)", "\(c.assigned)", "\(c.running)",
+                            "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)", "\(c.cancelled)",
+                        ]
+                    })
+            } catch {
+                fail("\(error)")
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause queues: none of their jobs starts, anywhere, until they are resumed.",
+            discussion: """
+                Jobs already running finish. Submits are still accepted; retries and delayed jobs
+                still come due. They all wait QUEUED.
+
+                Example:
+                  drover queues pause mail --master http://127.0.0.1:8080
+                """)
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "Queue names.")
+        var queues: [String]
+
+        func run() async throws {
+            try await setPaused(true, queues: queues, connection: connection)
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resume paused queues: their jobs start again, in order.",
+            discussion: "Example:\n  drover queues resume mail")
+
+        @OptionGroup var connection: ConnectionOptions
+
+        @Argument(help: "Queue names.")
+        var queues: [String]
+
+        func run() async throws {
+            try await setPaused(false, queues: queues, connection: connection)
+        }
+    }
+}
+
+/// Pauses or resumes each queue; exits 1 if any was refused (a queue that does not exist).
+private func setPaused(_ paused: Bool, queues: [String], connection: ConnectionOptions) async throws {
+    connection.bootstrapLogging()
+    let store: any JobStore
+    do {
+        store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
+    } catch {
+        fail("\(error)")
+    }
+    let client = DroverClient(store: store)
+    var failed = 0
+    for queue in queues {
+        do {
+            if paused { try await client.pause(queue: queue) } else { try await client.resume(queue: queue) }
+            print("\(queue) \(paused ? "paused" : "resumed")")
+        } catch {
+            failed += 1
+            warn("\(queue): \(error)")
+        }
+    }
+    await store.close()
+    if failed > 0 { throw ExitCode(1) }
+}
