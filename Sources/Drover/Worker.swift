@@ -264,12 +264,18 @@ public final class Worker: Service, Sendable {
     /// A claim whose reply was lost left jobs under our name that we never started: hands
     /// them back before fetching again.
     private func reconcileLostClaims() async {
-        if let report = try? await store.reconcile(worker: configuration.id, queues: configuration.queues, holding: inFlightIDs),
-            !report.handedBack.isEmpty || !report.requeued.isEmpty
-        {
-            logger.warning(
-                "handed back jobs this worker had lost track of",
-                metadata: ["handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
+        do {
+            let report = try await store.reconcile(worker: configuration.id, queues: configuration.queues, holding: inFlightIDs)
+            if !report.handedBack.isEmpty || !report.requeued.isEmpty {
+                logger.warning(
+                    "handed back jobs this worker had lost track of",
+                    metadata: ["handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
+            }
+        } catch {
+            // Still unreachable. Tried again before the next fetch: a claim whose reply was
+            // lost leaves jobs RUNNING under this worker, and while it heartbeats no reaper
+            // would ever hand them back.
+            slots.noteClaimMayBeLost()
         }
     }
 

@@ -77,6 +77,7 @@ extension APIRequest {
         if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
         if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
         if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
+        if let v = r.priority { fields["priority"] = String(v) }
         switch r.start {
         case .after(let delay): fields["delayMs"] = String(delay.milliseconds)
         case .at(let ms): fields["runAt"] = String(ms)

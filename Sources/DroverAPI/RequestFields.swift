@@ -86,7 +86,7 @@ package struct RequestFields: Sendable {
             maxAttempts: try int("maxAttempts"),
             backoff: try decode("backoff", as: BackoffPolicy.self, expected: #"an object like {"strategy":"exponential","baseMs":1000}"#),
             timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"),
-            start: try jobStart())
+            start: try jobStart(), priority: try bounded("priority", JobRequest.priorities))
     }
 
     /// `delayMs` (a number of milliseconds) or `runAt` (RFC 3339 text, or milliseconds since

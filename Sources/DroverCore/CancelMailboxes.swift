@@ -47,7 +47,14 @@ package final class CancelMailboxes: Sendable {
             boxes[worker]!.lastAsked = now
             return boxes[worker]!.wakeup
         }
-        if boxes.withLock({ $0[worker]?.pending.isEmpty ?? true }) { await wakeup.wait(timeout: timeout) }
+        // A wakeup remembers a fire nobody waited for (the request it announced may have been
+        // taken already by the previous call), so waking is no proof of mail: look again.
+        let deadline = ContinuousClock.now + timeout
+        while boxes.withLock({ $0[worker]?.pending.isEmpty ?? true }), !Task.isCancelled {
+            let left = deadline - .now
+            if left <= .zero { break }
+            await wakeup.wait(timeout: left)
+        }
         return boxes.withLock { boxes in
             boxes[worker]?.lastAsked = .now
             defer { boxes[worker]?.pending = [] }

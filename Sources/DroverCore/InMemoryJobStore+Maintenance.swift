@@ -10,7 +10,7 @@ extension InMemoryJobStore {
         queueState[job.queue]?.dead[id] = nil
         jobs[id]?.attemptBase = job.attempt
         move(id, to: .queued, at: clock())
-        queueState[job.queue]?.ready.append(id)
+        makeReady(id, queue: job.queue)
         wakeQueue(job.queue)
     }
 
@@ -70,7 +70,7 @@ extension InMemoryJobStore {
                     guard jobs[id]?.state == from else { continue }
                     move(id, to: .queued, at: at)
                     jobs[id]!.runAt = nil
-                    queueState[queue]!.ready.append(id)
+                    makeReady(id, queue: queue)
                     promoted += 1
                 }
             }

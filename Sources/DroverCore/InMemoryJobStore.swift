@@ -58,6 +58,15 @@ public actor InMemoryJobStore: JobStore {
         if next == .running { count(.started, queue: job.queue, type: job.type) }
     }
 
+    /// Puts a QUEUED job in its queue's line: after every job of its priority or higher.
+    func makeReady(_ id: JobID, queue: String) {
+        let priority = jobs[id]?.priority ?? 0
+        var line = queueState[queue]?.ready ?? []
+        let index = line.firstIndex { (jobs[$0]?.priority ?? 0) < priority } ?? line.endIndex
+        line.insert(id, at: index)
+        queueState[queue, default: QueueState()].ready = line
+    }
+
     func wakeQueue(_ queue: String) {
         for wakeup in queueWakeups[queue]?.values ?? [:].values { wakeup.fire() }
     }
@@ -98,6 +107,7 @@ public actor InMemoryJobStore: JobStore {
                 id: id, queue: request.queue, type: request.type, payload: request.payload, state: .submitted,
                 maxAttempts: request.maxAttempts ?? queueDefaults.maxAttempts, backoff: request.backoff ?? queueDefaults.backoff,
                 timeoutMs: request.timeoutMs, idempotencyKey: request.idempotencyKey,
+                priority: request.priority ?? queueDefaults.priority,
                 timestamps: [JobState.submitted.timestampField: at],
                 history: [JobTransition(state: .submitted, at: at, attempt: 0)])
             if let key = idempotencyKey { idempotency[key] = (id, at + retention.idempotencyWindow.milliseconds) }
@@ -110,7 +120,7 @@ public actor InMemoryJobStore: JobStore {
                 results.append(SubmittedJob(id: id, queue: request.queue, created: true, state: .scheduled))
             } else {
                 move(id, to: .queued, at: at)
-                queueState[request.queue, default: QueueState()].ready.append(id)
+                makeReady(id, queue: request.queue)
                 wakeQueue(request.queue)
                 results.append(SubmittedJob(id: id, queue: request.queue, created: true))
             }
@@ -162,8 +172,7 @@ public actor InMemoryJobStore: JobStore {
 
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
         try Names.validateQueue(queue)
-        guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
-        try defaults.backoff.validate()
+        try defaults.validate()
         queueState[queue, default: QueueState()].defaults = defaults
     }
 

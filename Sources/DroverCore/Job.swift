@@ -21,6 +21,8 @@ public struct Job: Sendable, Hashable, Codable {
     /// How long one run may take before it is cancelled and failed; `nil` uses the worker's.
     public var timeoutMs: Int?
     public var idempotencyKey: String?
+    /// Higher starts first within the queue (0 to 9).
+    public var priority: Int
     /// The worker that holds (or last held) the job.
     public var worker: String?
     /// The last failure's reason.
@@ -40,7 +42,7 @@ public struct Job: Sendable, Hashable, Codable {
     public init(
         id: JobID, queue: String, type: String, payload: String, state: JobState, attempt: Int = 0,
         maxAttempts: Int, attemptBase: Int = 0, backoff: BackoffPolicy, timeoutMs: Int? = nil,
-        idempotencyKey: String? = nil, worker: String? = nil, error: String? = nil, result: String? = nil,
+        idempotencyKey: String? = nil, priority: Int = 0, worker: String? = nil, error: String? = nil, result: String? = nil,
         runAt: Int64? = nil, cancelRequestedAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = []
     ) {
         self.id = id
@@ -54,6 +56,7 @@ public struct Job: Sendable, Hashable, Codable {
         self.backoff = backoff
         self.timeoutMs = timeoutMs
         self.idempotencyKey = idempotencyKey
+        self.priority = priority
         self.worker = worker
         self.error = error
         self.result = result

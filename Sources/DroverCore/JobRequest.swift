@@ -16,10 +16,17 @@ public struct JobRequest: Sendable, Hashable {
     public var idempotencyKey: String?
     /// When set, the job is SCHEDULED and becomes QUEUED once due; `nil` queues it at once.
     public var start: JobStart?
+    /// Within its queue a job of higher priority starts first (``JobRequest/priorities``);
+    /// `nil` takes the queue's default, then 0.
+    public var priority: Int?
+
+    /// The priorities a job may have: 0 (the default) to 9 (first).
+    public static let priorities = 0...9
 
     public init(
         queue: String = "default", type: String, payload: String = "{}", maxAttempts: Int? = nil,
-        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil,
+        priority: Int? = nil
     ) {
         self.queue = queue
         self.type = type
@@ -29,17 +36,19 @@ public struct JobRequest: Sendable, Hashable {
         self.timeoutMs = timeoutMs
         self.idempotencyKey = idempotencyKey
         self.start = start
+        self.priority = priority
     }
 
     /// A request whose payload is `payload` encoded as JSON.
     public init<Payload: Encodable>(
         queue: String = "default", type: String, payload: Payload, maxAttempts: Int? = nil,
-        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil
+        backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil,
+        priority: Int? = nil
     ) throws {
         let data = try JSONEncoder().encode(payload)
         self.init(
             queue: queue, type: type, payload: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts,
-            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey, start: start)
+            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey, start: start, priority: priority)
     }
 
     /// Checks everything a store needs to accept the request, without touching the store.
@@ -58,6 +67,13 @@ public struct JobRequest: Sendable, Hashable {
         }
         try backoff?.validate()
         try start?.validate()
+        if let priority { try Self.validate(priority: priority) }
+    }
+
+    public static func validate(priority: Int) throws(JobError) {
+        guard priorities.contains(priority) else {
+            throw .invalidField("priority", "must be between \(priorities.lowerBound) and \(priorities.upperBound), got \(priority)")
+        }
     }
 }
 
@@ -125,10 +141,20 @@ public struct SubmitLimits: Sendable, Hashable {
 public struct QueueDefaults: Sendable, Hashable, Codable {
     public var maxAttempts: Int
     public var backoff: BackoffPolicy
+    /// The priority of jobs submitted without one.
+    public var priority: Int
 
-    public init(maxAttempts: Int = 3, backoff: BackoffPolicy = .standard) {
+    public init(maxAttempts: Int = 3, backoff: BackoffPolicy = .standard, priority: Int = 0) {
         self.maxAttempts = maxAttempts
         self.backoff = backoff
+        self.priority = priority
+    }
+
+    /// Checks the defaults before a store keeps them.
+    public func validate() throws(JobError) {
+        guard maxAttempts >= 1 else { throw .invalidField("maxAttempts", "must be at least 1") }
+        try backoff.validate()
+        try JobRequest.validate(priority: priority)
     }
 
     /// Three attempts with ``BackoffPolicy/standard``.

@@ -7,7 +7,8 @@ import DroverCore
 ///
 /// | key | type | holds |
 /// |---|---|---|
-/// | `drover:{q}:queued` | list | ids ready to run; submit `LPUSH`es, workers take from the right |
+/// | `drover:{q}:queued` | list | ids ready to run; submit `LPUSH`es, workers take from the right; `*` wakes a worker for a prioritized job |
+/// | `drover:{q}:prioritized` | sorted set | QUEUED ids of priority 1 to 9: score (9 − priority) × 10¹³ + queued-at (ms), lowest first |
 /// | `drover:{q}:paused` | list | the ready ids of a paused queue: pausing renames `queued` to this, resuming renames it back |
 /// | `drover:{q}:active:<worker>` | list | ids a worker has taken (its processing list) |
 /// | `drover:{q}:holders` | set | workers that may have a processing list in this queue |
@@ -19,7 +20,7 @@ import DroverCore
 /// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array |
 /// | `drover:{q}:idempotency:<key>` | string | the id of the job submitted with that key |
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
-/// | `drover:{q}:config` | hash | the queue's default `maxAttempts` and `backoff`; `paused` (ms) while it is paused |
+/// | `drover:{q}:config` | hash | the queue's default `maxAttempts`, `backoff` and `priority`; `paused` (ms) while it is paused |
 /// | `drover:queues` | set | every queue ever submitted to |
 /// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
 /// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
@@ -51,6 +52,7 @@ public struct QueueKeys: Sendable, Hashable {
 
     public var queued: String { base + "queued" }
     public var paused: String { base + "paused" }
+    public var prioritized: String { base + "prioritized" }
     public func active(worker: String) -> String { activePrefix + worker }
     public var activePrefix: String { base + "active:" }
     public var holders: String { base + "holders" }

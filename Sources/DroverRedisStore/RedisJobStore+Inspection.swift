@@ -37,7 +37,7 @@ extension RedisJobStore {
 
     public func queueCounts() async throws -> [QueueCounts] {
         let queues = try await self.queues()
-        let gauges = [JobState.assigned.rawValue, JobState.running.rawValue, JobCounter.staleReports.rawValue]
+        let gauges = [JobState.assigned.rawValue, JobState.running.rawValue, JobCounter.staleReports.rawValue, Self.wakeMarkers]
         var commands: [RedisCommand] = []
         for queue in queues {
             let q = keys.queue(queue)
@@ -45,20 +45,25 @@ extension RedisJobStore {
                 RedisCommand("LLEN", q.queued), RedisCommand("HMGET", [q.stats] + gauges), RedisCommand("ZCARD", q.retry),
                 RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead), RedisCommand("ZCARD", q.scheduled),
                 RedisCommand("ZCARD", q.cancelled), RedisCommand("LLEN", q.paused), RedisCommand("HEXISTS", q.config, "paused"),
+                RedisCommand("ZCARD", q.prioritized),
             ]
         }
         let replies = try await redis.pipeline(commands)
-        let perQueue = 9
+        let perQueue = 10
         return queues.enumerated().map { i, queue in
             let r = Array(replies[i * perQueue..<(i + 1) * perQueue])
             let stats = r[1].array ?? []
             func stat(_ j: Int) -> Int { j < stats.count ? stats[j].int ?? 0 : 0 }
             return QueueCounts(
-                queue: queue, scheduled: r[5].int ?? 0, queued: (r[0].int ?? 0) + (r[7].int ?? 0), assigned: stat(0), running: stat(1),
+                queue: queue, scheduled: r[5].int ?? 0, queued: max(0, (r[0].int ?? 0) + (r[7].int ?? 0) - stat(3)) + (r[9].int ?? 0),
+                assigned: stat(0), running: stat(1),
                 retryQueued: r[2].int ?? 0, completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0,
                 staleReports: stat(2), paused: r[8].int == 1)
         }
     }
+
+    /// The stats field counting wake-ups in the ready line (see the prelude's `MARKER`).
+    static let wakeMarkers = "wakeMarkers"
 
     public func statistics() async throws -> [String: [String: Int]] {
         let queues = try await self.queues()
@@ -78,11 +83,17 @@ extension RedisJobStore {
         let ids: [String]
         switch state {
         case .queued:
-            // Workers take from the right, so the next to run is last in the list. A paused
-            // queue's line is the paused list (the other is then empty).
-            let range = [-(last + 1), -(offset + 1)]
-            let replies = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
-            ids = replies.flatMap { ($0.array ?? []).compactMap(\.string).reversed() }
+            // Prioritized jobs first, best first; then the list, whose next to run is last (a
+            // paused queue's list is the paused one), without its wake-ups.
+            let replies = try await redis.pipeline([
+                RedisCommand("ZRANGE", q.prioritized, 0, last), RedisCommand("HGET", q.stats, Self.wakeMarkers),
+            ])
+            let prioritized = (replies[0].array ?? []).compactMap(\.string)
+            let markers = replies[1].string.flatMap { Int($0) } ?? 0
+            let range = [-(last + 1 + markers), -1]
+            let lines = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
+            let listed = lines.flatMap { ($0.array ?? []).compactMap(\.string).reversed() }.filter { $0 != "*" }
+            ids = Array((prioritized + listed).dropFirst(offset).prefix(limit))
         case .retryQueued, .scheduled:
             let set = state == .scheduled ? q.scheduled : q.retry
             ids = try await redis.send(RedisCommand("ZRANGE", set, offset, last)).array?.compactMap(\.string) ?? []

@@ -5,11 +5,11 @@ import DroverRedis
 extension RedisJobStore {
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
         try Names.validateQueue(queue)
-        guard defaults.maxAttempts >= 1 else { throw JobError.invalidField("maxAttempts", "must be at least 1") }
-        try defaults.backoff.validate()
+        try defaults.validate()
         try await redis.send(
             RedisCommand(
-                "HSET", keys.queue(queue).config, "maxAttempts", defaults.maxAttempts, "backoff", JobHash.encode(defaults.backoff)))
+                "HSET", keys.queue(queue).config, "maxAttempts", defaults.maxAttempts, "backoff", JobHash.encode(defaults.backoff),
+                "priority", defaults.priority))
     }
 
     public func pause(queue: String) async throws {

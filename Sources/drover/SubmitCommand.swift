@@ -20,6 +20,7 @@ struct SubmitCommand: AsyncParsableCommand {
               drover submit noop --count 10000 > ids.txt
               drover submit send-reminder '{"user":7}' --delay 15m
               drover submit report '{}' --at 2026-12-24T08:00:00Z
+              drover submit reindex '{"user":7}' --priority 9
             """
     )
 
@@ -45,6 +46,9 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "A repeated submit with this key returns the first job.")
     var idempotencyKey: String?
+
+    @Option(name: .long, help: "0 to 9: within its queue a higher priority starts first (default: the queue's, else 0).")
+    var priority: Int?
 
     @Option(name: .long, help: "Run no sooner than this long from now: 500ms, 30s, 15m.")
     var delay: String?
@@ -93,7 +97,8 @@ struct SubmitCommand: AsyncParsableCommand {
             let client = DroverClient(store: store)
             let request = JobRequest(
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(Self.parseBackoff),
-                timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey, start: try start())
+                timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey, start: try start(),
+                priority: priority)
             if count > 1 {
                 var left = count
                 while left > 0 {

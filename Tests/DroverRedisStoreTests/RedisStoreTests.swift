@@ -181,6 +181,8 @@ import Testing
         ])
         #expect(replies.last?.array?.count == 2)
         #expect(try await waiting.value.isEmpty)
+        // The worker's fetch outlives its wait; a stopping worker reconciles, which ends it.
+        _ = try await store.reconcile(worker: "w", queues: ["default"], holding: [])
         #expect(try await redis.send("LRANGE", "drover:{default}:paused", 0, -1).array?.compactMap(\.string) == [id.rawValue])
         #expect(try await redis.send("EXISTS", "drover:{default}:active:w").int == 0)
         #expect(try await store.job(id, queue: "default")?.state == .queued)

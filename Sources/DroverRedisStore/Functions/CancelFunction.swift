@@ -50,7 +50,10 @@ struct CancelFunction: QueueFunction {
         elseif j.state == 'QUEUED' then
           -- From the end workers take from, where a job about to run is. An id a blocking
           -- fetch has moved already is dropped by the claim, which finds the job CANCELLED.
-          if redis.call('LREM', QUEUED_KEY, -1, id) == 0 then redis.call('LREM', PAUSED_KEY, -1, id) end
+          -- A prioritized job's wake-up stays behind; a claim drops it.
+          if redis.call('ZREM', PRIORITIZED_KEY, id) == 0 and redis.call('LREM', QUEUED_KEY, -1, id) == 0 then
+            redis.call('LREM', PAUSED_KEY, -1, id)
+          end
         elseif j.state == 'ASSIGNED' then
           -- Taken but not started: the worker's start is refused by fencing.
           redis.call('LREM', active_prefix .. (j.worker or ''), 1, id)

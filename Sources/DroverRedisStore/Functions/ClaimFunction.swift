@@ -79,11 +79,43 @@ struct ClaimFunction: QueueFunction {
           j.attempt = int(attempt)
           out[#out + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
         end
-        \(layout.forEachJob) take(id) end
-        for _ = 1, want do
-          local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
-          if not id then break end
-          take(id)
+        -- Prioritized jobs go first: looked for once per call, again only after one was taken.
+        local prioritized = redis.call('EXISTS', PRIORITIZED_KEY) == 1
+        local function take_prioritized()
+          if not prioritized or paused() then return false end
+          local best = redis.call('ZPOPMIN', PRIORITIZED_KEY)
+          if not best[1] then
+            prioritized = false
+            return false
+          end
+          redis.call('LPUSH', ACTIVE_KEY, best[1])
+          take(best[1])
+          return true
+        end
+        local function drop_marker()
+          redis.call('LREM', ACTIVE_KEY, 1, MARKER)
+          bump(MARKERS, -1)
+        end
+        local slots = want
+        \(layout.forEachJob)
+          slots = slots + 1
+          if id == MARKER then
+            drop_marker()
+          elseif prioritized and not paused() then
+            -- A prioritized job overtakes it: back to the end taken first.
+            redis.call('LREM', ACTIVE_KEY, 1, id)
+            redis.call('RPUSH', QUEUED_KEY, id)
+          else
+            take(id)
+          end
+        end
+        -- Bounded by what the lines hold: each round takes an id out of one of them.
+        while #out < slots do
+          if not take_prioritized() then
+            local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
+            if not id then break end
+            if id == MARKER then drop_marker() else take(id) end
+          end
         end
         return out
         """

@@ -201,10 +201,27 @@ enum DroverLibrary {
           return PAUSED
         end
 
-        -- Puts a QUEUED job's id where workers take it from: at the back of the line, or with
-        -- `next` at the end taken first (a job handed back keeps its turn).
+        -- Puts an id where workers take it from: at the back of the line, or with `next` at
+        -- the end taken first (a job handed back keeps its turn).
         local function enqueue(id, next)
           redis.call(next and 'RPUSH' or 'LPUSH', paused() and PAUSED_KEY or QUEUED_KEY, id)
+        end
+
+        -- In the ready line, a wake-up for a job of PRIORITIZED_KEY: workers block on the list
+        -- only, so each prioritized job pushes one, and a claim that meets one takes the best
+        -- prioritized job instead (or drops it, if others took them all). Counted in stats, so
+        -- the queue's count of QUEUED jobs can leave them out.
+        local MARKER = '*'
+        local MARKERS = 'wakeMarkers'
+
+        -- Puts a QUEUED job in its line: by priority (j.priority, 0 when absent), FIFO within
+        -- one. `next` puts it first among its equals.
+        local function enqueue_job(j, next)
+          local priority = tonumber(j.priority) or 0
+          if priority <= 0 then return enqueue(j.id, next) end
+          redis.call('ZADD', PRIORITIZED_KEY, string.format('%d', (9 - priority) * 10000000000000 + (next and 0 or NOW)), j.id)
+          enqueue(MARKER)
+          bump(MARKERS)
         end
 
         local function publish_finished(id, state)

@@ -60,9 +60,13 @@ struct ReapFunction: QueueFunction {
         local out = {}
         \(layout.forEachJob)
           redis.call('LREM', ACTIVE_KEY, 0, id)
-          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts)
-          if j.state == 'QUEUED' then
-            enqueue(id, true)
+          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority)
+          if id == MARKER then
+            -- A wake-up the worker fetched and never claimed: another worker gets it.
+            enqueue(MARKER, true)
+            out[#out + 1] = 'SKIPPED'
+          elseif j.state == 'QUEUED' then
+            enqueue_job(j, true)
             out[#out + 1] = 'REQUEUED'
           elseif (j.state == 'RUNNING' or j.state == 'ASSIGNED') and j.worker == worker then
             out[#out + 1] = fail(j, at, tonumber(j.attempt), worker, reason, tonumber(delay), false)
@@ -110,16 +114,18 @@ struct ReconcileFunction: QueueFunction {
         \(layout.forEachJob) holding[id] = true end
         local out = {}
         for _, id in ipairs(redis.call('LRANGE', ACTIVE_KEY, 0, -1)) do
-          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts)
+          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority)
           local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
           if not (mine and holding[id]) then
             redis.call('LREM', ACTIVE_KEY, 0, id)
-            if mine then
+            if id == MARKER then
+              enqueue(MARKER, true)
+            elseif mine then
               fail(j, at, tonumber(j.attempt), worker, reason, 0, true)
               out[#out + 1] = id
               out[#out + 1] = 'HANDED_BACK'
             elseif j.state == 'QUEUED' then
-              enqueue(id, true)
+              enqueue_job(j, true)
               out[#out + 1] = id
               out[#out + 1] = 'REQUEUED'
             end

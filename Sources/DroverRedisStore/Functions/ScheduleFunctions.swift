@@ -32,11 +32,11 @@ struct PromoteFunction: QueueFunction {
           local due = redis.call('ZRANGEBYSCORE', set_key, '-inf', at, 'LIMIT', 0, limit)
           for _, id in ipairs(due) do
             redis.call('ZREM', set_key, id)
-            local j = load(id)
+            local j = load(id, FIELD.priority)
             if j.state == from then
               move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil)
               redis.call('HDEL', j.key, FIELD.runAt)
-              enqueue(id)
+              enqueue_job(j)
               promoted = promoted + 1
             end
           end
@@ -79,13 +79,13 @@ struct RetryDeadFunction: QueueFunction {
     static let body = """
         local at = now_ms()
         \(layout.bindLeading)
-        local j = load(id)
+        local j = load(id, FIELD.priority)
         if not j.state then return { 'MISSING' } end
         if not legal(j.state, 'QUEUED') or j.state ~= 'DEAD_LETTER' then return { 'ILLEGAL', j.state } end
         redis.call('ZREM', DEAD_KEY, id)
         move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil, { FIELD.attemptBase, j.attempt })
         redis.call('PERSIST', j.key)
-        enqueue(id)
+        enqueue_job(j)
         return { 'QUEUED' }
         """
 }

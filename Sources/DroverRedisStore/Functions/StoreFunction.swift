@@ -45,7 +45,7 @@ enum QueueFunctionKeys {
         ("DEAD_KEY", { q, _ in q.dead }), ("COMPLETED_KEY", { q, _ in q.completed }), ("STATS_KEY", { q, _ in q.stats }),
         ("CONFIG_KEY", { q, _ in q.config }), ("ACTIVE_KEY", { q, worker in q.active(worker: worker) }),
         ("HOLDERS_KEY", { q, _ in q.holders }), ("SCHEDULED_KEY", { q, _ in q.scheduled }),
-        ("CANCELLED_KEY", { q, _ in q.cancelled }),
+        ("CANCELLED_KEY", { q, _ in q.cancelled }), ("PRIORITIZED_KEY", { q, _ in q.prioritized }),
     ]
 
     /// `local QUEUED_KEY, …` and `FIRST_EXTRA_KEY`, for the prelude.

@@ -18,7 +18,7 @@ struct SubmitFunction: QueueFunction {
     static let name = "submit"
     static let layout = ArgumentLayout(
         leading: ["queue", "default_max", "default_backoff", "window"],
-        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start"])
+        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start", "priority"])
 
     var arguments: [any RedisArgument] {
         Self.layout.encode(
@@ -28,7 +28,7 @@ struct SubmitFunction: QueueFunction {
                 // '' for what the request leaves to the queue's defaults.
                 return [
                     job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
-                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start),
+                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start), r.priority.map(String.init) ?? "",
                 ]
             })
     }
@@ -63,10 +63,11 @@ struct SubmitFunction: QueueFunction {
         local at_text = int(at)
         \(layout.bindLeading)
         -- The queue's own defaults, where set, win over the store's.
-        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused')
+        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused', 'priority')
         default_max = config[1] or default_max
         default_backoff = config[2] or default_backoff
         PAUSED = config[3] ~= false
+        local default_priority = config[4] or '0'
         local out = {}
         \(layout.forEachJob)
           local existing = false
@@ -86,6 +87,12 @@ struct SubmitFunction: QueueFunction {
             j.state = 'SUBMITTED'
             local extra = { FIELD.id, id, FIELD.queue, queue, FIELD.type, job_type, FIELD.payload, payload, FIELD.attempt, '0',
               FIELD.attemptBase, '0', FIELD.maxAttempts, max, FIELD.backoff, backoff, AT.SUBMITTED, at_text }
+            if priority == '' then priority = default_priority end
+            if priority ~= '0' then
+              j.priority = priority
+              extra[#extra + 1] = FIELD.priority
+              extra[#extra + 1] = priority
+            end
             if timeout ~= '' then
               extra[#extra + 1] = FIELD.timeoutMs
               extra[#extra + 1] = timeout
@@ -108,7 +115,7 @@ struct SubmitFunction: QueueFunction {
               count(COUNTER.scheduled, j)
             else
               move(j, 'QUEUED', at, 0, nil, nil, extra)
-              enqueue(id)
+              enqueue_job(j)
             end
             count(COUNTER.submitted, j)
             out[#out + 1] = id
