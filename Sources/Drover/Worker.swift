@@ -23,8 +23,13 @@ public final class Worker: Service, Sendable {
     public struct Configuration: Sendable {
         /// Unique per process; appears in Redis keys, logs and job histories.
         public var id: String
-        /// Queues to take jobs from, earlier ones first.
+        /// Queues to take jobs from, earlier ones first (unless ``weights`` says otherwise).
         public var queues: [String]
+        /// Empty: strict order, a queue's jobs wait until every earlier queue is empty. Else
+        /// each fetch looks in an order drawn afresh, a queue first with a chance in proportion
+        /// to its weight (a queue not named here weighs 1), so a busy queue cannot starve
+        /// the others: `["critical": 6, "default": 3, "low": 1]`.
+        public var weights: [String: Int]
         /// How many jobs run at once.
         public var concurrency: Int
         public var heartbeatInterval: Duration
@@ -43,10 +48,12 @@ public final class Worker: Service, Sendable {
             id: String = Worker.defaultID(), queues: [String] = ["default"], concurrency: Int = 10,
             heartbeatInterval: Duration = .seconds(2), jobTimeout: Duration = .seconds(1800),
             shutdownGracePeriod: Duration = .seconds(25), fetchTimeout: Duration = .seconds(5),
-            maintenance: Maintenance.Configuration? = Maintenance.Configuration(), version: String = DroverVersion.current
+            maintenance: Maintenance.Configuration? = Maintenance.Configuration(), version: String = DroverVersion.current,
+            weights: [String: Int] = [:]
         ) {
             self.id = id
             self.queues = queues
+            self.weights = weights
             self.concurrency = concurrency
             self.heartbeatInterval = heartbeatInterval
             self.jobTimeout = jobTimeout
@@ -54,6 +61,22 @@ public final class Worker: Service, Sendable {
             self.fetchTimeout = fetchTimeout
             self.maintenance = maintenance
             self.version = version
+        }
+
+        /// The queues in the order one fetch looks in them.
+        public func fetchOrder() -> [String] {
+            guard !weights.isEmpty, queues.count > 1 else { return queues }
+            var left = queues.map { ($0, max(1, weights[$0] ?? 1)) }
+            var order: [String] = []
+            while !left.isEmpty {
+                var draw = Int.random(in: 0..<left.reduce(0) { $0 + $1.1 })
+                let index = left.firstIndex { entry in
+                    draw -= entry.1
+                    return draw < 0
+                }!
+                order.append(left.remove(at: index).0)
+            }
+            return order
         }
     }
 
@@ -95,11 +118,12 @@ public final class Worker: Service, Sendable {
         let slots = Slots(capacity: max(1, configuration.concurrency))
         self.slots = slots
         let id = configuration.id
-        let queue = configuration.queues.first ?? "default"
         // A busy worker refills the slots its finished jobs freed in the same round trip as
-        // their reports, from its first queue; the fetch loop claims from the others.
-        self.completions = CompletionBatcher { [store] reports in
+        // their reports, from the queue first in this fetch's order; the fetch loop claims
+        // from the others.
+        self.completions = CompletionBatcher { [store, configuration] reports in
             let reserved = slots.reserveFree()
+            let queue = configuration.fetchOrder().first ?? "default"
             do {
                 let (outcomes, claimed) = try await store.complete(reports, worker: id, thenClaim: reserved, from: queue, start: true)
                 slots.give(reserved - claimed.count)
@@ -231,7 +255,7 @@ public final class Worker: Service, Sendable {
             if reserved == 0 { continue }
             do {
                 let claimed = try await store.waitAndClaim(
-                    queues: configuration.queues, worker: configuration.id, max: reserved, start: true,
+                    queues: configuration.fetchOrder(), worker: configuration.id, max: reserved, start: true,
                     timeout: configuration.fetchTimeout)
                 slots.give(reserved - claimed.count)
                 if failures > 0 { logger.info("fetching again") }

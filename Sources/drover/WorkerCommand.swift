@@ -29,6 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
             Examples:
               drover worker
               drover worker --queue emails --queue default --concurrency 50
+              drover worker --queue critical:6 --queue default:3 --queue low:1   (weighted)
               drover worker --redis redis://:secret@redis.internal:6379/2 --heartbeat-interval 1
               drover worker --master http://master.internal:8080       (no Redis access needed)
               drover worker --master tcp://master.internal:7070
@@ -38,8 +39,31 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .long, help: "A queue to take jobs from; repeat for several (earlier first).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A queue to take jobs from; repeat for several: strictly earlier first, or with weights (NAME:WEIGHT) each first in proportion to its weight.",
+            valueName: "name[:weight]"))
     var queue: [String] = []
+
+    /// `--queue` names and weights (empty when none has one).
+    func queues() throws -> (names: [String], weights: [String: Int]) {
+        var names: [String] = []
+        var weights: [String: Int] = [:]
+        for entry in queue {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            do { try Names.validateQueue(parts.first ?? "") } catch { throw ValidationError("\(error)") }
+            if parts.count == 2 {
+                guard let weight = Int(parts[1]), (1...1000).contains(weight) else {
+                    throw ValidationError("the weight in --queue \(entry) must be a whole number from 1 to 1000")
+                }
+                weights[parts[0]] = weight
+            }
+            guard !names.contains(parts[0]) else { throw ValidationError("--queue \(parts[0]) is given twice") }
+            names.append(parts[0])
+        }
+        return (names.isEmpty ? ["default"] : names, weights)
+    }
 
     @Option(name: .long, help: "How many jobs run at once.")
     var concurrency: Int = 10
@@ -70,9 +94,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else {
             throw ValidationError("--heartbeat-timeout must be longer than --heartbeat-interval")
         }
-        for q in queue {
-            do { try Names.validateQueue(q) } catch { throw ValidationError("\(error)") }
-        }
+        _ = try queues()
     }
 
     func run() async throws {
@@ -82,10 +104,12 @@ struct WorkerCommand: AsyncParsableCommand {
         do { store = try connection.store(clientName: "drover.worker", logger: logger) } catch { fail("\(error)") }
         // A worker going through a master leaves maintenance to the master.
         let remote = connection.master != nil
+        let (names, weights) = try queues()
         var configuration = Worker.Configuration(
-            queues: queue.isEmpty ? ["default"] : queue, concurrency: concurrency, heartbeatInterval: Duration(seconds: heartbeatInterval),
+            queues: names, concurrency: concurrency, heartbeatInterval: Duration(seconds: heartbeatInterval),
             jobTimeout: Duration(seconds: jobTimeout), shutdownGracePeriod: Duration(seconds: shutdownGrace),
-            maintenance: noMaintenance || remote ? nil : Maintenance.Configuration(heartbeatTimeout: Duration(seconds: heartbeatTimeout)))
+            maintenance: noMaintenance || remote ? nil : Maintenance.Configuration(heartbeatTimeout: Duration(seconds: heartbeatTimeout)),
+            weights: weights)
         if let id { configuration.id = id }
         var handlers = BuiltinHandlers.all
         if isolate {
