@@ -58,7 +58,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .fail: Route(method: .post, path: "/v1/workers/{worker}/fail", hasBody: true)
         case .reconcile: Route(method: .post, path: "/v1/workers/{worker}/reconcile", hasBody: true)
         case .deregister: Route(method: .delete, path: "/v1/workers/{worker}", hasBody: false)
-        case .cancelRequests: Route(method: .get, path: "/v1/workers/{worker}/cancel-requests", hasBody: false)
+        case .cancelRequests: Route(method: .post, path: "/v1/workers/{worker}/cancel-requests", hasBody: false)
         }
     }
 

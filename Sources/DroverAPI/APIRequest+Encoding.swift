@@ -78,6 +78,12 @@ extension APIRequest {
         if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }
         if let v = r.idempotencyKey { fields["idempotencyKey"] = q(v) }
         if let v = r.priority { fields["priority"] = String(v) }
+        if let v = r.unique {
+            var members: [String: String] = [:]
+            if let key = v.key { members["key"] = q(key) }
+            if let ttl = v.ttl { members["ttlMs"] = String(ttl.milliseconds) }
+            fields["unique"] = members.isEmpty ? "true" : object(members)
+        }
         switch r.start {
         case .after(let delay): fields["delayMs"] = String(delay.milliseconds)
         case .at(let ms): fields["runAt"] = String(ms)

@@ -4,7 +4,7 @@ import DroverCore
 /// ``json``and a remote store decodes it with ``init(_:json:)``, so the two sides of
 /// every reply are written once, beside each other, as ``APIRequest``'s are.
 public enum APIResult: Sendable, Equatable {
-    /// `submit` of a new job (201).
+    /// `submit` of a new job (201), or of a duplicate unique job (200, the existing job's id).
     case created(SubmittedJob)
     /// A job with its history: `get`, `retryDeadLetter`, and `submit` when an idempotency key
     /// matched a job that exists (200).
@@ -32,7 +32,8 @@ public enum APIResult: Sendable, Equatable {
 
     public var status: Int {
         switch self {
-        case .created, .submitted: 201
+        case .created(let job): job.created ? 201 : 200
+        case .submitted: 201
         default: 200
         }
     }
@@ -41,7 +42,8 @@ public enum APIResult: Sendable, Equatable {
     public var json: String {
         switch self {
         case .created(let job):
-            return #"{"id":"\#(job.id)","queue":\#(JSONScanner.quote(job.queue)),"state":"\#(job.state.rawValue)","created":true}"#
+            return
+                #"{"id":"\#(job.id)","queue":\#(JSONScanner.quote(job.queue)),"state":"\#(job.state.rawValue)","created":\#(job.created),"duplicate":\#(job.duplicate)}"#
         case .job(let job): return WireFormat.encode(job)
         case .submitted(let jobs): return #"{"jobs":\#(WireFormat.encode(jobs))}"#
         case .queues(let counts): return #"{"queues":\#(WireFormat.encode(counts))}"#
@@ -74,8 +76,9 @@ public enum APIResult: Sendable, Equatable {
                     let id = try WireFormat.decode(JobID.self, from: f["id"] ?? "null")
                     self = .created(
                         SubmittedJob(
-                            id: id, queue: try WireFormat.decode(String.self, from: f["queue"] ?? "null"), created: true,
-                            state: try WireFormat.decode(JobState.self, from: f["state"] ?? #""QUEUED""#)))
+                            id: id, queue: try WireFormat.decode(String.self, from: f["queue"] ?? "null"), created: f["created"] != "false",
+                            state: try WireFormat.decode(JobState.self, from: f["state"] ?? #""QUEUED""#),
+                            duplicate: f["duplicate"] == "true"))
                 } else {
                     self = .job(try WireFormat.decodeJob(json))
                 }

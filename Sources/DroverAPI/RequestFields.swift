@@ -86,7 +86,25 @@ package struct RequestFields: Sendable {
             maxAttempts: try int("maxAttempts"),
             backoff: try decode("backoff", as: BackoffPolicy.self, expected: #"an object like {"strategy":"exponential","baseMs":1000}"#),
             timeoutMs: try bounded("timeoutMs", 1...Self.maxSafeInteger), idempotencyKey: try string("idempotencyKey"),
-            start: try jobStart(), priority: try bounded("priority", JobRequest.priorities))
+            start: try jobStart(), priority: try bounded("priority", JobRequest.priorities), unique: try uniqueLock())
+    }
+
+    /// `unique`: `true` (the type and payload, until the job finishes), `false`, or
+    /// `{"key":"…","ttlMs":…}` with either member left out.
+    package func uniqueLock() throws(APIError) -> UniqueLock? {
+        guard let text = raw["unique"] else { return nil }
+        if text == "true" { return UniqueLock() }
+        if text == "false" { return nil }
+        let expected = #"true, false or an object like {"key":"report-7","ttlMs":60000}"#
+        guard let members = try? JSONScanner.objectFields(text) else { throw .invalid("'unique' must be \(expected)") }
+        let f = RequestFields(raw: members)
+        for name in members.keys where name != "key" && name != "ttlMs" {
+            throw .invalid("'unique' has an unknown member '\(name.prefix(40))'; it takes key and ttlMs")
+        }
+        let ttl = try f.bounded("ttlMs", 1...Int(UniqueLock.maxTTL.milliseconds))
+        let lock = UniqueLock(key: try f.string("key"), ttl: ttl.map { .milliseconds($0) })
+        do { try lock.validate() } catch { throw .invalid(error.description) }
+        return lock
     }
 
     /// `delayMs` (a number of milliseconds) or `runAt` (RFC 3339 text, or milliseconds since

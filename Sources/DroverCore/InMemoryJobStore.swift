@@ -11,6 +11,8 @@ public actor InMemoryJobStore: JobStore {
     var queueState: [String: QueueState] = [:]
     var workerInfo: [String: WorkerInfo] = [:]
     var idempotency: [String: (id: JobID, expires: Int64)] = [:]
+    /// `queue NUL key` → the unfinished unique job holding it, and when the lock ends (ms).
+    var uniqueLocks: [String: (id: JobID, expires: Int64?)] = [:]
     var queueWakeups: [String: [ObjectIdentifier: Wakeup]] = [:]
     var fetchWakeups: [String: Wakeup] = [:]
     let waiters = FinishedJobWaiters()
@@ -71,7 +73,13 @@ public actor InMemoryJobStore: JobStore {
         for wakeup in queueWakeups[queue]?.values ?? [:].values { wakeup.fire() }
     }
 
-    func finished(_ id: JobID) { waiters.notify(id) }
+    /// A job has ended: its unique key is free again, and waiters are told.
+    func finished(_ id: JobID) {
+        if let job = jobs[id], let key = job.uniqueKey, uniqueLocks[job.queue + "\u{0}" + key]?.id == id {
+            uniqueLocks[job.queue + "\u{0}" + key] = nil
+        }
+        waiters.notify(id)
+    }
 
     func count(_ counter: JobCounter, queue: String, type: String?) {
         queueState[queue, default: QueueState()].stats[counter.rawValue, default: 0] += 1
@@ -101,16 +109,27 @@ public actor InMemoryJobStore: JobStore {
                 results.append(SubmittedJob(id: existing.id, queue: request.queue, created: false))
                 continue
             }
+            let uniqueKey = request.unique.map { $0.key ?? "\(request.type):\(request.payload)" }
+            if let key = uniqueKey.map({ request.queue + "\u{0}" + $0 }), let lock = uniqueLocks[key], (lock.expires ?? .max) > at,
+                jobs[lock.id] != nil
+            {
+                results.append(
+                    SubmittedJob(id: lock.id, queue: request.queue, created: false, state: jobs[lock.id]!.state, duplicate: true))
+                continue
+            }
             let queueDefaults = queueState[request.queue]?.defaults ?? defaults
             let id = JobID()
             jobs[id] = Job(
                 id: id, queue: request.queue, type: request.type, payload: request.payload, state: .submitted,
                 maxAttempts: request.maxAttempts ?? queueDefaults.maxAttempts, backoff: request.backoff ?? queueDefaults.backoff,
                 timeoutMs: request.timeoutMs, idempotencyKey: request.idempotencyKey,
-                priority: request.priority ?? queueDefaults.priority,
+                priority: request.priority ?? queueDefaults.priority, uniqueKey: uniqueKey,
                 timestamps: [JobState.submitted.timestampField: at],
                 history: [JobTransition(state: .submitted, at: at, attempt: 0)])
             if let key = idempotencyKey { idempotency[key] = (id, at + retention.idempotencyWindow.milliseconds) }
+            if let key = uniqueKey {
+                uniqueLocks[request.queue + "\u{0}" + key] = (id, request.unique?.ttl.map { at + $0.milliseconds })
+            }
             if let due = request.start?.dueMs(now: at), due > at {
                 move(id, to: .scheduled, at: at)
                 jobs[id]!.runAt = due

@@ -23,6 +23,8 @@ public struct Job: Sendable, Hashable, Codable {
     public var idempotencyKey: String?
     /// Higher starts first within the queue (0 to 9).
     public var priority: Int
+    /// The key that keeps this job unique while it is unfinished (see ``UniqueLock``).
+    public var uniqueKey: String?
     /// The worker that holds (or last held) the job.
     public var worker: String?
     /// The last failure's reason.
@@ -42,7 +44,8 @@ public struct Job: Sendable, Hashable, Codable {
     public init(
         id: JobID, queue: String, type: String, payload: String, state: JobState, attempt: Int = 0,
         maxAttempts: Int, attemptBase: Int = 0, backoff: BackoffPolicy, timeoutMs: Int? = nil,
-        idempotencyKey: String? = nil, priority: Int = 0, worker: String? = nil, error: String? = nil, result: String? = nil,
+        idempotencyKey: String? = nil, priority: Int = 0, uniqueKey: String? = nil, worker: String? = nil, error: String? = nil,
+        result: String? = nil,
         runAt: Int64? = nil, cancelRequestedAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = []
     ) {
         self.id = id
@@ -57,6 +60,7 @@ public struct Job: Sendable, Hashable, Codable {
         self.timeoutMs = timeoutMs
         self.idempotencyKey = idempotencyKey
         self.priority = priority
+        self.uniqueKey = uniqueKey
         self.worker = worker
         self.error = error
         self.result = result

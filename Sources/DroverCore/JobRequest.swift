@@ -19,6 +19,8 @@ public struct JobRequest: Sendable, Hashable {
     /// Within its queue a job of higher priority starts first (``JobRequest/priorities``);
     /// `nil` takes the queue's default, then 0.
     public var priority: Int?
+    /// Refuse this job while another with the same key is unfinished (see ``UniqueLock``).
+    public var unique: UniqueLock?
 
     /// The priorities a job may have: 0 (the default) to 9 (first).
     public static let priorities = 0...9
@@ -26,7 +28,7 @@ public struct JobRequest: Sendable, Hashable {
     public init(
         queue: String = "default", type: String, payload: String = "{}", maxAttempts: Int? = nil,
         backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil,
-        priority: Int? = nil
+        priority: Int? = nil, unique: UniqueLock? = nil
     ) {
         self.queue = queue
         self.type = type
@@ -37,18 +39,20 @@ public struct JobRequest: Sendable, Hashable {
         self.idempotencyKey = idempotencyKey
         self.start = start
         self.priority = priority
+        self.unique = unique
     }
 
     /// A request whose payload is `payload` encoded as JSON.
     public init<Payload: Encodable>(
         queue: String = "default", type: String, payload: Payload, maxAttempts: Int? = nil,
         backoff: BackoffPolicy? = nil, timeoutMs: Int? = nil, idempotencyKey: String? = nil, start: JobStart? = nil,
-        priority: Int? = nil
+        priority: Int? = nil, unique: UniqueLock? = nil
     ) throws {
         let data = try JSONEncoder().encode(payload)
         self.init(
             queue: queue, type: type, payload: String(decoding: data, as: UTF8.self), maxAttempts: maxAttempts,
-            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey, start: start, priority: priority)
+            backoff: backoff, timeoutMs: timeoutMs, idempotencyKey: idempotencyKey, start: start, priority: priority,
+            unique: unique)
     }
 
     /// Checks everything a store needs to accept the request, without touching the store.
@@ -68,6 +72,7 @@ public struct JobRequest: Sendable, Hashable {
         try backoff?.validate()
         try start?.validate()
         if let priority { try Self.validate(priority: priority) }
+        try unique?.validate()
     }
 
     public static func validate(priority: Int) throws(JobError) {
@@ -165,15 +170,28 @@ public struct QueueDefaults: Sendable, Hashable, Codable {
 public struct SubmittedJob: Sendable, Hashable, Codable {
     public var id: JobID
     public var queue: String
-    /// False when an idempotency key matched an existing job, whose id this is.
+    /// False when an idempotency key or a unique key matched an existing job, whose id this is.
     public var created: Bool
+    /// True when the job was refused as a duplicate of an unfinished unique job, whose id this is.
+    public var duplicate: Bool
     /// Where a new job went: QUEUED, or SCHEDULED when it is delayed.
     public var state: JobState
 
-    public init(id: JobID, queue: String, created: Bool, state: JobState = .queued) {
+    public init(id: JobID, queue: String, created: Bool, state: JobState = .queued, duplicate: Bool = false) {
         self.id = id
         self.queue = queue
         self.created = created
         self.state = state
+        self.duplicate = duplicate
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, queue, created, state, duplicate }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try c.decode(JobID.self, forKey: .id), queue: try c.decode(String.self, forKey: .queue),
+            created: try c.decode(Bool.self, forKey: .created), state: try c.decodeIfPresent(JobState.self, forKey: .state) ?? .queued,
+            duplicate: try c.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false)
     }
 }

@@ -26,12 +26,21 @@ public enum Names {
 
     /// Any characters but spaces and control characters; 1 to 256 of them.
     public static func validateIdempotencyKey(_ key: String) throws(JobError) {
-        guard !key.isEmpty else { throw .invalidName(field: "idempotency key", value: key, reason: "must not be empty") }
+        try validateKey(key, field: "idempotency key")
+    }
+
+    /// A unique job's key: the same rules as an idempotency key's.
+    public static func validateUniqueKey(_ key: String) throws(JobError) {
+        try validateKey(key, field: "unique key")
+    }
+
+    private static func validateKey(_ key: String, field: String) throws(JobError) {
+        guard !key.isEmpty else { throw .invalidName(field: field, value: key, reason: "must not be empty") }
         guard key.unicodeScalars.count <= maxIdempotencyKeyLength else {
-            throw .invalidName(field: "idempotency key", value: key, reason: "longer than \(maxIdempotencyKeyLength) characters")
+            throw .invalidName(field: field, value: key, reason: "longer than \(maxIdempotencyKeyLength) characters")
         }
         guard key.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
-            throw .invalidName(field: "idempotency key", value: key, reason: "spaces and control characters are not allowed")
+            throw .invalidName(field: field, value: key, reason: "spaces and control characters are not allowed")
         }
     }
 

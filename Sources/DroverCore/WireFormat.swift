@@ -39,6 +39,7 @@ public enum WireFormat {
         var timeoutMs: Int?
         var idempotencyKey: String?
         var priority: Int?
+        var uniqueKey: String?
         var worker: String?
         var error: String?
         var runAt: Int64?
@@ -52,7 +53,8 @@ public enum WireFormat {
         let view = JobView(
             id: job.id, queue: job.queue, type: job.type, state: job.state, attempt: job.attempt, maxAttempts: job.maxAttempts,
             attemptBase: job.attemptBase, attemptsLeft: job.attemptsLeft, backoff: job.backoff, timeoutMs: job.timeoutMs,
-            idempotencyKey: job.idempotencyKey, priority: job.priority, worker: job.worker, error: job.error, runAt: job.runAt,
+            idempotencyKey: job.idempotencyKey, priority: job.priority, uniqueKey: job.uniqueKey,
+            worker: job.worker, error: job.error, runAt: job.runAt,
             cancelRequestedAt: job.cancelRequestedAt, timestamps: job.timestamps, history: job.history)
         return encode(view, raw: [("payload", job.payload), ("result", job.result)])
     }
@@ -64,7 +66,8 @@ public enum WireFormat {
         return Job(
             id: view.id, queue: view.queue, type: view.type, payload: fields["payload"] ?? "null", state: view.state,
             attempt: view.attempt, maxAttempts: view.maxAttempts, attemptBase: view.attemptBase, backoff: view.backoff,
-            timeoutMs: view.timeoutMs, idempotencyKey: view.idempotencyKey, priority: view.priority ?? 0, worker: view.worker,
+            timeoutMs: view.timeoutMs, idempotencyKey: view.idempotencyKey, priority: view.priority ?? 0,
+            uniqueKey: view.uniqueKey, worker: view.worker,
             error: view.error,
             result: fields["result"], runAt: view.runAt, cancelRequestedAt: view.cancelRequestedAt, timestamps: view.timestamps,
             history: view.history)

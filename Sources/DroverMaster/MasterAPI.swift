@@ -45,7 +45,7 @@ public struct MasterAPI: Sendable {
             logger.debug(
                 "job SUBMITTED → \(submitted.state.rawValue)",
                 metadata: ["job": "\(submitted.id)", "queue": "\(job.queue)", "type": "\(job.type)", "created": "\(submitted.created)"])
-            if !submitted.created, let existing = try await store.job(submitted.id, queue: submitted.queue) {
+            if !submitted.created, !submitted.duplicate, let existing = try await store.job(submitted.id, queue: submitted.queue) {
                 // An idempotent repeat: the job that the key already names.
                 return .job(existing)
             }

@@ -10,6 +10,8 @@ enum JobField: String, CaseIterable {
     case worker, error, result
     /// 1 to 9 for a job above the default priority (absent: 0).
     case priority
+    /// The unique key the job holds while unfinished.
+    case uniqueKey
     /// When a SCHEDULED or RETRY_QUEUED job is due (ms).
     case runAt
     /// When a cancel of the running job was asked for (ms).
@@ -59,7 +61,8 @@ enum JobHash {
             id: id, queue: text(.queue) ?? "", type: text(.type) ?? "", payload: text(.payload) ?? "null", state: state,
             attempt: int(.attempt) ?? 0, maxAttempts: int(.maxAttempts) ?? 1, attemptBase: int(.attemptBase) ?? 0,
             backoff: text(.backoff).flatMap(decodeBackoff) ?? .standard, timeoutMs: int(.timeoutMs),
-            idempotencyKey: text(.idempotencyKey), priority: int(.priority) ?? 0, worker: text(.worker), error: text(.error),
+            idempotencyKey: text(.idempotencyKey), priority: int(.priority) ?? 0,
+            uniqueKey: text(.uniqueKey), worker: text(.worker), error: text(.error),
             result: text(.result),
             runAt: text(.runAt).flatMap { Int64($0) }, cancelRequestedAt: text(.cancelRequestedAt).flatMap { Int64($0) },
             timestamps: timestamps, history: history)

@@ -19,6 +19,7 @@ import DroverCore
 /// | `drover:{q}:cancelled` | sorted set | CANCELLED ids by time of cancel, until retention ends |
 /// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array |
 /// | `drover:{q}:idempotency:<key>` | string | the id of the job submitted with that key |
+/// | `drover:{q}:unique:<key>` | string | the id of the unfinished unique job holding that key (expires with its TTL) |
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
 /// | `drover:{q}:config` | hash | the queue's default `maxAttempts`, `backoff` and `priority`; `paused` (ms) while it is paused |
 /// | `drover:queues` | set | every queue ever submitted to |
@@ -66,4 +67,5 @@ public struct QueueKeys: Sendable, Hashable {
     public var jobPrefix: String { base + "job:" }
     public func job(_ id: JobID) -> String { jobPrefix + id.rawValue }
     public var idempotencyPrefix: String { base + "idempotency:" }
+    public var uniquePrefix: String { base + "unique:" }
 }

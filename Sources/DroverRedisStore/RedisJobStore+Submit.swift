@@ -22,7 +22,8 @@ extension RedisJobStore {
         var results = [SubmittedJob?](repeating: nil, count: requests.count)
         for (call, (positions, answers)) in zip(calls, zip(positions, try await run(calls))) {
             for (i, answer) in zip(positions, answers) {
-                results[i] = SubmittedJob(id: answer.id, queue: call.queue, created: answer.created, state: answer.state)
+                results[i] = SubmittedJob(
+                    id: answer.id, queue: call.queue, created: answer.created, state: answer.state, duplicate: answer.duplicate)
             }
         }
         return results.map { $0! }

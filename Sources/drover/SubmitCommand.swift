@@ -21,6 +21,8 @@ struct SubmitCommand: AsyncParsableCommand {
               drover submit send-reminder '{"user":7}' --delay 15m
               drover submit report '{}' --at 2026-12-24T08:00:00Z
               drover submit reindex '{"user":7}' --priority 9
+              drover submit report '{"user":7}' --unique            (refused while one is unfinished)
+              drover submit sync '{}' --unique-key sync-all --unique-for 10m
             """
     )
 
@@ -46,6 +48,27 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "A repeated submit with this key returns the first job.")
     var idempotencyKey: String?
+
+    @Flag(name: .long, help: "Refuse the job while one with the same type and payload is unfinished.")
+    var unique = false
+
+    @Option(name: .long, help: "Refuse the job while one with this unique key is unfinished.")
+    var uniqueKey: String?
+
+    @Option(name: .long, help: "Hold the unique key at most this long: 30s, 10m (default: until the job finishes).")
+    var uniqueFor: String?
+
+    func uniqueLock() throws -> UniqueLock? {
+        guard unique || uniqueKey != nil || uniqueFor != nil else { return nil }
+        var ttl: Duration?
+        if let text = uniqueFor {
+            guard let duration = try? parseDuration(text) else {
+                throw ValidationError("--unique-for must look like 30s or 10m, got '\(text)'")
+            }
+            ttl = duration
+        }
+        return UniqueLock(key: uniqueKey, ttl: ttl)
+    }
 
     @Option(name: .long, help: "0 to 9: within its queue a higher priority starts first (default: the queue's, else 0).")
     var priority: Int?
@@ -98,7 +121,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let request = JobRequest(
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(Self.parseBackoff),
                 timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, idempotencyKey: idempotencyKey, start: try start(),
-                priority: priority)
+                priority: priority, unique: try uniqueLock())
             if count > 1 {
                 var left = count
                 while left > 0 {
@@ -111,7 +134,11 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             let submitted = try await client.submit(request)
             print(submitted.id)
-            if !submitted.created { warn("idempotency key matched an existing job") }
+            if submitted.duplicate {
+                warn("a unique job with this key is still \(submitted.state.rawValue); that is its id")
+            } else if !submitted.created {
+                warn("idempotency key matched an existing job")
+            }
             guard let wait else { return }
             let job = try await client.wait(for: submitted.id, queue: queue, timeout: Duration(seconds: wait))
             switch job.state {

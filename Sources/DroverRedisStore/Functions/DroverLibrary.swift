@@ -49,7 +49,7 @@ enum DroverLibrary {
         -- The call in progress: its keys and arguments, bound to names by `begin` (functions run
         -- one at a time, so these are the current call's until it returns).
         local KEYS, ARGV
-        \(QueueFunctionKeys.declarations)        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL
+        \(QueueFunctionKeys.declarations)        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL, UNIQUE_PREFIX
         \(generatedTables)
         -- The call's clock reading, and as text: most numbers a call writes are this one.
         local NOW, NOW_TEXT
@@ -98,6 +98,7 @@ enum DroverLibrary {
         -- history it appends to, written back with the state in one HSET per transition.
         local JOB_FIELDS = {
           FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history, FIELD.historyLength, FIELD.cancelRequestedAt,
+          FIELD.uniqueKey,
         }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
@@ -224,8 +225,13 @@ enum DroverLibrary {
           bump(MARKERS)
         end
 
-        local function publish_finished(id, state)
-          redis.call('PUBLISH', FINISHED_CHANNEL, id .. ' ' .. state)
+        -- A job has ended (COMPLETED, DEAD_LETTER, CANCELLED): its unique key, if it holds one,
+        -- is free again, and waiters are told.
+        local function finished(j, state)
+          if j.uniqueKey and redis.call('GET', UNIQUE_PREFIX .. j.uniqueKey) == j.id then
+            redis.call('DEL', UNIQUE_PREFIX .. j.uniqueKey)
+          end
+          redis.call('PUBLISH', FINISHED_CHANNEL, j.id .. ' ' .. state)
         end
 
         -- Adds `id` to a sorted set of due times (SCHEDULED_KEY or RETRY_KEY). When it is the
@@ -243,7 +249,7 @@ enum DroverLibrary {
           if j.runAt then redis.call('HDEL', j.key, FIELD.runAt) end
           redis.call('ZADD', CANCELLED_KEY, int(at), j.id)
           count(COUNTER.cancelled, j)
-          publish_finished(j.id, 'CANCELLED')
+          finished(j, 'CANCELLED')
           return 'CANCELLED'
         end
 
@@ -266,7 +272,7 @@ enum DroverLibrary {
           advance(j, { 'FAILED', 'DEAD_LETTER' }, at, attempt, worker, err, { FIELD.error, err })
           redis.call('ZADD', DEAD_KEY, int(at), j.id)
           count(COUNTER.deadLettered, j)
-          publish_finished(j.id, 'DEAD_LETTER')
+          finished(j, 'DEAD_LETTER')
           return 'DEAD_LETTER'
         end
 
@@ -284,7 +290,7 @@ enum DroverLibrary {
           KEYS, ARGV = keys, args
         \(QueueFunctionKeys.bindings)
           JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = args[1], args[2], args[3]
-          HISTORY_LIMIT, DUE_CHANNEL = tonumber(args[4]), args[5]
+          HISTORY_LIMIT, DUE_CHANNEL, UNIQUE_PREFIX = tonumber(args[4]), args[5], args[6]
           STATS, PAUSED = {}, nil
         end
 

@@ -92,7 +92,7 @@ struct CompleteFunction: ReportFunction {
             redis.call('PEXPIRE', j.key, retention)
             count(COUNTER.completed, j)
             record_runtime(j, at - tonumber(j[AT.RUNNING] or at))
-            publish_finished(id, 'COMPLETED')
+            finished(j, 'COMPLETED')
             out[#out + 1] = 'COMPLETED'
           else
             out[#out + 1] = refused

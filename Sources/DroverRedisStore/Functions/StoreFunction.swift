@@ -26,8 +26,9 @@ struct FunctionContext: Sendable {
 
 /// A function that works on one queue. Its keys are the queue's (bound by the prelude to the
 /// names of ``QueueFunctionKeys/common``), then ``extraKeys`` (from `KEYS[FIRST_EXTRA_KEY]`);
-/// the first five arguments are the job key prefix, the idempotency key prefix, the finished
-/// channel, the history limit and the due-time channel; its own arguments follow, from `ARGV[6]`.
+/// the first six arguments are the job key prefix, the idempotency key prefix, the finished
+/// channel, the history limit, the due-time channel and the unique key prefix; its own
+/// arguments follow, from `ARGV[7]`.
 protocol QueueFunction: StoreFunction {
     var queue: String { get }
     /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
@@ -68,6 +69,7 @@ extension QueueFunction {
         let keys: [any RedisArgument] = QueueFunctionKeys.common.map { $0.key(q, worker ?? "-") } + extraKeys
         let common: [any RedisArgument] = [
             q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit, context.keys.dueChannel,
+            q.uniquePrefix,
         ]
         return RedisFunction.Call(DroverLibrary.function(Self.self), keys: keys, arguments: common + arguments)
     }
@@ -82,13 +84,13 @@ struct ArgumentLayout: Sendable {
     let leading: [String]
     let perJob: [String]
 
-    init(first: Int = 6, leading: [String], perJob: [String] = []) {
+    init(first: Int = 7, leading: [String], perJob: [String] = []) {
         self.first = first
         self.leading = leading
         self.perJob = perJob
     }
 
-    /// `local worker, retention = ARGV[6], ARGV[7]`
+    /// `local worker, retention = ARGV[7], ARGV[8]`
     var bindLeading: String {
         guard !leading.isEmpty else { return "" }
         let values = leading.indices.map { "ARGV[\(first + $0)]" }

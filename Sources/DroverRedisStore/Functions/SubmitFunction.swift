@@ -18,7 +18,7 @@ struct SubmitFunction: QueueFunction {
     static let name = "submit"
     static let layout = ArgumentLayout(
         leading: ["queue", "default_max", "default_backoff", "window"],
-        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start", "priority"])
+        perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start", "priority", "unique", "unique_ttl"])
 
     var arguments: [any RedisArgument] {
         Self.layout.encode(
@@ -29,6 +29,7 @@ struct SubmitFunction: QueueFunction {
                 return [
                     job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
                     r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start), r.priority.map(String.init) ?? "",
+                    r.unique.map { $0.key ?? "*" } ?? "", r.unique?.ttl.map { String($0.milliseconds) } ?? "",
                 ]
             })
     }
@@ -42,18 +43,23 @@ struct SubmitFunction: QueueFunction {
         }
     }
 
-    /// Per job, in order: its id (an existing job's for a repeated idempotency key), whether
-    /// it was created, and (for a new job) whether it was delayed.
-    func decode(_ reply: RESPValue) throws(RedisError) -> [(id: JobID, created: Bool, state: JobState)] {
+    /// Per job, in order: its id (an existing job's for a repeated idempotency key or a
+    /// duplicate unique job), whether it was created, and (for a new job) whether it was delayed.
+    func decode(_ reply: RESPValue) throws(RedisError) -> [(id: JobID, created: Bool, state: JobState, duplicate: Bool)] {
         let values = try reply.elements()
         guard values.count == jobs.count * 2 else {
             throw .unexpectedReply("submit returned \(values.count) values for \(jobs.count) jobs")
         }
-        var out: [(id: JobID, created: Bool, state: JobState)] = []
+        var out: [(id: JobID, created: Bool, state: JobState, duplicate: Bool)] = []
         for i in jobs.indices {
             guard let id = values[i * 2].string.flatMap(JobID.init) else { throw .unexpectedReply("submit returned a bad id") }
-            let answer = values[i * 2 + 1].int ?? 0
-            out.append((id, answer != 0, answer == 2 ? .scheduled : .queued))
+            // 0: an idempotent repeat, 1: queued, 2: scheduled; a state: a duplicate unique job's.
+            if let held = values[i * 2 + 1].string.flatMap(JobState.init(rawValue:)) {
+                out.append((id, false, held, true))
+            } else {
+                let answer = values[i * 2 + 1].int ?? 0
+                out.append((id, answer != 0, answer == 2 ? .scheduled : .queued, false))
+            }
         }
         return out
     }
@@ -75,9 +81,20 @@ struct SubmitFunction: QueueFunction {
             existing = redis.call('GET', IDEMPOTENCY_PREFIX .. key)
             if existing and redis.call('EXISTS', JOB_PREFIX .. existing) == 0 then existing = false end
           end
+          local holder, holder_state = false, false
+          if not existing and unique ~= '' then
+            -- The default key: the type and the payload's exact text, hashed.
+            if unique == '*' then unique = job_type .. ':' .. redis.sha1hex(payload) end
+            holder = redis.call('GET', UNIQUE_PREFIX .. unique)
+            holder_state = holder and redis.call('HGET', JOB_PREFIX .. holder, FIELD.state)
+            if not holder_state then holder = false end
+          end
           if existing then
             out[#out + 1] = existing
             out[#out + 1] = 0
+          elseif holder then
+            out[#out + 1] = holder
+            out[#out + 1] = holder_state
           else
             if max == '' then max = default_max end
             if backoff == '' then backoff = default_backoff end
@@ -87,6 +104,16 @@ struct SubmitFunction: QueueFunction {
             j.state = 'SUBMITTED'
             local extra = { FIELD.id, id, FIELD.queue, queue, FIELD.type, job_type, FIELD.payload, payload, FIELD.attempt, '0',
               FIELD.attemptBase, '0', FIELD.maxAttempts, max, FIELD.backoff, backoff, AT.SUBMITTED, at_text }
+            if unique ~= '' then
+              j.uniqueKey = unique
+              extra[#extra + 1] = FIELD.uniqueKey
+              extra[#extra + 1] = unique
+              if unique_ttl ~= '' then
+                redis.call('SET', UNIQUE_PREFIX .. unique, id, 'PX', unique_ttl)
+              else
+                redis.call('SET', UNIQUE_PREFIX .. unique, id)
+              end
+            end
             if priority == '' then priority = default_priority end
             if priority ~= '0' then
               j.priority = priority
