@@ -185,7 +185,8 @@ struct Demo {
                 worker: try ChildProcess(
                     executable: executable,
                     arguments: [
-                        "worker", "--redis", url, "--id", "demo-worker-\(n)", "--queue", queue, "--concurrency", "4",
+                        "worker", "--redis", url, "--id", "demo-worker-\(n)", "--queue", queue, "--queue", Self.flowQueue,
+                        "--concurrency", "4",
                         "--heartbeat-interval", "0.5",
                         "--heartbeat-timeout", "3", "--log-level", "warning",
                     ],
@@ -270,7 +271,12 @@ struct Demo {
             "\nFinished in \(Int((ContinuousClock.now - started).seconds)) s. "
                 + (allGood ? "Everything ended as expected." : "Something did not end as expected."))
 
-        // 8. Where to look next
+        // 8. Delayed, paused, prioritized and cancelled jobs
+        let flowGood = try await runFlowControl(DroverClient(store: viaMaster))
+        allGood = allGood && flowGood
+        say(flowGood ? "  Everything ended as expected." : "  Something did not end as expected.")
+
+        // 9. Where to look next
         let port = URL(string: url.replacingOccurrences(of: "redis://", with: "http://"))?.port ?? 6379
         say(
             "\nLook deeper"

@@ -214,6 +214,9 @@ import Testing
         #expect(Int(slow[5]) ?? 0 > 0, "no job was reassigned: \(output.suffix(2000))")
         #expect(doomed[3] == "4" && flaky[2] == "6" && flaky[4] == "6")
         #expect(output.contains("redis-cli -p ") && output.contains("curl -s http://127.0.0.1:") && output.contains("drover status "))
+        // The second act: a delayed job, a paused queue, a priority job overtaking, a cancel.
+        #expect(output.contains("delayed 2 s: SCHEDULED") && output.contains("none starts (paused: true)"))
+        #expect(output.contains("submitted last, started first") && output.contains("CANCELLED"))
     }
 
     @Test func theBatchFanOutExampleComputesTheSum() async throws {

@@ -1,0 +1,57 @@
+import Drover
+import DroverCore
+import Foundation
+
+/// The demo's second act, on a queue of its own: a delayed job, a paused queue in which a
+/// priority job overtakes the ones queued before it, and a running job cancelled.
+extension Demo {
+    static let flowQueue = "demo-flow"
+
+    /// Returns whether everything ended as expected.
+    func runFlowControl(_ client: DroverClient) async throws -> Bool {
+        let queue = Self.flowQueue
+        var allGood = true
+        say("\nScheduling and flow control, on queue \(queue):")
+
+        // A delayed job: SCHEDULED until due, then run; never early.
+        let delayed = try await client.submit(
+            JobRequest(queue: queue, type: "echo", payload: #"{"delayed":true}"#, start: .after(.seconds(2))))
+        let ranLate = try await client.wait(for: delayed.id, timeout: .seconds(30))
+        let due = (ranLate.history.first { $0.state == .scheduled }?.at ?? 0) + 2000
+        let queuedAt = ranLate.history.first { $0.state == .queued }?.at ?? 0
+        let delayOK = delayed.state == .scheduled && ranLate.state == .completed && queuedAt >= due
+        allGood = allGood && delayOK
+        say("  • delayed 2 s: \(delayed.state.rawValue), then QUEUED \(queuedAt - due) ms after its due time, then \(ranLate.state.rawValue)")
+
+        // Paused: jobs wait; a priority job submitted last runs first once resumed.
+        try await client.pause(queue: queue)
+        let plain = try await client.submit(
+            batch: (1...4).map { JobRequest(queue: queue, type: "echo", payload: #"{"plain":\#($0)}"#) }
+        ).map(\.id)
+        let urgent = try await client.submit(JobRequest(queue: queue, type: "echo", payload: #"{"urgent":true}"#, priority: 9)).id
+        let waiting = try await client.queueCounts().first { $0.queue == queue }
+        say("  • paused \(queue): \(waiting?.queued ?? 0) jobs QUEUED, none starts (paused: \(waiting?.paused ?? false))")
+        try await client.resume(queue: queue)
+        var startedAt: [JobID: Int64] = [:]
+        for id in plain + [urgent] {
+            let job = try await client.wait(for: id, timeout: .seconds(30))
+            startedAt[id] = job.history.first { $0.state == .running }?.at
+        }
+        let overtook = plain.allSatisfy { (startedAt[$0] ?? 0) >= (startedAt[urgent] ?? .max) }
+        allGood = allGood && overtook && waiting?.paused == true
+        say("  • resumed: the priority-9 job, submitted last, \(overtook ? "started first" : "did NOT start first")")
+
+        // Cancelled while running: its worker cancels the handler; the job ends CANCELLED.
+        let long = try await client.submit(JobRequest(queue: queue, type: "sleep", payload: #"{"ms":60000}"#)).id
+        _ = await poll(timeout: .seconds(20)) { (try? await client.job(long))?.state == .running }
+        let asked = ContinuousClock.now
+        let outcome = try await client.cancel(long)
+        let cancelled = try await client.wait(for: long, timeout: .seconds(30))
+        let took = ContinuousClock.now - asked
+        allGood = allGood && cancelled.state == .cancelled
+        say(
+            "  • cancelled a running 60 s job: \(outcome == .cancelled ? "CANCELLED at once" : "its worker was told"), "
+                + "\(cancelled.state.rawValue) \(Int(took.seconds * 1000)) ms later")
+        return allGood
+    }
+}
