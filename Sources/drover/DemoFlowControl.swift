@@ -21,7 +21,9 @@ extension Demo {
         let queuedAt = ranLate.history.first { $0.state == .queued }?.at ?? 0
         let delayOK = delayed.state == .scheduled && ranLate.state == .completed && queuedAt >= due
         allGood = allGood && delayOK
-        say("  • delayed 2 s: \(delayed.state.rawValue), then QUEUED \(queuedAt - due) ms after its due time, then \(ranLate.state.rawValue)")
+        say(
+            "  • delayed 2 s: \(delayed.state.rawValue), then QUEUED \(queuedAt - due) ms after its due time, then \(ranLate.state.rawValue)"
+        )
 
         // Paused: jobs wait; a priority job submitted last runs first once resumed.
         try await client.pause(queue: queue)
