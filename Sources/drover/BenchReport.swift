@@ -46,6 +46,20 @@ struct LatencyFigures: Codable {
     var maxMilliseconds: Double
 }
 
+struct SchedulingFigures: Codable {
+    var delayed: Int
+    /// How long after its due time a delayed job became QUEUED (Redis's clock).
+    var delayLatenessP50Milliseconds: Double
+    var delayLatenessP99Milliseconds: Double
+    var delayLatenessMaxMilliseconds: Double
+    /// Jobs queued before their due time (must be 0).
+    var early: Int
+    var cancels: Int
+    /// From the cancel call to the client seeing the running job CANCELLED.
+    var cancelP50Milliseconds: Double
+    var cancelP99Milliseconds: Double
+}
+
 struct BenchReport: Codable {
     var machine: Machine
     var redisVersion: String
@@ -54,6 +68,9 @@ struct BenchReport: Codable {
     var processing: [ProcessingFigures] = []
     var scale: [ProcessingFigures] = []
     var latency: LatencyFigures?
+    /// The processing run again with every job of priority 5, against `processing[0]`.
+    var prioritized: ProcessingFigures?
+    var scheduling: SchedulingFigures?
 
     var json: String { (try? Output.json(self)) ?? "{}" }
 
@@ -73,10 +90,23 @@ struct BenchReport: Codable {
                     latency.p99Milliseconds, latency.maxMilliseconds, latency.samples))
             lines.append("connections  \(latency.connectionsPerWorker) Redis connections per worker process (one queue)")
         }
+        if let scheduling {
+            lines.append(
+                String(
+                    format:
+                        "delayed      queued after due time p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d of %d early (%d jobs, 0.1-2 s delays)",
+                    scheduling.delayLatenessP50Milliseconds, scheduling.delayLatenessP99Milliseconds,
+                    scheduling.delayLatenessMaxMilliseconds,
+                    scheduling.early, scheduling.delayed, scheduling.delayed))
+            lines.append(
+                String(
+                    format: "cancel       running job -> CANCELLED as the client sees it p50 %.1f ms, p99 %.1f ms (%d jobs)",
+                    scheduling.cancelP50Milliseconds, scheduling.cancelP99Milliseconds, scheduling.cancels))
+        }
         lines.append("")
         let header = ["run", "jobs", "workers", "jobs/s", "round trips/job", "commands/job", "Redis µs/job", "worker µs/job", "worker RSS"]
         var rows: [[String]] = []
-        for (label, figures) in [("processing", processing), ("scale", scale)] {
+        for (label, figures) in [("processing", processing), ("scale", scale), ("prioritized", prioritized.map { [$0] } ?? [])] {
             for row in figures {
                 rows.append([
                     label, "\(row.jobs)", "\(row.workers)", "\(row.jobsPerSecond)", String(format: "%.2f", row.roundTripsPerJob),

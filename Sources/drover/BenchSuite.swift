@@ -96,6 +96,10 @@ struct SuiteBench: AsyncParsableCommand {
             }
             benchProgress("latency: \(latencySamples) jobs one at a time")
             report.latency = try await bench.latency(samples: latencySamples)
+            benchProgress("prioritized: \(jobs) jobs of priority 5, 1 worker process")
+            report.prioritized = try await bench.processing(jobs: jobs, workers: 1, priority: 5)
+            benchProgress("scheduling: delayed jobs' lateness, cancel latency")
+            report.scheduling = try await bench.scheduling(delayed: min(jobs, 500), cancels: 20)
             return report
         }
         print(json ? report.json : report.table)
@@ -217,13 +221,13 @@ final class Bench: Sendable {
         return (Double(cpu["used_cpu_user"] ?? "0") ?? 0) + (Double(cpu["used_cpu_sys"] ?? "0") ?? 0)
     }
 
-    func submit(_ count: Int, queue: String, batch: Int = 1000) async throws -> [JobID] {
+    func submit(_ count: Int, queue: String, batch: Int = 1000, priority: Int? = nil) async throws -> [JobID] {
         var ids: [JobID] = []
         ids.reserveCapacity(count)
         var left = count
         while left > 0 {
             let n = min(batch, left)
-            ids += try await store.submit(Array(repeating: JobRequest(queue: queue, type: "noop"), count: n)).map(\.id)
+            ids += try await store.submit(Array(repeating: JobRequest(queue: queue, type: "noop", priority: priority), count: n)).map(\.id)
             left -= n
         }
         return ids
@@ -258,9 +262,9 @@ final class Bench: Sendable {
 
     /// `jobs` queued first, then `workers` worker processes started; the rate counts from the
     /// first job taken to the last one completed.
-    func processing(jobs: Int, workers: Int) async throws -> ProcessingFigures {
+    func processing(jobs: Int, workers: Int, priority: Int? = nil) async throws -> ProcessingFigures {
         let queue = "processing"
-        _ = try await submit(jobs, queue: queue, batch: 5000)
+        _ = try await submit(jobs, queue: queue, batch: 5000, priority: priority)
         let callsBefore = try await commandCalls()
         let cpuBefore = try await redisCPUSeconds()
         var processes: [ChildProcess] = []
@@ -270,8 +274,11 @@ final class Bench: Sendable {
         var start: (ContinuousClock.Instant, done: Int)?
         let keys = KeySchema(prefix: Self.prefix).queue(queue)
         while true {
-            let replies = try await redis.pipeline([RedisCommand("LLEN", keys.queued), RedisCommand("ZCARD", keys.completed)])
-            let (queued, done) = (replies[0].int ?? 0, replies[1].int ?? 0)
+            let replies = try await redis.pipeline([
+                RedisCommand("LLEN", keys.queued), RedisCommand("ZCARD", keys.completed), RedisCommand("ZCARD", keys.prioritized),
+            ])
+            // Prioritized jobs wait in the sorted set (the list holds their wake-ups).
+            let (queued, done) = ((priority == nil ? replies[0].int : replies[2].int) ?? 0, replies[1].int ?? 0)
             if start == nil, queued < jobs || done > 0 {
                 start = (.now, done)
             }
@@ -313,13 +320,13 @@ final class Bench: Sendable {
     }
 
     /// A `drover worker` process (this executable) on the bench's keys, taking `queue`.
-    func startWorker(queue: String, id: String) throws -> ChildProcess {
+    func startWorker(queue: String, id: String, maintenance: Bool = false) throws -> ChildProcess {
         try ChildProcess(
             executable: RunJobCommand.executablePath,
             arguments: [
                 "worker", "--redis", url, "--key-prefix", Self.prefix, "--queue", queue, "--concurrency", String(concurrency), "--id", id,
-                "--no-maintenance", "--log-level", "error",
-            ],
+                "--log-level", "error",
+            ] + (maintenance ? [] : ["--no-maintenance"]),
             logPath: directory + "/\(id).log")
     }
 

@@ -194,6 +194,9 @@ import Testing
         #expect(processing.contains(#""workers" : 2"#) && processing.contains(#""jobsPerSecond""#))
         #expect(fields["latency"]?.contains("p99Milliseconds") == true)
         #expect(Int(fields["memoryPerQueuedJob"] ?? "") ?? 0 > 0)
+        #expect(fields["prioritized"]?.contains(#""jobsPerSecond""#) == true)
+        let scheduling = try #require(fields["scheduling"])
+        #expect(scheduling.contains(#""early" : 0"#) && scheduling.contains("cancelP99Milliseconds"), "\(scheduling)")
     }
 
     @Test func theDemoRunsAndEndsAsExpected() async throws {
