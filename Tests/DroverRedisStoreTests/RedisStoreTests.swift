@@ -173,8 +173,13 @@ import Testing
         // A QUEUED job whose id is, for the moment, in no line: the fetch below blocks.
         #expect(try await redis.send("LPOP", "drover:{default}:queued").string == id.rawValue)
         let waiting = Task { try await store.waitAndClaim(queues: ["default"], worker: "w", max: 1, start: true, timeout: .seconds(1)) }
-        // The id arrives in the same instant the queue is paused, so a fetch moves it (before or
-        // after the claim looks, whichever) and only the claim can refuse it.
+        // Once the worker's fetch is blocked in Redis, the id arrives in the same instant the
+        // queue is paused (a state the pause function never leaves, so only the race makes
+        // it): the fetch moves the id, and only the claim can refuse it.
+        #expect(
+            try await eventually {
+                (try await redis.send("CLIENT", "LIST").string ?? "").contains("cmd=blmove")
+            })
         let replies = try await redis.pipeline([
             RedisCommand("MULTI"), RedisCommand("LPUSH", "drover:{default}:queued", id.rawValue),
             RedisCommand("HSET", "drover:{default}:config", "paused", "1"), RedisCommand("EXEC"),

@@ -58,7 +58,8 @@ struct ClaimFunction: QueueFunction {
         -- so the reaper finds the list even if the worker vanishes without a heartbeat entry.
         redis.call('SADD', HOLDERS_KEY, worker)
         local out = {}
-        local function take(id)
+        -- `moved`: a fetch moved the id before this call, maybe before a pause.
+        local function take(id, moved)
           local j = load(id, FIELD.payload, FIELD.maxAttempts, FIELD.attemptBase, FIELD.backoff, FIELD.timeoutMs)
           if j.state ~= 'QUEUED' then
             -- Nothing to run: the job expired or is held already. Forget the id, unless it is
@@ -67,8 +68,9 @@ struct ClaimFunction: QueueFunction {
             if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
             return
           end
-          if paused() then
+          if moved and paused() then
             -- Paused after the fetch moved it: back to its turn in the paused line, unclaimed.
+            -- (An id this call takes from QUEUED_KEY needs no look: a paused queue has none.)
             redis.call('LREM', ACTIVE_KEY, 1, id)
             redis.call('RPUSH', PAUSED_KEY, id)
             return
@@ -106,7 +108,7 @@ struct ClaimFunction: QueueFunction {
             redis.call('LREM', ACTIVE_KEY, 1, id)
             redis.call('RPUSH', QUEUED_KEY, id)
           else
-            take(id)
+            take(id, true)
           end
         end
         -- Bounded by what the lines hold: each round takes an id out of one of them.
