@@ -23,8 +23,8 @@ extension InMemoryJobStore {
     }
 
     func delete(_ id: JobID, queue: String) {
-        if let key = jobs[id]?.idempotencyKey, idempotency["\(queue)\u{0}\(key)"]?.id == id {
-            idempotency["\(queue)\u{0}\(key)"] = nil
+        if let key = jobs[id]?.idempotencyKey.map({ Self.scoped($0, queue: queue) }), idempotency[key]?.id == id {
+            idempotency[key] = nil
         }
         jobs[id] = nil
     }

@@ -73,10 +73,13 @@ public actor InMemoryJobStore: JobStore {
         for wakeup in queueWakeups[queue]?.values ?? [:].values { wakeup.fire() }
     }
 
+    /// An idempotency or unique key as this store files it: keys are per queue, as in Redis.
+    static func scoped(_ key: String, queue: String) -> String { "\(queue)\u{0}\(key)" }
+
     /// A job has ended: its unique key is free again, and waiters are told.
     func finished(_ id: JobID) {
-        if let job = jobs[id], let key = job.uniqueKey, uniqueLocks[job.queue + "\u{0}" + key]?.id == id {
-            uniqueLocks[job.queue + "\u{0}" + key] = nil
+        if let job = jobs[id], let key = job.uniqueKey.map({ Self.scoped($0, queue: job.queue) }), uniqueLocks[key]?.id == id {
+            uniqueLocks[key] = nil
         }
         waiters.notify(id)
     }
@@ -104,13 +107,14 @@ public actor InMemoryJobStore: JobStore {
         let at = clock()
         var results: [SubmittedJob] = []
         for request in requests {
-            let idempotencyKey = request.idempotencyKey.map { "\(request.queue)\u{0}\($0)" }
+            let idempotencyKey = request.idempotencyKey.map { Self.scoped($0, queue: request.queue) }
             if let key = idempotencyKey, let existing = idempotency[key], existing.expires > at, jobs[existing.id] != nil {
                 results.append(SubmittedJob(id: existing.id, queue: request.queue, created: false))
                 continue
             }
             let uniqueKey = request.unique.map { $0.key ?? "\(request.type):\(request.payload)" }
-            if let key = uniqueKey.map({ request.queue + "\u{0}" + $0 }), let lock = uniqueLocks[key], (lock.expires ?? .max) > at,
+            let lockKey = uniqueKey.map { Self.scoped($0, queue: request.queue) }
+            if let lockKey, let lock = uniqueLocks[lockKey], (lock.expires ?? .max) > at,
                 jobs[lock.id] != nil
             {
                 results.append(
@@ -127,9 +131,7 @@ public actor InMemoryJobStore: JobStore {
                 timestamps: [JobState.submitted.timestampField: at],
                 history: [JobTransition(state: .submitted, at: at, attempt: 0)])
             if let key = idempotencyKey { idempotency[key] = (id, at + retention.idempotencyWindow.milliseconds) }
-            if let key = uniqueKey {
-                uniqueLocks[request.queue + "\u{0}" + key] = (id, request.unique?.ttl.map { at + $0.milliseconds })
-            }
+            if let lockKey { uniqueLocks[lockKey] = (id, request.unique?.ttl.map { at + $0.milliseconds }) }
             if let due = request.start?.dueMs(now: at), due > at {
                 move(id, to: .scheduled, at: at)
                 jobs[id]!.runAt = due

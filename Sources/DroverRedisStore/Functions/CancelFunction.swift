@@ -35,7 +35,7 @@ struct CancelFunction: QueueFunction {
     static let body = """
         local at = now_ms()
         \(layout.bindLeading)
-        local j = load(id, ENDING, FIELD.runAt)
+        local j = load(id, FIELD.runAt, unpack(ENDING))
         if not j.state then return { 'MISSING' } end
         if not legal(j.state, 'CANCELLED') then return { 'ILLEGAL', j.state } end
         if j.state == 'RUNNING' then

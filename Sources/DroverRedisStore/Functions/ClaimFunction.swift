@@ -81,7 +81,8 @@ struct ClaimFunction: QueueFunction {
           j.attempt = int(attempt)
           out[#out + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
         end
-        -- Prioritized jobs go first: looked for once per call, again only after one was taken.
+        -- Prioritized jobs go first. One EXISTS per call tells whether there are any; after
+        -- that, ZPOPMIN until the set runs dry.
         local prioritized = redis.call('EXISTS', PRIORITIZED_KEY) == 1
         local function take_prioritized()
           if not prioritized or paused() then return false end

@@ -98,18 +98,13 @@ enum DroverLibrary {
         -- history it appends to, written back with the state in one HSET per transition.
         local JOB_FIELDS = { FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history, FIELD.historyLength }
         -- What a function that may end a job reads besides (`fail`, `end_cancelled` and
-        -- `finished` look at them); a claim or a start does without.
+        -- `finished` look at them), passed as `load(id, …, unpack(ENDING))`; a claim or a
+        -- start does without.
         local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
           local names = { unpack(JOB_FIELDS) }
-          for _, name in ipairs({ ... }) do
-            if name == ENDING then
-              for _, ending in ipairs(ENDING) do names[#names + 1] = ending end
-            else
-              names[#names + 1] = name
-            end
-          end
+          for _, name in ipairs({ ... }) do names[#names + 1] = name end
           local values = redis.call('HMGET', job_key, unpack(names))
           local j = { id = id, key = job_key }
           for i, name in ipairs(names) do j[name] = values[i] or nil end

@@ -60,7 +60,7 @@ struct ReapFunction: QueueFunction {
         local out = {}
         \(layout.forEachJob)
           redis.call('LREM', ACTIVE_KEY, 0, id)
-          local j = load(id, ENDING, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority)
+          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority, unpack(ENDING))
           if id == MARKER then
             -- A wake-up the worker fetched and never claimed: another worker gets it.
             enqueue(MARKER, true)
@@ -114,7 +114,7 @@ struct ReconcileFunction: QueueFunction {
         \(layout.forEachJob) holding[id] = true end
         local out = {}
         for _, id in ipairs(redis.call('LRANGE', ACTIVE_KEY, 0, -1)) do
-          local j = load(id, ENDING, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority)
+          local j = load(id, FIELD.attemptBase, FIELD.maxAttempts, FIELD.priority, unpack(ENDING))
           local mine = (j.state == 'ASSIGNED' or j.state == 'RUNNING') and j.worker == worker
           if not (mine and holding[id]) then
             redis.call('LREM', ACTIVE_KEY, 0, id)

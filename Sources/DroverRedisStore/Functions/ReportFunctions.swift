@@ -80,7 +80,7 @@ struct CompleteFunction: ReportFunction {
         local out = {}
         \(layout.forEachJob)
           attempt = tonumber(attempt)
-          local j, refused = held(id, { RUNNING = true }, worker, attempt, ENDING, AT.RUNNING, FIELD.runAt)
+          local j, refused = held(id, { RUNNING = true }, worker, attempt, AT.RUNNING, FIELD.runAt, unpack(ENDING))
           if j and j.cancelRequestedAt then
             redis.call('LREM', ACTIVE_KEY, 1, id)
             out[#out + 1] = end_cancelled(j, at, attempt, worker, nil, { FIELD.result, result })
@@ -126,7 +126,7 @@ struct FailFunction: ReportFunction {
         \(layout.forEachJob)
           attempt, delay = tonumber(attempt), tonumber(delay)
           local interrupted = kind == '\(FailureReport.Kind.interrupted.rawValue)'
-          local j, refused = held(id, { RUNNING = true, ASSIGNED = interrupted }, worker, attempt, ENDING, FIELD.attemptBase, FIELD.maxAttempts)
+          local j, refused = held(id, { RUNNING = true, ASSIGNED = interrupted }, worker, attempt, FIELD.attemptBase, FIELD.maxAttempts, unpack(ENDING))
           if j then
             redis.call('LREM', ACTIVE_KEY, 1, id)
             out[#out + 1] = fail(j, at, attempt, worker, err, delay, interrupted)
