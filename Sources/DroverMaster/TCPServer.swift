@@ -65,8 +65,9 @@ public final class TCPServer: Service, Sendable {
                 }
                 .bind(host: host, port: port).get()
         } catch {
-            bound.fail(error)
-            throw error
+            let failure = ListenError(description: "cannot listen for TCP on \(host):\(port): \(error)")
+            bound.fail(failure)
+            throw failure
         }
         bound.succeed(channel.localAddress?.port ?? port)
         logger.info("TCP listening", metadata: ["address": "\(host):\(channel.localAddress?.port ?? port)"])
@@ -76,4 +77,9 @@ public final class TCPServer: Service, Sendable {
             channel.close(promise: nil)
         }
     }
+}
+
+/// The TCP door could not listen: the port is taken, or the address is not this machine's.
+public struct ListenError: Error, CustomStringConvertible {
+    public let description: String
 }

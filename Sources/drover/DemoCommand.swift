@@ -160,22 +160,37 @@ struct Demo {
         cluster.add(store: store)
 
         // 2. Master
+        // Ports the kernel picks as the doors bind: a port merely found free beforehand could be
+        // taken by another program before the master binds it.
         var configuration = Master.Configuration()
-        configuration.httpPort = try LocalRedis.freePort()
-        configuration.tcpPort = try LocalRedis.freePort()
+        configuration.httpPort = 0
+        configuration.tcpPort = 0
         configuration.maintenance.heartbeatTimeout = .seconds(3)
         configuration.maintenance.reaperInterval = .milliseconds(250)
         configuration.maintenance.promoterInterval = .milliseconds(100)
-        let (services, _) = try Master(store: store, configuration: configuration, logger: logger).services()
+        let httpPort = OneShot<Int>()
+        let (services, tcp) = try Master(store: store, configuration: configuration, logger: logger).services(onHTTPRunning: {
+            httpPort.finish(.success($0))
+        })
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
-        cluster.add(master: group, Task { try await group.run() })
-        let http = "http://127.0.0.1:\(configuration.httpPort)"
+        cluster.add(
+            master: group,
+            Task {
+                do {
+                    try await group.run()
+                } catch {
+                    httpPort.finish(.failure(error))
+                    throw error
+                }
+            })
+        let http = "http://127.0.0.1:\(try await httpPort.wait())"
+        let tcpURL = "tcp://127.0.0.1:\(try await tcp.boundPort)"
         let viaMaster = try RemoteJobStore(masterURL: http)
         cluster.add(store: viaMaster)
         guard await poll(timeout: .seconds(20), { (try? await viaMaster.queueCounts()) != nil }) else {
             throw DemoError("the master did not come up")
         }
-        say("• Master: REST \(http), TCP tcp://127.0.0.1:\(configuration.tcpPort)")
+        say("• Master: REST \(http), TCP \(tcpURL)")
 
         // 3. Workers, as processes of their own
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

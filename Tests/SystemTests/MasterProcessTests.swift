@@ -20,22 +20,36 @@ import Testing
         var tcp: String { "tcp://127.0.0.1:\(tcpPort)" }
     }
 
+    /// Starts a master on two free ports and waits until both of its doors answer. A port
+    /// found free can be taken by another test's process before the master binds it; the master
+    /// then exits, and it is started again on other ports.
     func startMaster(_ server: RedisServer, name: String) async throws -> ChildMaster {
-        let httpPort = try RedisServer.freePort()
-        let tcpPort = try RedisServer.freePort()
-        let process = try ChildProcess(
-            executable: try droverExecutable(),
-            arguments: [
-                "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
-                "--heartbeat-timeout", "1", "--log-level", "info",
-            ],
-            logPath: server.directory + "/\(name).log")
-        let master = ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort)
-        let health = try RemoteJobStore(masterURL: master.http)
-        defer { Task { await health.close() } }
-        let up = await eventually { (try? await health.queueCounts()) != nil || !process.isRunning }
-        guard up, process.isRunning else { throw ChildProcessError.notReady("\(name) did not start: \(process.output().suffix(1000))") }
-        return master
+        var failures: [String] = []
+        for attempt in 1...5 {
+            let httpPort = try RedisServer.freePort()
+            let tcpPort = try RedisServer.freePort()
+            let process = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
+                    "--heartbeat-timeout", "1", "--log-level", "info",
+                ],
+                logPath: server.directory + "/\(name)-\(attempt).log")
+            let master = ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort)
+            let overHTTP = try RemoteJobStore(masterURL: master.http)
+            let overTCP = try RemoteJobStore(masterURL: master.tcp)
+            let up = await eventually {
+                guard process.isRunning else { return true }
+                guard (try? await overHTTP.queueCounts()) != nil else { return false }
+                return (try? await overTCP.queueCounts()) != nil
+            }
+            await overHTTP.close()
+            await overTCP.close()
+            if up, process.isRunning { return master }
+            process.send(SIGKILL)
+            failures.append(String(process.output().suffix(500)))
+        }
+        throw ChildProcessError.notReady("\(name) did not start: \(failures.joined(separator: "\n---\n"))")
     }
 
     func startWorker(_ arguments: [String], id: String, log: String) throws -> ChildProcess {

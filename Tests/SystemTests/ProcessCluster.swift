@@ -1,5 +1,6 @@
 import Drover
 import DroverRedis
+import DroverRemote
 import DroverTestSupport
 import Foundation
 import Synchronization
@@ -17,18 +18,34 @@ final class ProcessCluster: Sendable {
 
     init(redisArguments: [String] = []) async throws {
         server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
-        httpPort = try LocalRedis.freePort()
-        tcpPort = try LocalRedis.freePort()
         store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
         redis = try server.client()
-        try startMaster()
+        // A port found free can be taken by another test's process before the master binds it;
+        // the master then exits, and it is started again on other ports.
+        for _ in 1...5 {
+            let ports = (http: try LocalRedis.freePort(), tcp: try LocalRedis.freePort())
+            let process = try Self.launchMaster(server, httpPort: ports.http, tcpPort: ports.tcp)
+            if await Self.doorsAnswer(process, httpPort: ports.http, tcpPort: ports.tcp) {
+                (httpPort, tcpPort) = ports
+                masterProcess.withLock { $0 = process }
+                return
+            }
+            process.send(SIGKILL)
+        }
+        let log = (try? String(contentsOfFile: server.directory + "/master.log", encoding: .utf8)) ?? ""
+        throw ChildProcessError.notReady("the master did not start: \(log.suffix(1000))")
     }
 
     var master: ChildProcess { masterProcess.withLock { $0! } }
 
-    /// Starts the master (again), on the same ports.
+    /// Starts the master again, on the same ports (remote workers reconnect to them).
     func startMaster() throws {
-        let process = try ChildProcess(
+        let process = try Self.launchMaster(server, httpPort: httpPort, tcpPort: tcpPort)
+        masterProcess.withLock { $0 = process }
+    }
+
+    private static func launchMaster(_ server: RedisServer, httpPort: Int, tcpPort: Int) throws -> ChildProcess {
+        try ChildProcess(
             executable: try droverExecutable(),
             arguments: [
                 "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
@@ -36,7 +53,21 @@ final class ProcessCluster: Sendable {
                 "--log-level", "warning",
             ],
             logPath: server.directory + "/master.log")
-        masterProcess.withLock { $0 = process }
+    }
+
+    /// Whether both of the master's doors answer before it exits.
+    private static func doorsAnswer(_ process: ChildProcess, httpPort: Int, tcpPort: Int) async -> Bool {
+        guard let overHTTP = try? RemoteJobStore(masterURL: "http://127.0.0.1:\(httpPort)"),
+            let overTCP = try? RemoteJobStore(masterURL: "tcp://127.0.0.1:\(tcpPort)")
+        else { return false }
+        let up = await eventually {
+            guard process.isRunning else { return true }
+            guard (try? await overHTTP.queueCounts()) != nil else { return false }
+            return (try? await overTCP.queueCounts()) != nil
+        }
+        await overHTTP.close()
+        await overTCP.close()
+        return up && process.isRunning
     }
 
     /// A worker that reaches only the master.
