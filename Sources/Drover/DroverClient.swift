@@ -117,6 +117,16 @@ public struct DroverClient: Sendable {
         try await store.resume(queue: queue)
     }
 
+    /// Sets how fast and how many at once a queue's jobs may start, across every worker,
+    /// replacing its limits; ``QueueLimits/none`` removes them. Jobs held back stay QUEUED.
+    ///
+    /// ```swift
+    /// try await client.setLimits(QueueLimits(rate: .init(count: 50), concurrency: 5), queue: "mail")
+    /// ```
+    public func setLimits(_ limits: QueueLimits, queue: String) async throws {
+        try await store.setLimits(limits, queue: queue)
+    }
+
     /// Registered workers with their last heartbeat.
     public func workers() async throws -> [WorkerInfo] {
         try await store.workers()

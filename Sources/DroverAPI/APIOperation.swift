@@ -7,13 +7,14 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Clients
     case submit, submitBatch, get, cancel, queues, jobs, workers, health, metrics
     // Operators
-    case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue
+    case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue, setQueueLimits
     // Remote workers
     case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests
 
     public enum Method: String, Sendable {
         case get = "GET"
         case post = "POST"
+        case put = "PUT"
         case delete = "DELETE"
     }
 
@@ -51,6 +52,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .purgeDeadLetters: Route(method: .delete, path: "/v1/dead-letters", hasBody: false)
         case .pauseQueue: Route(method: .post, path: "/v1/queues/{queue}/pause", hasBody: false)
         case .resumeQueue: Route(method: .post, path: "/v1/queues/{queue}/resume", hasBody: false)
+        case .setQueueLimits: Route(method: .put, path: "/v1/queues/{queue}/limits", hasBody: true)
         case .heartbeat: Route(method: .post, path: "/v1/workers/{worker}/heartbeat", hasBody: true)
         case .claim: Route(method: .post, path: "/v1/workers/{worker}/claim", hasBody: true)
         case .start: Route(method: .post, path: "/v1/workers/{worker}/start", hasBody: true)
@@ -66,7 +68,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .health: .anyone
         case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics: .client
-        case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue: .admin
+        case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits: .admin
         case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests: .worker
         }
     }

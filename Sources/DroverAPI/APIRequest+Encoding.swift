@@ -31,6 +31,11 @@ extension APIRequest {
             return queue.map { ["queue": q($0)] } ?? [:]
         case .pauseQueue(let queue), .resumeQueue(let queue):
             return ["queue": q(queue)]
+        case .setQueueLimits(let queue, let limits):
+            var fields = ["queue": q(queue)]
+            if let rate = limits.rate { fields["rate"] = WireFormat.encode(rate) }
+            if let concurrency = limits.concurrency { fields["concurrency"] = String(concurrency) }
+            return fields
         case .heartbeat(let info):
             return [
                 "worker": q(info.id), "host": q(info.host), "pid": String(info.pid), "queues": WireFormat.encode(info.queues),

@@ -41,6 +41,11 @@ extension APIRequest {
             self = .pauseQueue(try f.required("queue", f.string))
         case .resumeQueue:
             self = .resumeQueue(try f.required("queue", f.string))
+        case .setQueueLimits:
+            // Ranges are the store's to check (``QueueLimits/validated()``): one message for
+            // every door and store.
+            let rate = try f.decode("rate", as: QueueLimits.Rate.self, expected: #"an object like {"count":50,"periodMs":1000}"#)
+            self = .setQueueLimits(try f.required("queue", f.string), QueueLimits(rate: rate, concurrency: try f.int("concurrency")))
         case .health:
             self = .health
         case .heartbeat:

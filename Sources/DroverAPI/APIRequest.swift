@@ -17,6 +17,8 @@ public enum APIRequest: Sendable, Equatable {
     case purgeDeadLetters(queue: String?)
     case pauseQueue(String)
     case resumeQueue(String)
+    /// Replaces the queue's limits; ``QueueLimits/none`` removes them.
+    case setQueueLimits(String, QueueLimits)
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
@@ -55,6 +57,7 @@ public enum APIRequest: Sendable, Equatable {
         case .purgeDeadLetters: .purgeDeadLetters
         case .pauseQueue: .pauseQueue
         case .resumeQueue: .resumeQueue
+        case .setQueueLimits: .setQueueLimits
         case .health: .health
         case .heartbeat: .heartbeat
         case .claim: .claim

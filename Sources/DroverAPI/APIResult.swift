@@ -29,6 +29,8 @@ public enum APIResult: Sendable, Equatable {
     case cancelRequests([JobID])
     /// `pauseQueue`, `resumeQueue`: whether the queue is paused now.
     case queuePaused(String, Bool)
+    /// `setQueueLimits`: the queue's limits now.
+    case queueLimits(String, QueueLimits)
 
     public var status: Int {
         switch self {
@@ -62,6 +64,8 @@ public enum APIResult: Sendable, Equatable {
             return #"{"id":"\#(id)","state":"RUNNING","stopping":true\#(member)}"#
         case .cancelRequests(let ids): return #"{"jobs":\#(WireFormat.encode(ids.map(\.rawValue)))}"#
         case .queuePaused(let queue, let paused): return #"{"queue":\#(JSONScanner.quote(queue)),"paused":\#(paused)}"#
+        case .queueLimits(let queue, let limits):
+            return #"{"queue":\#(JSONScanner.quote(queue)),"limits":\#(WireFormat.encode(limits))}"#
         }
     }
 
@@ -112,6 +116,11 @@ public enum APIResult: Sendable, Equatable {
             case .pauseQueue, .resumeQueue:
                 let f = try JSONScanner.objectFields(json)
                 self = .queuePaused(try WireFormat.decode(String.self, from: f["queue"] ?? "null"), f["paused"] == "true")
+            case .setQueueLimits:
+                let f = try JSONScanner.objectFields(json)
+                self = .queueLimits(
+                    try WireFormat.decode(String.self, from: f["queue"] ?? "null"),
+                    try WireFormat.decode(QueueLimits.self, from: f["limits"] ?? "null"))
             case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
             }
         } catch let error as APIError {

@@ -8,7 +8,9 @@ extension InMemoryJobStore {
         let at = clock()
         var claimed: [ClaimedJob] = []
         for queue in queues where claimed.count < max && queueState[queue]?.paused != true {
-            while claimed.count < max, let id = queueState[queue]?.ready.first {
+            let allowance = allowance(queue, at: at)
+            var started = 0
+            while claimed.count < max, started < allowance, let id = queueState[queue]?.ready.first {
                 queueState[queue]!.ready.removeFirst()
                 guard let job = jobs[id], job.state == .queued else { continue }
                 jobs[id]!.attempt += 1
@@ -17,6 +19,12 @@ extension InMemoryJobStore {
                 if start { move(id, to: .running, at: at, worker: worker) }
                 queueState[queue]!.active[worker, default: []].append(id)
                 claimed.append(Self.claimed(jobs[id]!))
+                started += 1
+            }
+            if allowance != .max {
+                spend(
+                    queue, started: started, short: started == allowance && claimed.count < max && queueState[queue]?.ready.isEmpty == false
+                )
             }
         }
         return claimed
@@ -29,16 +37,24 @@ extension InMemoryJobStore {
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
-        let claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
-        guard claimed.isEmpty else { return claimed }
-        let wakeup = Wakeup()
-        let key = ObjectIdentifier(wakeup)
-        for queue in queues { queueWakeups[queue, default: [:]][key] = wakeup }
-        fetchWakeups[worker] = wakeup
-        await wakeup.wait(timeout: timeout)
-        for queue in queues { queueWakeups[queue]?[key] = nil }
-        if fetchWakeups[worker] === wakeup { fetchWakeups[worker] = nil }
-        return try await claim(queues: queues, worker: worker, max: max, start: start)
+        let deadline = ContinuousClock.now + timeout
+        var claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
+        // Woken by a job arriving, a slot freed, limits changed or an interrupt; a rate limit's
+        // next token is waited for as well.
+        while claimed.isEmpty, deadline > .now {
+            let wakeup = Wakeup()
+            let key = ObjectIdentifier(wakeup)
+            for queue in queues { queueWakeups[queue, default: [:]][key] = wakeup }
+            fetchWakeups[worker] = wakeup
+            let left = deadline - .now
+            await wakeup.wait(timeout: min(left, untilNextToken(queues) ?? left))
+            for queue in queues { queueWakeups[queue]?[key] = nil }
+            let interrupted = fetchWakeups[worker] !== wakeup
+            if !interrupted { fetchWakeups[worker] = nil }
+            claimed = try await claim(queues: queues, worker: worker, max: max, start: start)
+            if interrupted { break }
+        }
+        return claimed
     }
 
     public func interruptFetches(worker: String) async throws {
@@ -75,6 +91,8 @@ extension InMemoryJobStore {
     func release(_ id: JobID, queue: String, worker: String) {
         queueState[queue]?.active[worker]?.removeAll { $0 == id }
         if queueState[queue]?.active[worker]?.isEmpty == true { queueState[queue]?.active[worker] = nil }
+        // A concurrency slot is free: workers waiting for one look again.
+        if queueState[queue]?.limits?.concurrency != nil { wakeQueue(queue) }
     }
 
     public func start(_ jobs: [JobLease], worker: String) async throws -> [ReportOutcome] {

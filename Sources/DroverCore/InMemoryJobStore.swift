@@ -32,6 +32,8 @@ public actor InMemoryJobStore: JobStore {
         var cancelled: [JobID: Int64] = [:]
         var defaults: QueueDefaults?
         var paused = false
+        var limits: QueueLimits?
+        var bucket: RateBucket?
         /// The same counters as the Redis store's stats hash.
         var stats: [String: Int] = [:]
     }
@@ -170,7 +172,7 @@ public actor InMemoryJobStore: JobStore {
                 queue: name, scheduled: q.scheduled.count, queued: q.ready.count, assigned: held.filter { $0.state == .assigned }.count,
                 running: held.filter { $0.state == .running }.count, retryQueued: q.retry.count, completed: q.completed.count,
                 deadLetter: q.dead.count, cancelled: q.cancelled.count, staleReports: q.stats[JobCounter.staleReports.rawValue] ?? 0,
-                paused: q.paused)
+                paused: q.paused, limits: q.limits?.isEmpty == false ? q.limits : nil)
         }
     }
 

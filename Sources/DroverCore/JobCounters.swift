@@ -21,6 +21,12 @@ public enum JobCounter: String, Sendable, CaseIterable {
     public func field(type: String) -> String { "\(rawValue):\(type)" }
 }
 
+/// Lifetime counters of a whole queue, not kept per job type, in the same stats hash.
+public enum QueueCounter: String, Sendable, CaseIterable {
+    /// Claims that the queue's rate or concurrency limit held back (once per claim).
+    case limitedClaims
+}
+
 /// The states whose current number of jobs the stats hash keeps as a gauge (the others are
 /// counted from their own keys).
 public enum JobGauges {

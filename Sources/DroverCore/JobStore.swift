@@ -50,6 +50,13 @@ public protocol JobStore: Sendable {
     /// blocked on it wake at once. Resuming a running queue changes nothing.
     func resume(queue: String) async throws
 
+    /// Sets how fast and how many at once the queue's jobs may start, across every worker,
+    /// replacing its limits (``QueueLimits/none`` removes them). Claims follow them from the
+    /// next one on; jobs held back stay QUEUED, and workers waiting on them look again at
+    /// once. Throws ``JobError/unknownQueue(_:)``, or ``JobError/invalidField(_:_:)`` for a
+    /// limit below 1.
+    func setLimits(_ limits: QueueLimits, queue: String) async throws
+
     /// Cancels a job for good: SCHEDULED, QUEUED or RETRY_QUEUED → CANCELLED at once; an
     /// ASSIGNED or RUNNING job is marked and its worker told (see
     /// ``cancelRequests(worker:timeout:)``), and whatever the worker reports next ends it

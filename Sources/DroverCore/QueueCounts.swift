@@ -16,10 +16,13 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     public var staleReports: Int
     /// Whether the queue is paused: its QUEUED jobs wait and none starts.
     public var paused: Bool
+    /// The queue's rate and concurrency limits; `nil` without any.
+    public var limits: QueueLimits?
 
     public init(
         queue: String, scheduled: Int = 0, queued: Int = 0, assigned: Int = 0, running: Int = 0, retryQueued: Int = 0,
-        completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0, paused: Bool = false
+        completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0, paused: Bool = false,
+        limits: QueueLimits? = nil
     ) {
         self.queue = queue
         self.scheduled = scheduled
@@ -32,6 +35,7 @@ public struct QueueCounts: Sendable, Hashable, Codable {
         self.deadLetter = deadLetter
         self.staleReports = staleReports
         self.paused = paused
+        self.limits = limits
     }
 
     public func count(_ state: JobState) -> Int {

@@ -116,6 +116,11 @@ public struct MasterAPI: Sendable {
             logger.info("queue resumed", metadata: ["queue": "\(queue)"])
             return .queuePaused(queue, false)
 
+        case .setQueueLimits(let queue, let limits):
+            try await store.setLimits(limits, queue: queue)
+            logger.info("queue limits set", metadata: ["queue": "\(queue)", "limits": "\(WireFormat.encode(limits))"])
+            return .queueLimits(queue, limits)
+
         case .purgeDeadLetters(let queue):
             var purged = 0
             let queues: [String]

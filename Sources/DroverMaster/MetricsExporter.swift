@@ -35,6 +35,13 @@ public final class MetricsExporter: Sendable {
     }
     static let runTime = "drover_job_run_time_seconds"
 
+    /// The metric each queue counter is exported as.
+    static func metric(_ counter: QueueCounter) -> String {
+        switch counter {
+        case .limitedClaims: "drover_claims_limited_total"
+        }
+    }
+
     init(store: any JobStore, heartbeatTimeout: Duration) {
         self.store = store
         self.heartbeatTimeout = heartbeatTimeout
@@ -57,11 +64,21 @@ public final class MetricsExporter: Sendable {
                     .record(Double(c.count(state)))
             }
             Gauge(label: "drover_queue_paused", dimensions: [("queue", c.queue)], factory: factory).record(c.paused ? 1 : 0)
+            // 0: no such limit.
+            Gauge(label: "drover_queue_rate_limit_per_second", dimensions: [("queue", c.queue)], factory: factory)
+                .record(c.limits?.rate.map { Double($0.count) * 1000 / Double($0.periodMs) } ?? 0)
+            Gauge(label: "drover_queue_concurrency_limit", dimensions: [("queue", c.queue)], factory: factory)
+                .record(Double(c.limits?.concurrency ?? 0))
         }
         for (queue, stats) in try await store.statistics() {
             for (field, value) in stats {
                 let parts = field.split(separator: ":", maxSplits: 2).map(String.init)
-                if parts.count == 2, let counter = JobCounter(rawValue: parts[0]) {
+                if let counter = QueueCounter(rawValue: field) {
+                    let dimensions = [("queue", queue)]
+                    let metric = Self.metric(counter)
+                    let delta = advance(metric, dimensions, to: value)
+                    if delta > 0 { Counter(label: metric, dimensions: dimensions, factory: factory).increment(by: Int64(delta)) }
+                } else if parts.count == 2, let counter = JobCounter(rawValue: parts[0]) {
                     let dimensions = [("queue", queue), ("type", parts[1])]
                     let metric = Self.metric(counter)
                     let delta = advance(metric, dimensions, to: value)

@@ -18,6 +18,7 @@ enum RESTRoutes {
         switch route.method {
         case .get: .get
         case .post: .post
+        case .put: .put
         case .delete: .delete
         }
     }

@@ -34,8 +34,17 @@ final class BlockingFetcher: Sendable {
         var idleSince: ContinuousClock.Instant
     }
 
+    /// A queue the worker is not to fetch from for now: its limits let nothing more start.
+    private struct Hold {
+        var until: ContinuousClock.Instant
+        /// Waiting for a running job of the queue to end (the concurrency limit), which ends
+        /// the hold early.
+        var forSlot: Bool
+    }
+
     private struct State {
         var lanes: [Key: Lane] = [:]
+        var holds: [Key: Hold] = [:]
         /// Fired when one of the worker's fetches ends.
         var wakeups: [String: Wakeup] = [:]
         /// Workers whose fetches were interrupted: their wait in progress returns at once.
@@ -129,6 +138,59 @@ final class BlockingFetcher: Sendable {
         return idle.values.map(\.client)
     }
 
+    /// The longest a worker waits for a concurrency slot without hearing of one: a job
+    /// claimed before its queue had a limit frees its slot without a word.
+    static let slotWaitCap: Duration = .seconds(1)
+
+    /// Records what a claim from `queue` learnt of its limits: `nil` ends a hold.
+    func hold(worker: String, queue: String, _ limit: ClaimFunction.ClaimLimit?) {
+        let key = Key(worker: worker, queue: queue)
+        state.withLock { state in
+            switch limit {
+            case nil: state.holds[key] = nil
+            case .rate(let wait): state.holds[key] = Hold(until: .now + wait, forSlot: false)
+            case .concurrency: state.holds[key] = Hold(until: .now + Self.slotWaitCap, forSlot: true)
+            }
+        }
+    }
+
+    /// Whether the worker is to start no fetch from `queue` for now.
+    func isHeld(worker: String, queue: String) -> Bool {
+        state.withLock { state in state.holds[Key(worker: worker, queue: queue)].map { $0.until > .now } ?? false }
+    }
+
+    /// Whether `queue` has no token for the worker yet: by the store's clock none comes before
+    /// the hold ends (unless the limits change, which ends it), so a claim can wait. A slot,
+    /// by contrast, may free at any moment.
+    func awaitsToken(worker: String, queue: String) -> Bool {
+        state.withLock { state in
+            state.holds[Key(worker: worker, queue: queue)].map { !$0.forSlot && $0.until > .now } ?? false
+        }
+    }
+
+    /// Whether the worker has a hold in force on one of `queues`.
+    func hasHolds(worker: String, queues: [String]) -> Bool {
+        queues.contains { isHeld(worker: worker, queue: $0) }
+    }
+
+    /// When the first of the worker's holds on `queues` ends, if any is in force.
+    func firstHoldEnd(worker: String, queues: [String]) -> ContinuousClock.Instant? {
+        state.withLock { state in
+            queues.compactMap { state.holds[Key(worker: worker, queue: $0)]?.until }.filter { $0 > .now }.min()
+        }
+    }
+
+    /// A job of the queue whose limits key is `limitsKey` let its slot go, or the limits
+    /// changed: holds on it end, and the workers waiting are woken.
+    func limitsEased(limitsKey: String) {
+        let wakeups = state.withLock { state -> [Wakeup] in
+            let eased = state.holds.keys.filter { keys.queue($0.queue).limits == limitsKey }
+            for key in eased { state.holds[key] = nil }
+            return Set(eased.map(\.worker)).compactMap { state.wakeups[$0] }
+        }
+        for wakeup in wakeups { wakeup.fire() }
+    }
+
     /// Whether a fetch of the worker's from one of `queues` has ended (moved an id or failed).
     func hasEnded(worker: String, queues: [String]) -> Bool {
         state.withLock { state in
@@ -200,6 +262,7 @@ final class BlockingFetcher: Sendable {
         let mine = state.withLock { state -> [Key: Lane] in
             let mine = state.lanes.filter { $0.key.worker == worker }
             for key in mine.keys { state.lanes[key] = nil }
+            for key in state.holds.keys where key.worker == worker { state.holds[key] = nil }
             state.wakeups[worker] = nil
             return mine
         }

@@ -16,6 +16,8 @@ enum JobField: String, CaseIterable {
     case runAt
     /// When a cancel of the running job was asked for (ms).
     case cancelRequestedAt
+    /// `1` while an ASSIGNED or RUNNING job holds one of its queue's concurrency slots.
+    case concurrencySlot
     /// The transitions, a JSON array, and how many it holds (so appending needs no decode).
     case history, historyLength
 }

@@ -22,12 +22,14 @@ import DroverCore
 /// | `drover:{q}:unique:<key>` | string | the id of the unfinished unique job holding that key (expires with its TTL) |
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
 /// | `drover:{q}:config` | hash | the queue's default `maxAttempts`, `backoff` and `priority`; `paused` (ms) while it is paused |
+/// | `drover:{q}:limits` | hash | the queue's limits (`rate`, `ratePeriodMs`, `concurrency`) and its rate bucket (`tokens` as of `at` ms); absent without limits |
 /// | `drover:queues` | set | every queue ever submitted to |
 /// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
 /// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
 /// | `drover:finished` | pub/sub channel | `"<id> <state>"` when a job completes, is dead-lettered or cancelled |
 /// | `drover:due` | pub/sub channel | a due time (ms) earlier than any its queue had: promoters wake for it |
 /// | `drover:cancel` | pub/sub channel | `"<id> <worker>"`: a worker is to stop a job it runs |
+/// | `drover:slots` | pub/sub channel | a queue's limits key, when a job holding one of its concurrency slots let it go or its limits changed |
 public struct KeySchema: Sendable, Hashable {
     /// The first part of every key; change it to run several Drover installations on one Redis.
     public let prefix: String
@@ -45,6 +47,7 @@ public struct KeySchema: Sendable, Hashable {
     public var finishedChannel: String { "\(prefix):finished" }
     public var dueChannel: String { "\(prefix):due" }
     public var cancelChannel: String { "\(prefix):cancel" }
+    public var slotsChannel: String { "\(prefix):slots" }
 }
 
 /// The keys of one queue; see ``KeySchema``.
@@ -64,6 +67,7 @@ public struct QueueKeys: Sendable, Hashable {
     public var cancelled: String { base + "cancelled" }
     public var stats: String { base + "stats" }
     public var config: String { base + "config" }
+    public var limits: String { base + "limits" }
     public var jobPrefix: String { base + "job:" }
     public func job(_ id: JobID) -> String { jobPrefix + id.rawValue }
     public var idempotencyPrefix: String { base + "idempotency:" }

@@ -45,11 +45,11 @@ extension RedisJobStore {
                 RedisCommand("LLEN", q.queued), RedisCommand("HMGET", [q.stats] + gauges), RedisCommand("ZCARD", q.retry),
                 RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead), RedisCommand("ZCARD", q.scheduled),
                 RedisCommand("ZCARD", q.cancelled), RedisCommand("LLEN", q.paused), RedisCommand("HEXISTS", q.config, "paused"),
-                RedisCommand("ZCARD", q.prioritized),
+                RedisCommand("ZCARD", q.prioritized), RedisCommand("HMGET", q.limits, "rate", "ratePeriodMs", "concurrency"),
             ]
         }
         let replies = try await redis.pipeline(commands)
-        let perQueue = 10
+        let perQueue = 11
         return queues.enumerated().map { i, queue in
             let r = Array(replies[i * perQueue..<(i + 1) * perQueue])
             let stats = r[1].array ?? []
@@ -58,8 +58,17 @@ extension RedisJobStore {
                 queue: queue, scheduled: r[5].int ?? 0, queued: max(0, (r[0].int ?? 0) + (r[7].int ?? 0) - stat(3)) + (r[9].int ?? 0),
                 assigned: stat(0), running: stat(1),
                 retryQueued: r[2].int ?? 0, completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0,
-                staleReports: stat(2), paused: r[8].int == 1)
+                staleReports: stat(2), paused: r[8].int == 1, limits: Self.limits(r[10]))
         }
+    }
+
+    /// A queue's limits from `HMGET limits rate ratePeriodMs concurrency`.
+    static func limits(_ reply: RESPValue) -> QueueLimits? {
+        let values = (reply.array ?? []).map(\.int)
+        guard values.count == 3 else { return nil }
+        let limits = QueueLimits(
+            rate: values[0].map { QueueLimits.Rate(count: $0, periodMs: values[1] ?? 1000) }, concurrency: values[2])
+        return limits.isEmpty ? nil : limits
     }
 
     /// The stats field counting wake-ups in the ready line (see the prelude's `MARKER`).

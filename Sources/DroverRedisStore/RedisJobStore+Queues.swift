@@ -1,7 +1,7 @@
 import DroverCore
 import DroverRedis
 
-// Settings of whole queues: retry defaults, pause and resume.
+// Settings of whole queues: retry defaults, pause and resume, limits.
 extension RedisJobStore {
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {
         try Names.validateQueue(queue)
@@ -20,6 +20,14 @@ extension RedisJobStore {
     public func resume(queue: String) async throws {
         try await knownQueue(queue)
         try await run(PauseFunction(queue: queue, pause: false))
+    }
+
+    public func setLimits(_ limits: QueueLimits, queue: String) async throws {
+        let limits = try limits.validated()
+        try await knownQueue(queue)
+        try await run(LimitsFunction(queue: queue, limits: limits))
+        // This store's own waiters need not wait for the announcement to come back.
+        fetcher.limitsEased(limitsKey: keys.queue(queue).limits)
     }
 
     /// Refuses a queue no job was ever submitted to: pausing a misspelt name would otherwise

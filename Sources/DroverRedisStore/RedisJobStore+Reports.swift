@@ -25,7 +25,7 @@ extension RedisJobStore {
         guard !calls.isEmpty else { return ([], []) }
         // The reports and the claim for the slots they free, in one pipeline.
         let replies = try await redis.run(calls)
-        let claimed = try claim.map { try $0.decode(replies[replies.count - 1]) } ?? []
+        let claimed = try claim.map { taken(try $0.decode(replies[replies.count - 1]), worker: worker, queue: queue) } ?? []
         let answers = try zip(completions, replies).map { function, reply throws(RedisError) in try function.decode(reply) }
         return (Self.inOrder(answers, positions, count: reports.count), claimed)
     }

@@ -10,7 +10,7 @@ import Synchronization
 /// every task and pipelined), one per worker and queue for blocking fetches (`BLMOVE` holds
 /// its connection; see ``BlockingFetcher``), and one pub/sub connection, opened by the first
 /// call that listens (``waitUntilFinished(_:queue:timeout:)``, a worker waiting for cancel
-/// requests, the promoter waiting for due times).
+/// requests or for a concurrency slot, the promoter waiting for due times).
 ///
 /// Its methods live by concern: submitting (`RedisJobStore+Submit`), reading (`+Inspection`),
 /// claiming (`+Claim`), reports and heartbeats (`+Reports`), maintenance and dead letters
@@ -60,13 +60,17 @@ public final class RedisJobStore: JobStore {
         var commandConfiguration = configuration.redis
         commandConfiguration.clientName = commandConfiguration.clientName ?? "drover"
         self.redis = RedisClient(configuration: commandConfiguration, logger: logger)
+        let fetcher = BlockingFetcher(
+            configuration: commandConfiguration, keys: configuration.keys, idleTimeout: configuration.fetchConnectionIdleTimeout,
+            logger: logger)
+        self.fetcher = fetcher
         let (waiters, mailboxes, dueTimesChanged) = (self.waiters, self.cancelMailboxes, self.dueTimesChanged)
         var subscriberConfiguration = commandConfiguration
         subscriberConfiguration.clientName = commandConfiguration.clientName.map { $0 + ".events" }
         let keys = configuration.keys
         self.subscriber = RedisClient(
             configuration: subscriberConfiguration, logger: logger,
-            subscriptions: [keys.finishedChannel, keys.dueChannel, keys.cancelChannel]
+            subscriptions: [keys.finishedChannel, keys.dueChannel, keys.cancelChannel, keys.slotsChannel]
         ) { message in
             // ["message", channel, text]
             guard case .array(let parts) = message, parts.count == 3, let channel = parts[1].string, let text = parts[2].string
@@ -79,13 +83,12 @@ public final class RedisJobStore: JobStore {
                 if words.count == 2, let id = JobID(words[0]) { mailboxes.deliver(id, to: words[1]) }
             case keys.dueChannel:  // "<due ms>"
                 dueTimesChanged.fire()
+            case keys.slotsChannel:  // "<limits key>"
+                fetcher.limitsEased(limitsKey: text)
             default:
                 break
             }
         }
-        self.fetcher = BlockingFetcher(
-            configuration: commandConfiguration, keys: configuration.keys, idleTimeout: configuration.fetchConnectionIdleTimeout,
-            logger: logger)
         self.context = FunctionContext(keys: configuration.keys, historyLimit: configuration.retention.historyLimit)
     }
 

@@ -123,6 +123,10 @@ public final class RemoteJobStore: JobStore {
         _ = try await call(.resumeQueue(queue))
     }
 
+    public func setLimits(_ limits: QueueLimits, queue: String) async throws {
+        _ = try await call(.setQueueLimits(queue, limits))
+    }
+
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {

@@ -6,14 +6,15 @@ import Logging
 struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues",
-        abstract: "Show every queue with its jobs per state; pause and resume queues.",
+        abstract: "Show every queue with its jobs per state; pause, resume and limit queues.",
         discussion: """
             Examples:
               drover queues
               drover queues pause mail
               drover queues resume mail
+              drover queues limit mail --rate 50/s --concurrency 5
             """,
-        subcommands: [List.self, Pause.self, Resume.self],
+        subcommands: [List.self, Pause.self, Resume.self, Limit.self],
         defaultSubcommand: List.self
     )
 
@@ -33,12 +34,12 @@ struct QueuesCommand: AsyncParsableCommand {
                 Output.table(
                     [
                         "QUEUE", "STATE", "SCHEDULED", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER",
-                        "CANCELLED",
+                        "CANCELLED", "LIMITS",
                     ],
                     counts.map { c in
                         [
                             c.queue, c.paused ? "paused" : "running", "\(c.scheduled)", "\(c.queued)", "\(c.assigned)", "\(c.running)",
-                            "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)", "\(c.cancelled)",
+                            "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)", "\(c.cancelled)", c.limits?.description ?? "-",
                         ]
                     })
             } catch {

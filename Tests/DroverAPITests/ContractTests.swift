@@ -32,6 +32,9 @@ import Testing
         .purgeDeadLetters(queue: nil),
         .pauseQueue("mail"),
         .resumeQueue("mail"),
+        .setQueueLimits("mail", QueueLimits(rate: .init(count: 50, periodMs: 2000), concurrency: 5)),
+        .setQueueLimits("mail", QueueLimits(concurrency: 1)),
+        .setQueueLimits("mail", .none),
         .health,
         .heartbeat(
             WorkerInfo(
@@ -140,6 +143,8 @@ import Testing
         (.cancelRequests, .cancelRequests([])),
         (.pauseQueue, .queuePaused("mail", true)),
         (.resumeQueue, .queuePaused("mail", false)),
+        (.setQueueLimits, .queueLimits("mail", QueueLimits(rate: .init(count: 50, periodMs: 2000), concurrency: 5))),
+        (.setQueueLimits, .queueLimits("mail", .none)),
         (.submit, .job(job)),
         (.get, .job(job)),
         (.retryDeadLetter, .job(job)),
@@ -148,6 +153,7 @@ import Testing
             .submitted([SubmittedJob(id: JobID(), queue: "a", created: true), SubmittedJob(id: JobID(), queue: "b", created: false)])
         ),
         (.queues, .queues([QueueCounts(queue: "mail", scheduled: 4, queued: 3, running: 1, deadLetter: 2, cancelled: 5, staleReports: 1)])),
+        (.queues, .queues([QueueCounts(queue: "api", limits: QueueLimits(rate: .init(count: 10, periodMs: 1000)))])),
         (.jobs, .jobs([job], offset: 10, limit: 20)),
         (.deadLetters, .jobs([], offset: 0, limit: 50)),
         (

@@ -210,6 +210,31 @@ import Testing
         #expect(try await m.request(.GET, "/metrics").body.contains(#"drover_jobs_completed_total{queue="default",type="noop"} 5"#))
     }
 
+    @Test func queueLimitsAreSetOverRESTAndShownInQueuesAndMetrics() async throws {
+        let m = try await MasterFixture.start()
+        defer { Task { await m.stop() } }
+        _ = try await m.store.submit((0..<3).map { _ in JobRequest(queue: "mail", type: "send") })
+        // Refused, with nothing written: a rate of 0, a period of null, an unknown queue.
+        #expect(try await m.request(.PUT, "/v1/queues/mail/limits", body: #"{"rate":{"count":0}}"#).status == 422)
+        #expect(try await m.request(.PUT, "/v1/queues/mail/limits", body: #"{"rate":{"count":5,"periodMs":null}}"#).status == 422)
+        #expect(try await m.request(.PUT, "/v1/queues/nope/limits", body: #"{"concurrency":2}"#).status == 404)
+        #expect(try await m.store.queueCounts().first?.limits == nil)
+
+        let set = try await m.request(.PUT, "/v1/queues/mail/limits", body: #"{"rate":{"count":2,"periodMs":60000},"concurrency":4}"#)
+        #expect(set.status == 200)
+        #expect(set.body == #"{"queue":"mail","limits":{"concurrency":4,"rate":{"count":2,"periodMs":60000}}}"#)
+        #expect(try await m.request(.GET, "/v1/queues").body.contains(#""limits":{"concurrency":4,"rate":{"count":2,"periodMs":60000}}"#))
+        // Two tokens for three jobs: the claim is held back once.
+        #expect(try await m.store.claim(queues: ["mail"], worker: "w", max: 3, start: true).count == 2)
+        let metrics = try await m.request(.GET, "/metrics").body
+        #expect(metrics.contains(#"drover_claims_limited_total{queue="mail"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"drover_queue_concurrency_limit{queue="mail"} 4.0"#))
+        #expect(metrics.contains(#"drover_queue_rate_limit_per_second{queue="mail"} 0.0333"#))
+
+        #expect(try await m.request(.PUT, "/v1/queues/mail/limits", body: "{}").body == #"{"queue":"mail","limits":{}}"#)
+        #expect(try await m.store.queueCounts().first?.limits == nil)
+    }
+
     @Test(arguments: ["rest-client.py", "rest-client.sh"])
     func theRESTClientExamplesSubmitAndWait(_ script: String) async throws {
         let m = try await MasterFixture.start()

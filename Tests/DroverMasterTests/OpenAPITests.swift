@@ -41,7 +41,7 @@ import Testing
         if !failures.isEmpty { print(output) }  // the whole report: each failure with its response and a curl to replay it
         #expect(failures.isEmpty, "\(failures)")
         // Every operation of the document was loaded and fuzzed.
-        #expect(output.contains("Operations:       22 selected / 22 total"), "\(output.suffix(3000))")
-        #expect(output.contains("Fuzzing") && output.contains("22 passed"), "\(output.suffix(3000))")
+        #expect(output.contains("Operations:       23 selected / 23 total"), "\(output.suffix(3000))")
+        #expect(output.contains("Fuzzing") && output.contains("23 passed"), "\(output.suffix(3000))")
     }
 }

@@ -172,7 +172,7 @@ import Testing
         let id = try await store.submit([JobRequest(type: "t")])[0].id
         // A QUEUED job whose id is, for the moment, in no line: the fetch below blocks.
         #expect(try await redis.send("LPOP", "drover:{default}:queued").string == id.rawValue)
-        let waiting = Task { try await store.waitAndClaim(queues: ["default"], worker: "w", max: 1, start: true, timeout: .seconds(1)) }
+        let waiting = Task { try await store.waitAndClaim(queues: ["default"], worker: "w", max: 1, start: true, timeout: .seconds(30)) }
         // Once the worker's fetch is blocked in Redis, the id arrives in the same instant the
         // queue is paused (a state the pause function never leaves, so only the race makes
         // it): the fetch moves the id, and only the claim can refuse it.
@@ -185,8 +185,14 @@ import Testing
             RedisCommand("HSET", "drover:{default}:config", "paused", "1"), RedisCommand("EXEC"),
         ])
         #expect(replies.last?.array?.count == 2)
+        // The claim that follows the fetch puts the id back in the paused line.
+        #expect(
+            try await eventually {
+                try await redis.send("LRANGE", "drover:{default}:paused", 0, -1).array?.compactMap(\.string) == [id.rawValue]
+            })
+        // A stopping worker ends its wait, and reconciles, which ends the fetch it re-armed.
+        try await store.interruptFetches(worker: "w")
         #expect(try await waiting.value.isEmpty)
-        // The worker's fetch outlives its wait; a stopping worker reconciles, which ends it.
         _ = try await store.reconcile(worker: "w", queues: ["default"], holding: [])
         #expect(try await redis.send("LRANGE", "drover:{default}:paused", 0, -1).array?.compactMap(\.string) == [id.rawValue])
         #expect(try await redis.send("EXISTS", "drover:{default}:active:w").int == 0)

@@ -2,8 +2,9 @@ import DroverCore
 import DroverRedis
 
 /// QUEUED → ASSIGNED (→ RUNNING when `start`) for the ids a blocking fetch already moved into
-/// the worker's active list, then for up to `max` more moved here from the queue. Nothing is
-/// claimed from a paused queue: the moved ids go back.
+/// the worker's active list, then for up to `max` more moved here from the queue, as far as
+/// the queue's limits let. Nothing is claimed from a paused queue: the moved ids go back, as
+/// do those over the limits.
 struct ClaimFunction: QueueFunction {
     var queue: String
     var worker: String?
@@ -30,9 +31,17 @@ struct ClaimFunction: QueueFunction {
     /// What the reply carries of each claimed job, in this order.
     static let replyFields: [JobField] = [.id, .state, .attempt, .type, .payload, .maxAttempts, .attemptBase, .backoff, .timeoutMs]
 
-    func decode(_ reply: RESPValue) throws(RedisError) -> [ClaimedJob] {
+    /// What a claim took, and whether the queue's limits held it back.
+    struct Reply {
+        var jobs: [ClaimedJob]
+        var limited: ClaimLimit?
+    }
+
+    func decode(_ reply: RESPValue) throws(RedisError) -> Reply {
+        let entries = try reply.elements()
+        guard let first = entries.first, let limit = first.int else { throw .unexpectedReply("claim returned \(reply)") }
         var claimed: [ClaimedJob] = []
-        for entry in try reply.elements() {
+        for entry in entries.dropFirst() {
             let values = entry.array ?? []
             guard values.count == Self.replyFields.count else { throw .unexpectedReply("claim returned \(entry)") }
             var f: [JobField: String] = [:]
@@ -47,7 +56,24 @@ struct ClaimFunction: QueueFunction {
                     attemptBase: f[.attemptBase].flatMap { Int($0) } ?? 0,
                     backoff: f[.backoff].flatMap(JobHash.decodeBackoff) ?? .standard, timeoutMs: f[.timeoutMs].flatMap { Int($0) }))
         }
-        return claimed
+        return Reply(jobs: claimed, limited: ClaimLimit(code: limit))
+    }
+
+    /// How the queue's limits held a claim back.
+    enum ClaimLimit: Equatable {
+        /// The rate limit: its next token comes after this long.
+        case rate(Duration)
+        /// The concurrency limit: a running job of the queue has to end first.
+        case concurrency
+
+        /// From the claim's first reply element: 0 for none, -1, or milliseconds.
+        init?(code: Int) {
+            switch code {
+            case 0: return nil
+            case ..<0: self = .concurrency
+            default: self = .rate(.milliseconds(code))
+            }
+        }
     }
 
     static let body = """
@@ -57,7 +83,22 @@ struct ClaimFunction: QueueFunction {
         -- Recorded before anything lands in the active list (a blocking fetch follows a claim),
         -- so the reaper finds the list even if the worker vanishes without a heartbeat entry.
         redis.call('SADD', HOLDERS_KEY, worker)
+        -- One EXISTS tells whether the queue has prioritized jobs or limits; a plain queue's
+        -- claim reads nothing more.
+        local prioritized = redis.call('EXISTS', PRIORITIZED_KEY, LIMITS_KEY) > 0
+        local limits
+        if prioritized then
+          limits = claim_limits()
+          if limits then prioritized = redis.call('EXISTS', PRIORITIZED_KEY) == 1 end
+        end
+        local allowance = limits and limits.allowance or math.huge
+        local slot = limits and limits.concurrency and { FIELD.concurrencySlot, '1' } or {}
         local out = {}
+        -- Back where the next claim takes first: in the paused line if the queue is paused now.
+        local function put_back(id)
+          redis.call('LREM', ACTIVE_KEY, 1, id)
+          redis.call('RPUSH', paused() and PAUSED_KEY or QUEUED_KEY, id)
+        end
         -- `moved`: a fetch moved the id before this call, maybe before a pause.
         local function take(id, moved)
           local j = load(id, FIELD.payload, FIELD.maxAttempts, FIELD.attemptBase, FIELD.backoff, FIELD.timeoutMs)
@@ -68,22 +109,16 @@ struct ClaimFunction: QueueFunction {
             if not mine then redis.call('LREM', ACTIVE_KEY, 1, id) end
             return
           end
-          if moved and paused() then
-            -- Paused after the fetch moved it: back to its turn in the paused line, unclaimed.
-            -- (An id this call takes from QUEUED_KEY needs no look: a paused queue has none.)
-            redis.call('LREM', ACTIVE_KEY, 1, id)
-            redis.call('RPUSH', PAUSED_KEY, id)
-            return
-          end
+          -- Paused after the fetch moved it: back to its turn, unclaimed. (An id this call takes
+          -- from QUEUED_KEY needs no look: a paused queue has none.)
+          if moved and paused() then return put_back(id) end
           local attempt = tonumber(j.attempt) + 1
           local path = start and { 'ASSIGNED', 'RUNNING' } or { 'ASSIGNED' }
-          advance(j, path, at, attempt, worker, nil, { FIELD.attempt, int(attempt), FIELD.worker, worker })
+          advance(j, path, at, attempt, worker, nil, { FIELD.attempt, int(attempt), FIELD.worker, worker, unpack(slot) })
           j.attempt = int(attempt)
           out[#out + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
         end
-        -- Prioritized jobs go first. One EXISTS per call tells whether there are any; after
-        -- that, ZPOPMIN until the set runs dry.
-        local prioritized = redis.call('EXISTS', PRIORITIZED_KEY) == 1
+        -- Prioritized jobs go first, ZPOPMIN until the set runs dry.
         local function take_prioritized()
           if not prioritized or paused() then return false end
           local best = redis.call('ZPOPMIN', PRIORITIZED_KEY)
@@ -104,22 +139,24 @@ struct ClaimFunction: QueueFunction {
           slots = slots + 1
           if id == MARKER then
             drop_marker()
-          elseif prioritized and not paused() then
-            -- A prioritized job overtakes it: back to the end taken first.
-            redis.call('LREM', ACTIVE_KEY, 1, id)
-            redis.call('RPUSH', QUEUED_KEY, id)
+          elseif #out >= allowance or (prioritized and not paused()) then
+            -- Over the queue's limits, or a prioritized job overtakes it.
+            put_back(id)
           else
             take(id, true)
           end
         end
         -- Bounded by what the lines hold: each round takes an id out of one of them.
-        while #out < slots do
+        local room = math.min(slots, allowance)
+        while #out < room do
           if not take_prioritized() then
             local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
             if not id then break end
             if id == MARKER then drop_marker() else take(id) end
           end
         end
+        -- First, what the limits say: 0 when they held nothing back (see settle_limits).
+        table.insert(out, 1, limits and settle_limits(limits, #out, allowance < slots and #out >= allowance) or 0)
         return out
         """
 }

@@ -15,6 +15,7 @@ enum DroverLibrary {
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
         HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
+        LimitsFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(
@@ -40,6 +41,7 @@ enum DroverLibrary {
             + table("AT", JobState.allCases.map { ($0.rawValue, "'\($0.timestampField)'") })
             + table("FIELD", JobField.allCases.map { ($0.rawValue, "'\($0.rawValue)'") })
             + table("COUNTER", JobCounter.allCases.map { ($0.rawValue, "'\($0.rawValue)'") })
+            + table("QUEUE_COUNTER", QueueCounter.allCases.map { ($0.rawValue, "'\($0.rawValue)'") })
             + table("GAUGES", JobGauges.states.map { ($0.rawValue, "true") })
             + "local RUNTIME_BUCKETS = { \(RuntimeHistogram.bucketsMs.map(String.init).joined(separator: ", ")) }\n"
             + "local RUNTIME_LABELS = { \(RuntimeHistogram.bucketsMs.map { "'\($0)'" }.joined(separator: ", ")) }\n"
@@ -49,8 +51,7 @@ enum DroverLibrary {
         -- The call in progress: its keys and arguments, bound to names by `begin` (functions run
         -- one at a time, so these are the current call's until it returns).
         local KEYS, ARGV
-        \(QueueFunctionKeys.declarations)        local JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL, HISTORY_LIMIT, DUE_CHANNEL, UNIQUE_PREFIX
-        \(generatedTables)
+        \(QueueFunctionKeys.declarations)        \(QueueFunctionArguments.declarations)        \(generatedTables)
         -- The call's clock reading, and as text: most numbers a call writes are this one.
         local NOW, NOW_TEXT
         local function now_ms()
@@ -100,7 +101,7 @@ enum DroverLibrary {
         -- What a function that may end a job reads besides (`fail`, `end_cancelled` and
         -- `finished` look at them), passed as `load(id, …, unpack(ENDING))`; a claim or a
         -- start does without.
-        local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey }
+        local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey, FIELD.concurrencySlot }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
           local names = { unpack(JOB_FIELDS) }
@@ -154,11 +155,16 @@ enum DroverLibrary {
           end
         end
 
+        \(LimitsFunction.helpers)
         -- The only place a job's state changes: through each state of `path` in turn (each
         -- move checked and recorded; `err` goes with the first), then one HSET of the final
         -- state, its timestamps, the history and the `extra` field/value pairs.
         local function advance(j, path, at, attempt, worker, err, extra)
           local fields = {}
+          -- Leaving ASSIGNED or RUNNING for good gives a concurrency slot back.
+          if j.concurrencySlot and (j.state == 'ASSIGNED' or j.state == 'RUNNING') and path[#path] ~= 'RUNNING' then
+            free_slot(j)
+          end
           for step, to in ipairs(path) do
             if not legal(j.state, to) then
               error('drover: illegal transition ' .. tostring(j.state) .. ' -> ' .. to .. ' for ' .. j.key)
@@ -290,8 +296,8 @@ enum DroverLibrary {
         local function begin(keys, args)
           KEYS, ARGV = keys, args
         \(QueueFunctionKeys.bindings)
-          JOB_PREFIX, IDEMPOTENCY_PREFIX, FINISHED_CHANNEL = args[1], args[2], args[3]
-          HISTORY_LIMIT, DUE_CHANNEL, UNIQUE_PREFIX = tonumber(args[4]), args[5], args[6]
+        \(QueueFunctionArguments.bindings)
+          HISTORY_LIMIT = tonumber(HISTORY_LIMIT)
           STATS, PAUSED = {}, nil
         end
 

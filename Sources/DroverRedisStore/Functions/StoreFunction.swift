@@ -26,9 +26,8 @@ struct FunctionContext: Sendable {
 
 /// A function that works on one queue. Its keys are the queue's (bound by the prelude to the
 /// names of ``QueueFunctionKeys/common``), then ``extraKeys`` (from `KEYS[FIRST_EXTRA_KEY]`);
-/// the first six arguments are the job key prefix, the idempotency key prefix, the finished
-/// channel, the history limit, the due-time channel and the unique key prefix; its own
-/// arguments follow, from `ARGV[7]`.
+/// its first arguments are those of ``QueueFunctionArguments/common``, bound the same way,
+/// and its own follow.
 protocol QueueFunction: StoreFunction {
     var queue: String { get }
     /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
@@ -47,6 +46,7 @@ enum QueueFunctionKeys {
         ("CONFIG_KEY", { q, _ in q.config }), ("ACTIVE_KEY", { q, worker in q.active(worker: worker) }),
         ("HOLDERS_KEY", { q, _ in q.holders }), ("SCHEDULED_KEY", { q, _ in q.scheduled }),
         ("CANCELLED_KEY", { q, _ in q.cancelled }), ("PRIORITIZED_KEY", { q, _ in q.prioritized }),
+        ("LIMITS_KEY", { q, _ in q.limits }),
     ]
 
     /// `local QUEUED_KEY, …` and `FIRST_EXTRA_KEY`, for the prelude.
@@ -60,6 +60,28 @@ enum QueueFunctionKeys {
     }
 }
 
+/// The arguments every ``QueueFunction`` call starts with, each with the Lua name the prelude
+/// binds it to (numbers arrive as text; the prelude converts the ones it computes with).
+enum QueueFunctionArguments {
+    static let common: [(lua: String, value: @Sendable (FunctionContext, QueueKeys) -> any RedisArgument)] = [
+        ("JOB_PREFIX", { _, q in q.jobPrefix }), ("IDEMPOTENCY_PREFIX", { _, q in q.idempotencyPrefix }),
+        ("UNIQUE_PREFIX", { _, q in q.uniquePrefix }), ("FINISHED_CHANNEL", { c, _ in c.keys.finishedChannel }),
+        ("DUE_CHANNEL", { c, _ in c.keys.dueChannel }), ("SLOTS_CHANNEL", { c, _ in c.keys.slotsChannel }),
+        ("HISTORY_LIMIT", { c, _ in c.historyLimit }),
+    ]
+
+    /// `ARGV` index of a function's first own argument.
+    static var firstOwn: Int { common.count + 1 }
+
+    /// `local JOB_PREFIX, …`, for the prelude.
+    static var declarations: String { "local \(common.map(\.lua).joined(separator: ", "))\n" }
+
+    /// `JOB_PREFIX = args[1]` …, for the prelude's `begin`.
+    static var bindings: String {
+        common.enumerated().map { "  \($1.lua) = args[\($0 + 1)]" }.joined(separator: "\n")
+    }
+}
+
 extension QueueFunction {
     var worker: String? { nil }
     var extraKeys: [String] { [] }
@@ -67,10 +89,7 @@ extension QueueFunction {
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         let q = context.keys.queue(queue)
         let keys: [any RedisArgument] = QueueFunctionKeys.common.map { $0.key(q, worker ?? "-") } + extraKeys
-        let common: [any RedisArgument] = [
-            q.jobPrefix, q.idempotencyPrefix, context.keys.finishedChannel, context.historyLimit, context.keys.dueChannel,
-            q.uniquePrefix,
-        ]
+        let common = QueueFunctionArguments.common.map { $0.value(context, q) }
         return RedisFunction.Call(DroverLibrary.function(Self.self), keys: keys, arguments: common + arguments)
     }
 }
@@ -84,20 +103,20 @@ struct ArgumentLayout: Sendable {
     let leading: [String]
     let perJob: [String]
 
-    init(first: Int = 7, leading: [String], perJob: [String] = []) {
+    init(first: Int = QueueFunctionArguments.firstOwn, leading: [String], perJob: [String] = []) {
         self.first = first
         self.leading = leading
         self.perJob = perJob
     }
 
-    /// `local worker, retention = ARGV[7], ARGV[8]`
+    /// `local worker, retention = ARGV[8], ARGV[9]`
     var bindLeading: String {
         guard !leading.isEmpty else { return "" }
         let values = leading.indices.map { "ARGV[\(first + $0)]" }
         return "local \(leading.joined(separator: ", ")) = \(values.joined(separator: ", "))"
     }
 
-    /// `for id, attempt, result in groups(8, 3) do` (the prelude's `groups` walks `ARGV`).
+    /// `for id, attempt, result in groups(9, 3) do` (the prelude's `groups` walks `ARGV`).
     var forEachJob: String {
         "for \(perJob.joined(separator: ", ")) in groups(\(first + leading.count), \(perJob.count)) do"
     }
