@@ -127,6 +127,41 @@ public struct DroverClient: Sendable {
         try await store.setLimits(limits, queue: queue)
     }
 
+    /// Adds a cron schedule, or replaces the one of the same name; returns it with its next
+    /// fire time, and whether it is new.
+    ///
+    /// ```swift
+    /// try await client.schedule(Schedule(
+    ///     name: "nightly-report", cron: "0 3 * * *", timeZone: "Europe/Berlin",
+    ///     job: JobRequest(queue: "reports", type: "report", payload: #"{"scope":"all"}"#)))
+    /// ```
+    @discardableResult
+    public func schedule(_ schedule: Schedule) async throws -> (schedule: Schedule, created: Bool) {
+        try await store.putSchedule(schedule)
+    }
+
+    /// Every cron schedule, with its next and last firing.
+    public func schedules() async throws -> [Schedule] {
+        try await store.schedules()
+    }
+
+    /// Removes a cron schedule; the jobs it submitted stay.
+    public func removeSchedule(named name: String) async throws {
+        try await store.removeSchedule(named: name)
+    }
+
+    /// Pauses a cron schedule: it fires nothing until ``resumeSchedule(named:)``.
+    @discardableResult
+    public func pauseSchedule(named name: String) async throws -> Schedule {
+        try await store.setSchedulePaused(true, named: name)
+    }
+
+    /// Resumes a cron schedule from its next time after now.
+    @discardableResult
+    public func resumeSchedule(named name: String) async throws -> Schedule {
+        try await store.setSchedulePaused(false, named: name)
+    }
+
     /// Registered workers with their last heartbeat.
     public func workers() async throws -> [WorkerInfo] {
         try await store.workers()

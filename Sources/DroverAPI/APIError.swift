@@ -94,7 +94,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as JobError:
             let code: Code
             switch error {
-            case .notFound, .unknownQueue: code = .notFound
+            case .notFound, .unknownQueue, .unknownSchedule: code = .notFound
             case .illegalTransition: code = .illegalTransition
             case .payloadTooLarge: code = .payloadTooLarge
             case .invalidName, .invalidField, .invalidJSON: code = .invalidField
@@ -127,6 +127,7 @@ struct JobErrorWire: Codable, Sendable {
         case .notFound(let id): self.init(kind: "notFound", id: id)
         case .illegalTransition(let id, let from, let to): self.init(kind: "illegalTransition", id: id, from: from, to: to)
         case .unknownQueue(let queue): self.init(kind: "unknownQueue", value: queue)
+        case .unknownSchedule(let name): self.init(kind: "unknownSchedule", value: name)
         }
     }
 
@@ -154,6 +155,7 @@ struct JobErrorWire: Codable, Sendable {
         case "notFound": id.map { .notFound($0) }
         case "illegalTransition": id.map { .illegalTransition(id: $0, from: from ?? .queued, to: to ?? .queued) }
         case "unknownQueue": value.map { .unknownQueue($0) }
+        case "unknownSchedule": value.map { .unknownSchedule($0) }
         default: nil
         }
     }

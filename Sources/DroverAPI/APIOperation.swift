@@ -8,6 +8,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     case submit, submitBatch, get, cancel, queues, jobs, workers, health, metrics
     // Operators
     case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue, setQueueLimits
+    case schedules, putSchedule, removeSchedule, pauseSchedule, resumeSchedule
     // Remote workers
     case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests
 
@@ -53,6 +54,11 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .pauseQueue: Route(method: .post, path: "/v1/queues/{queue}/pause", hasBody: false)
         case .resumeQueue: Route(method: .post, path: "/v1/queues/{queue}/resume", hasBody: false)
         case .setQueueLimits: Route(method: .put, path: "/v1/queues/{queue}/limits", hasBody: true)
+        case .schedules: Route(method: .get, path: "/v1/schedules", hasBody: false)
+        case .putSchedule: Route(method: .post, path: "/v1/schedules", hasBody: true)
+        case .removeSchedule: Route(method: .delete, path: "/v1/schedules/{name}", hasBody: false)
+        case .pauseSchedule: Route(method: .post, path: "/v1/schedules/{name}/pause", hasBody: false)
+        case .resumeSchedule: Route(method: .post, path: "/v1/schedules/{name}/resume", hasBody: false)
         case .heartbeat: Route(method: .post, path: "/v1/workers/{worker}/heartbeat", hasBody: true)
         case .claim: Route(method: .post, path: "/v1/workers/{worker}/claim", hasBody: true)
         case .start: Route(method: .post, path: "/v1/workers/{worker}/start", hasBody: true)
@@ -67,8 +73,10 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     public var access: Access {
         switch self {
         case .health: .anyone
-        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics: .client
-        case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits: .admin
+        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics, .schedules: .client
+        case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits, .putSchedule, .removeSchedule,
+            .pauseSchedule, .resumeSchedule:
+            .admin
         case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests: .worker
         }
     }

@@ -15,8 +15,12 @@ extension APIRequest {
             if let queue { fields["queue"] = q(queue) }
             if let wait { fields["wait"] = q("\(wait.milliseconds)ms") }
             return fields
-        case .queues, .workers, .health:
+        case .queues, .workers, .health, .schedules:
             return [:]
+        case .putSchedule(let schedule):
+            return Self.fields(of: schedule)
+        case .removeSchedule(let name), .pauseSchedule(let name), .resumeSchedule(let name):
+            return ["name": q(name)]
         case .jobs(let queue, let state, let offset, let limit):
             return ["queue": q(queue), "state": q(state.rawValue), "offset": String(offset), "limit": String(limit)]
         case .deadLetters(let queue, let offset, let limit):
@@ -94,6 +98,17 @@ extension APIRequest {
         case .at(let ms): fields["runAt"] = String(ms)
         case nil: break
         }
+        return fields
+    }
+
+    /// A schedule's definition as `POST /v1/schedules` takes it: the job's fields, and its own.
+    static func fields(of s: Schedule) -> [String: String] {
+        var fields = Self.fields(of: s.job)
+        fields["name"] = q(s.name)
+        fields["cron"] = q(s.cron)
+        fields["timeZone"] = q(s.timeZone)
+        fields["missedFirings"] = q(s.missedFirings.rawValue)
+        fields["paused"] = String(s.paused)
         return fields
     }
 

@@ -46,6 +46,16 @@ extension APIRequest {
             // every door and store.
             let rate = try f.decode("rate", as: QueueLimits.Rate.self, expected: #"an object like {"count":50,"periodMs":1000}"#)
             self = .setQueueLimits(try f.required("queue", f.string), QueueLimits(rate: rate, concurrency: try f.int("concurrency")))
+        case .schedules:
+            self = .schedules
+        case .putSchedule:
+            self = .putSchedule(try f.schedule())
+        case .removeSchedule:
+            self = .removeSchedule(try f.required("name", f.string))
+        case .pauseSchedule:
+            self = .pauseSchedule(try f.required("name", f.string))
+        case .resumeSchedule:
+            self = .resumeSchedule(try f.required("name", f.string))
         case .health:
             self = .health
         case .heartbeat:

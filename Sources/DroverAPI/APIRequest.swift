@@ -19,6 +19,12 @@ public enum APIRequest: Sendable, Equatable {
     case resumeQueue(String)
     /// Replaces the queue's limits; ``QueueLimits/none`` removes them.
     case setQueueLimits(String, QueueLimits)
+    case schedules
+    /// Creates or replaces a schedule.
+    case putSchedule(Schedule)
+    case removeSchedule(String)
+    case pauseSchedule(String)
+    case resumeSchedule(String)
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
@@ -58,6 +64,11 @@ public enum APIRequest: Sendable, Equatable {
         case .pauseQueue: .pauseQueue
         case .resumeQueue: .resumeQueue
         case .setQueueLimits: .setQueueLimits
+        case .schedules: .schedules
+        case .putSchedule: .putSchedule
+        case .removeSchedule: .removeSchedule
+        case .pauseSchedule: .pauseSchedule
+        case .resumeSchedule: .resumeSchedule
         case .health: .health
         case .heartbeat: .heartbeat
         case .claim: .claim

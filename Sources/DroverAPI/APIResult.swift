@@ -31,10 +31,15 @@ public enum APIResult: Sendable, Equatable {
     case queuePaused(String, Bool)
     /// `setQueueLimits`: the queue's limits now.
     case queueLimits(String, QueueLimits)
+    /// `putSchedule` (201 when new), `pauseSchedule`, `resumeSchedule`: the schedule now.
+    case schedule(Schedule, created: Bool)
+    case schedules([Schedule])
+    case scheduleRemoved(String)
 
     public var status: Int {
         switch self {
         case .created(let job): job.created ? 201 : 200
+        case .schedule(_, let created): created ? 201 : 200
         case .submitted: 201
         default: 200
         }
@@ -66,6 +71,9 @@ public enum APIResult: Sendable, Equatable {
         case .queuePaused(let queue, let paused): return #"{"queue":\#(JSONScanner.quote(queue)),"paused":\#(paused)}"#
         case .queueLimits(let queue, let limits):
             return #"{"queue":\#(JSONScanner.quote(queue)),"limits":\#(WireFormat.encode(limits))}"#
+        case .schedule(let schedule, let created): return Self.encode(schedule, created: created)
+        case .schedules(let schedules): return #"{"schedules":\#(WireFormat.array(schedules.map { Self.encode($0) }))}"#
+        case .scheduleRemoved(let name): return #"{"name":\#(JSONScanner.quote(name)),"removed":true}"#
         }
     }
 
@@ -121,6 +129,14 @@ public enum APIResult: Sendable, Equatable {
                 self = .queueLimits(
                     try WireFormat.decode(String.self, from: f["queue"] ?? "null"),
                     try WireFormat.decode(QueueLimits.self, from: f["limits"] ?? "null"))
+            case .putSchedule, .pauseSchedule, .resumeSchedule:
+                self = .schedule(try Self.decodeSchedule(json), created: try JSONScanner.objectFields(json)["created"] == "true")
+            case .schedules:
+                let f = try JSONScanner.objectFields(json)
+                self = .schedules(try JSONScanner.arrayElements(f["schedules"] ?? "null").map(Self.decodeSchedule))
+            case .removeSchedule:
+                let f = try JSONScanner.objectFields(json)
+                self = .scheduleRemoved(try WireFormat.decode(String.self, from: f["name"] ?? "null"))
             case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
             }
         } catch let error as APIError {
@@ -129,6 +145,28 @@ public enum APIResult: Sendable, Equatable {
             throw .malformed(
                 "the answer to \(operation.rawValue) does not read: \(String(describing: error).prefix(200)) in \(json.prefix(200))")
         }
+    }
+
+    /// A schedule: its definition's fields, and the state the store keeps.
+    /// `created` is given in answers to a change of one schedule.
+    static func encode(_ s: Schedule, created: Bool? = nil) -> String {
+        var fields = APIRequest.fields(of: s)
+        if let created { fields["created"] = String(created) }
+        if let v = s.nextFireAt { fields["nextFireAt"] = String(v) }
+        if let v = s.lastFireAt { fields["lastFireAt"] = String(v) }
+        if let v = s.lastJobID { fields["lastJobId"] = JSONScanner.quote(v.rawValue) }
+        fields["firings"] = String(s.firings)
+        return APIRequest.object(fields)
+    }
+
+    static func decodeSchedule(_ json: String) throws -> Schedule {
+        let f = try RequestFields(json: json)
+        var schedule = try f.schedule()
+        schedule.nextFireAt = try f.int("nextFireAt").map(Int64.init)
+        schedule.lastFireAt = try f.int("lastFireAt").map(Int64.init)
+        schedule.lastJobID = try f.string("lastJobId").flatMap(JobID.init)
+        schedule.firings = try f.int("firings") ?? 0
+        return schedule
     }
 
     private static func member<T: Decodable>(_ name: String, of json: String) throws -> T {

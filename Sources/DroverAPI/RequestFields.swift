@@ -89,6 +89,16 @@ package struct RequestFields: Sendable {
             start: try jobStart(), priority: try bounded("priority", JobRequest.priorities), unique: try uniqueLock())
     }
 
+    /// A schedule's definition as `POST /v1/schedules` takes it: `name`, `cron`, `timeZone`,
+    /// `missedFirings`, `paused`, and the job's fields as `POST /v1/jobs` takes them.
+    package func schedule() throws(APIError) -> Schedule {
+        let missed = try string("missedFirings") ?? Schedule.MissedFirings.skip.rawValue
+        guard let policy = Schedule.MissedFirings(rawValue: missed) else { throw .invalid("'missedFirings' must be skip or once") }
+        return Schedule(
+            name: try required("name", string), cron: try required("cron", string), timeZone: try string("timeZone") ?? "UTC",
+            job: try jobRequest(), missedFirings: policy, paused: try decode("paused", as: Bool.self, expected: "true or false") ?? false)
+    }
+
     /// `unique`: `true` (the type and payload, until the job finishes), `false`, or
     /// `{"key":"…","ttlMs":…}` with either member left out.
     package func uniqueLock() throws(APIError) -> UniqueLock? {

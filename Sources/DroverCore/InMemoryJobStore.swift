@@ -13,6 +13,8 @@ public actor InMemoryJobStore: JobStore {
     var idempotency: [String: (id: JobID, expires: Int64)] = [:]
     /// `queue NUL key` → the unfinished unique job holding it, and when the lock ends (ms).
     var uniqueLocks: [String: (id: JobID, expires: Int64?)] = [:]
+    /// Cron schedules by name, with the state the store keeps for them.
+    var cronSchedules: [String: Schedule] = [:]
     var queueWakeups: [String: [ObjectIdentifier: Wakeup]] = [:]
     var fetchWakeups: [String: Wakeup] = [:]
     let waiters = FinishedJobWaiters()

@@ -16,6 +16,8 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
     case illegalTransition(id: JobID, from: JobState, to: JobState)
     /// No job was ever submitted to this queue (a queue exists from its first job).
     case unknownQueue(String)
+    /// No schedule has this name.
+    case unknownSchedule(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
             return "job \(id) is \(from.rawValue) and cannot move to \(to.rawValue)"
         case .unknownQueue(let queue):
             return "no queue '\(queue.prefix(80))' (a queue exists once a job was submitted to it)"
+        case .unknownSchedule(let name):
+            return "no schedule '\(name.prefix(80))'"
         }
     }
 }

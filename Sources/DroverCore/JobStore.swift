@@ -64,6 +64,27 @@ public protocol JobStore: Sendable {
     /// ``JobError/illegalTransition(id:from:to:)`` for a job that has already finished.
     func cancel(_ id: JobID, queue: String?) async throws -> CancelOutcome
 
+    // MARK: Schedules
+
+    /// Stores a schedule, replacing one of the same name (its firing count and last firing
+    /// are kept); returns it with its next fire time, and whether it is new. Throws
+    /// ``JobError`` for a bad name, expression, time zone or job.
+    func putSchedule(_ schedule: Schedule) async throws -> (schedule: Schedule, created: Bool)
+
+    /// Every schedule, by name.
+    func schedules() async throws -> [Schedule]
+
+    /// Removes a schedule; the jobs it submitted stay. Throws ``JobError/unknownSchedule(_:)``.
+    func removeSchedule(named name: String) async throws
+
+    /// Pauses or resumes a schedule; a resumed one goes on from its next time after now.
+    /// Throws ``JobError/unknownSchedule(_:)``.
+    func setSchedulePaused(_ paused: Bool, named name: String) async throws -> Schedule
+
+    /// Makes every firing that is due, each claimed atomically (see ``Schedule``); the
+    /// promoter calls it. Safe in any number of processes at once.
+    func fireDueSchedules() async throws -> ScheduleReport
+
     // MARK: Dead letters
 
     /// DEAD_LETTER → QUEUED with a fresh set of attempts.

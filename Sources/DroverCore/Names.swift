@@ -19,6 +19,11 @@ public enum Names {
         try validate(name, field: "type", maxLength: maxTypeLength, extra: "_-.:/")
     }
 
+    /// Letters, digits, `_`, `-`, `.` and `:`; 1 to 128 characters.
+    public static func validateSchedule(_ name: String) throws(JobError) {
+        try validate(name, field: "schedule name", maxLength: maxTypeLength, extra: "_-.:")
+    }
+
     /// Letters, digits, `_`, `-`, `.` and `@`; 1 to 128 characters.
     public static func validateWorkerID(_ name: String) throws(JobError) {
         try validate(name, field: "worker id", maxLength: maxWorkerIDLength, extra: "_-.@")

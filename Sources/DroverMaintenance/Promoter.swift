@@ -3,12 +3,12 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Moves SCHEDULED jobs to QUEUED when their time comes and RETRY_QUEUED jobs when their
-/// backoff is over. It sleeps until the next job is due, by the store's clock, and the store
-/// wakes it when a job gets an earlier due time (``JobStore/waitForNewDueTimes(timeout:)``),
-/// so delayed jobs and retries are neither late nor polled for; `interval` bounds the sleep
-/// in case a wake-up is lost. Safe to run in many processes at once: each move is one atomic
-/// function call.
+/// Makes what is due happen: SCHEDULED jobs become QUEUED when their time comes, RETRY_QUEUED
+/// jobs when their backoff is over, and cron schedules fire (``JobStore/fireDueSchedules()``).
+/// It sleeps until the next of these, by the store's clock, and the store wakes it when a job
+/// or a schedule gets an earlier time (``JobStore/waitForNewDueTimes(timeout:)``), so nothing
+/// is late or polled for; `interval` bounds the sleep in case a wake-up is lost. Safe to run
+/// in many processes at once: each move and each firing is one atomic function call.
 public struct Promoter: Service {
     public let store: any JobStore
     /// The longest sleep between passes; a retry scheduled meanwhile waits at most this long.
@@ -21,11 +21,15 @@ public struct Promoter: Service {
         self.logger = logger
     }
 
-    /// One pass.
+    /// One pass: due jobs, then due schedules. The report's next due time is the earlier of
+    /// the next job's and the next firing's.
     @discardableResult
     public func promote() async throws -> PromotionReport {
-        let report = try await store.promoteDueJobs()
+        var report = try await store.promoteDueJobs()
         if report.promoted > 0 { logger.debug("promoted due jobs", metadata: ["count": "\(report.promoted)"]) }
+        let firings = try await store.fireDueSchedules()
+        if let next = firings.nextFireMs { report.nextDueMs = min(report.nextDueMs ?? next, next) }
+        if report.nowMs == nil { report.nowMs = firings.nowMs }
         return report
     }
 

@@ -116,6 +116,27 @@ public struct MasterAPI: Sendable {
             logger.info("queue resumed", metadata: ["queue": "\(queue)"])
             return .queuePaused(queue, false)
 
+        case .schedules:
+            return .schedules(try await store.schedules())
+
+        case .putSchedule(let schedule):
+            let (stored, created) = try await store.putSchedule(schedule)
+            logger.info(
+                created ? "schedule added" : "schedule replaced",
+                metadata: ["schedule": "\(stored.name)", "cron": "\(stored.cron)", "queue": "\(stored.job.queue)"])
+            return .schedule(stored, created: created)
+
+        case .removeSchedule(let name):
+            try await store.removeSchedule(named: name)
+            logger.info("schedule removed", metadata: ["schedule": "\(name)"])
+            return .scheduleRemoved(name)
+
+        case .pauseSchedule(let name), .resumeSchedule(let name):
+            let paused = request.operation == .pauseSchedule
+            let schedule = try await store.setSchedulePaused(paused, named: name)
+            logger.info(paused ? "schedule paused" : "schedule resumed", metadata: ["schedule": "\(name)"])
+            return .schedule(schedule, created: false)
+
         case .setQueueLimits(let queue, let limits):
             try await store.setLimits(limits, queue: queue)
             logger.info("queue limits set", metadata: ["queue": "\(queue)", "limits": "\(WireFormat.encode(limits))"])

@@ -23,6 +23,9 @@ import DroverCore
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
 /// | `drover:{q}:config` | hash | the queue's default `maxAttempts`, `backoff` and `priority`; `paused` (ms) while it is paused |
 /// | `drover:{q}:limits` | hash | the queue's limits (`rate`, `ratePeriodMs`, `concurrency`) and its rate bucket (`tokens` as of `at` ms); absent without limits |
+/// | `drover:{q}:cron` | sorted set | the names of the queue's active cron schedules, by next fire time (ms) |
+/// | `drover:{q}:cron:<name>` | hash | one cron schedule: `cron`, `timeZone`, `missedFirings`, the job (`type`, `payload`, options), `paused`, `nextFireAt`, `lastFireAt`, `lastJobId`, `firings` |
+/// | `drover:cron` | hash | every cron schedule's name → its queue |
 /// | `drover:queues` | set | every queue ever submitted to |
 /// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
 /// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
@@ -48,6 +51,8 @@ public struct KeySchema: Sendable, Hashable {
     public var dueChannel: String { "\(prefix):due" }
     public var cancelChannel: String { "\(prefix):cancel" }
     public var slotsChannel: String { "\(prefix):slots" }
+    /// Every cron schedule's name → its queue.
+    public var cronSchedules: String { "\(prefix):cron" }
 }
 
 /// The keys of one queue; see ``KeySchema``.
@@ -68,6 +73,9 @@ public struct QueueKeys: Sendable, Hashable {
     public var stats: String { base + "stats" }
     public var config: String { base + "config" }
     public var limits: String { base + "limits" }
+    /// The queue's cron schedules by next fire time.
+    public var cron: String { base + "cron" }
+    public func cron(_ name: String) -> String { base + "cron:" + name }
     public var jobPrefix: String { base + "job:" }
     public func job(_ id: JobID) -> String { jobPrefix + id.rawValue }
     public var idempotencyPrefix: String { base + "idempotency:" }

@@ -127,6 +127,36 @@ public final class RemoteJobStore: JobStore {
         _ = try await call(.setQueueLimits(queue, limits))
     }
 
+    // MARK: Schedules
+
+    public func putSchedule(_ schedule: Schedule) async throws -> (schedule: Schedule, created: Bool) {
+        // Checked here too, so bad input fails before it travels.
+        _ = try schedule.validated(limits: SubmitLimits(maxPayloadBytes: .max))
+        let result = try await call(.putSchedule(schedule))
+        guard case .schedule(let stored, let created) = result else { throw unexpected(result, for: .putSchedule) }
+        return (stored, created)
+    }
+
+    public func schedules() async throws -> [Schedule] {
+        let result = try await call(.schedules)
+        guard case .schedules(let schedules) = result else { throw unexpected(result, for: .schedules) }
+        return schedules
+    }
+
+    public func removeSchedule(named name: String) async throws {
+        _ = try await call(.removeSchedule(name))
+    }
+
+    public func setSchedulePaused(_ paused: Bool, named name: String) async throws -> Schedule {
+        let result = try await call(paused ? .pauseSchedule(name) : .resumeSchedule(name))
+        guard case .schedule(let schedule, _) = result else { throw unexpected(result, for: paused ? .pauseSchedule : .resumeSchedule) }
+        return schedule
+    }
+
+    public func fireDueSchedules() async throws -> ScheduleReport {
+        throw RemoteError.unsupported("schedules are fired by the master's promoter")
+    }
+
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {

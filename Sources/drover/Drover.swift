@@ -22,8 +22,8 @@ struct DroverCommand: AsyncParsableCommand {
         version: DroverVersion.current,
         subcommands: [
             MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self, JobsCommand.self,
-            QueuesCommand.self, WorkersCommand.self, DLQCommand.self, CancelCommand.self, DemoCommand.self, BenchCommand.self,
-            RunJobCommand.self,
+            QueuesCommand.self, ScheduleCommand.self, WorkersCommand.self, DLQCommand.self, CancelCommand.self, DemoCommand.self,
+            BenchCommand.self, RunJobCommand.self,
         ]
     )
 }

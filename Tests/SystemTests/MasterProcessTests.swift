@@ -12,46 +12,6 @@ import Testing
 
 /// Real `drover master` and `drover worker` processes, killed for real.
 @Suite struct MasterProcessTests {
-    struct ChildMaster {
-        let process: ChildProcess
-        let httpPort: Int
-        let tcpPort: Int
-        var http: String { "http://127.0.0.1:\(httpPort)" }
-        var tcp: String { "tcp://127.0.0.1:\(tcpPort)" }
-    }
-
-    /// Starts a master on two free ports and waits until both of its doors answer. A port
-    /// found free can be taken by another test's process before the master binds it; the master
-    /// then exits, and it is started again on other ports.
-    func startMaster(_ server: RedisServer, name: String) async throws -> ChildMaster {
-        var failures: [String] = []
-        for attempt in 1...5 {
-            let httpPort = try RedisServer.freePort()
-            let tcpPort = try RedisServer.freePort()
-            let process = try ChildProcess(
-                executable: try droverExecutable(),
-                arguments: [
-                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
-                    "--heartbeat-timeout", "1", "--log-level", "info",
-                ],
-                logPath: server.directory + "/\(name)-\(attempt).log")
-            let master = ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort)
-            let overHTTP = try RemoteJobStore(masterURL: master.http)
-            let overTCP = try RemoteJobStore(masterURL: master.tcp)
-            let up = await eventually {
-                guard process.isRunning else { return true }
-                guard (try? await overHTTP.queueCounts()) != nil else { return false }
-                return (try? await overTCP.queueCounts()) != nil
-            }
-            await overHTTP.close()
-            await overTCP.close()
-            if up, process.isRunning { return master }
-            process.send(SIGKILL)
-            failures.append(String(process.output().suffix(500)))
-        }
-        throw ChildProcessError.notReady("\(name) did not start: \(failures.joined(separator: "\n---\n"))")
-    }
-
     func startWorker(_ arguments: [String], id: String, log: String) throws -> ChildProcess {
         try ChildProcess(
             executable: try droverExecutable(),
@@ -61,9 +21,9 @@ import Testing
     @Test func twoMastersOnOneRedisOneKilledMidRunLoseNothing() async throws {
         let server = try await RedisServer.start()
         defer { Task { await server.stop() } }
-        let a = try await startMaster(server, name: "master-a")
+        let a = try await ChildMaster.start(server, name: "master-a")
         defer { a.process.send(SIGKILL) }
-        let b = try await startMaster(server, name: "master-b")
+        let b = try await ChildMaster.start(server, name: "master-b")
         defer { b.process.send(SIGKILL) }
         // One worker through master A (it loses its master), one direct worker.
         let remote = try startWorker(["--master", a.tcp, "--concurrency", "4"], id: "through-a", log: server.directory + "/through-a.log")
@@ -103,7 +63,7 @@ import Testing
     @Test func aRemoteWorkerKilledWithSIGKILLHasItsJobsReassigned() async throws {
         let server = try await RedisServer.start()
         defer { Task { await server.stop() } }
-        let master = try await startMaster(server, name: "master")
+        let master = try await ChildMaster.start(server, name: "master")
         defer { master.process.send(SIGKILL) }
         let victim = try startWorker(
             ["--master", master.http, "--concurrency", "3"], id: "remote-victim", log: server.directory + "/victim.log")

@@ -15,7 +15,7 @@ enum DroverLibrary {
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
         HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
-        LimitsFunction.self,
+        LimitsFunction.self, FireFunction.self, CronEditFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(

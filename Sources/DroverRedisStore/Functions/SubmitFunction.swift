@@ -20,18 +20,22 @@ struct SubmitFunction: QueueFunction {
         leading: ["queue", "default_max", "default_backoff", "window"],
         perJob: ["id", "job_type", "payload", "max", "backoff", "timeout", "key", "start", "priority", "unique", "unique_ttl"])
 
-    var arguments: [any RedisArgument] {
-        Self.layout.encode(
-            [queue, defaults.maxAttempts, JobHash.encode(defaults.backoff), idempotencyWindow.milliseconds],
-            jobs: jobs.map { job in
-                let r = job.request
-                // '' for what the request leaves to the queue's defaults.
-                return [
-                    job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
-                    r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start), r.priority.map(String.init) ?? "",
-                    r.unique.map { $0.key ?? "*" } ?? "", r.unique?.ttl.map { String($0.milliseconds) } ?? "",
-                ]
-            })
+    var arguments: [any RedisArgument] { Self.layout.encode(leadingArguments, jobs: jobArguments) }
+
+    var leadingArguments: [any RedisArgument] {
+        [queue, defaults.maxAttempts, JobHash.encode(defaults.backoff), idempotencyWindow.milliseconds]
+    }
+
+    var jobArguments: [[any RedisArgument]] {
+        jobs.map { job in
+            let r = job.request
+            // '' for what the request leaves to the queue's defaults.
+            return [
+                job.id.rawValue, r.type, r.payload, r.maxAttempts.map(String.init) ?? "", r.backoff.map(JobHash.encode) ?? "",
+                r.timeoutMs.map(String.init) ?? "", r.idempotencyKey ?? "", Self.encode(r.start), r.priority.map(String.init) ?? "",
+                r.unique.map { $0.key ?? "*" } ?? "", r.unique?.ttl.map { String($0.milliseconds) } ?? "",
+            ]
+        }
     }
 
     /// `+<ms>` for a delay (counted from Redis's clock), `<ms>` for a due time, '' for now.
@@ -64,10 +68,17 @@ struct SubmitFunction: QueueFunction {
         return out
     }
 
-    static let body = """
+    static let body = makeBody(layout: layout)
+
+    /// The body, for `layout` (the submit's own, or one with more leading arguments), with
+    /// `prologue` run after the arguments are bound and before anything is written: the
+    /// schedule's `fire` is this body behind a check of its own.
+    static func makeBody(layout: ArgumentLayout, prologue: String = "") -> String {
+        """
         local at = now_ms()
         local at_text = int(at)
         \(layout.bindLeading)
+        \(prologue)
         -- The queue's own defaults, where set, win over the store's.
         local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused', 'priority')
         default_max = config[1] or default_max
@@ -152,4 +163,5 @@ struct SubmitFunction: QueueFunction {
         end
         return out
         """
+    }
 }

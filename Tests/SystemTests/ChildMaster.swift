@@ -1,0 +1,51 @@
+import DroverRemote
+import DroverTestSupport
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A `drover master` process of a test's own, on ports of its own.
+struct ChildMaster {
+    let process: ChildProcess
+    let httpPort: Int
+    let tcpPort: Int
+    /// Where its output goes.
+    let logPath: String
+    var http: String { "http://127.0.0.1:\(httpPort)" }
+    var tcp: String { "tcp://127.0.0.1:\(tcpPort)" }
+
+    /// Starts a master on two free ports and waits until both of its doors answer. A port
+    /// found free can be taken by another test's process before the master binds it; the master
+    /// then exits, and it is started again on other ports.
+    static func start(_ server: RedisServer, name: String, extraArguments: [String] = []) async throws -> ChildMaster {
+        var failures: [String] = []
+        for attempt in 1...5 {
+            let httpPort = try RedisServer.freePort()
+            let tcpPort = try RedisServer.freePort()
+            let logPath = server.directory + "/\(name)-\(attempt).log"
+            let process = try ChildProcess(
+                executable: try droverExecutable(),
+                arguments: [
+                    "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
+                    "--heartbeat-timeout", "1", "--log-level", "info",
+                ] + extraArguments,
+                logPath: logPath)
+            let master = ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort, logPath: logPath)
+            let overHTTP = try RemoteJobStore(masterURL: master.http)
+            let overTCP = try RemoteJobStore(masterURL: master.tcp)
+            let up = await eventually {
+                guard process.isRunning else { return true }
+                guard (try? await overHTTP.queueCounts()) != nil else { return false }
+                return (try? await overTCP.queueCounts()) != nil
+            }
+            await overHTTP.close()
+            await overTCP.close()
+            if up, process.isRunning { return master }
+            process.send(SIGKILL)
+            failures.append(String(process.output().suffix(500)))
+        }
+        throw ChildProcessError.notReady("\(name) did not start: \(failures.joined(separator: "\n---\n"))")
+    }
+}
