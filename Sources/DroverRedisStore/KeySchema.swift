@@ -57,7 +57,8 @@ public struct KeySchema: Sendable, Hashable {
 
 /// The keys of one queue; see ``KeySchema``.
 public struct QueueKeys: Sendable, Hashable {
-    let base: String
+    /// `drover:{q}:`, which every key of the queue starts with.
+    public let base: String
 
     public var queued: String { base + "queued" }
     public var paused: String { base + "paused" }

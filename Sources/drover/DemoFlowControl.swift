@@ -2,8 +2,8 @@ import Drover
 import DroverCore
 import Foundation
 
-/// The demo's second act, on a queue of its own: a delayed job, a paused queue in which a
-/// priority job overtakes the ones queued before it, and a running job cancelled.
+/// The demo's second act, on a queue of its own: a delayed job, a cron schedule, a paused queue
+/// in which a priority job overtakes the ones queued before it, and a running job cancelled.
 extension Demo {
     static let flowQueue = "demo-flow"
 
@@ -24,6 +24,20 @@ extension Demo {
         say(
             "  • delayed 2 s: \(delayed.state.rawValue), then QUEUED \(queuedAt - due) ms after its due time, then \(ranLate.state.rawValue)"
         )
+
+        // A cron schedule firing every second: the master and the three workers all run the
+        // promoter, and each firing still submits one job.
+        let (tick, _) = try await client.schedule(
+            Schedule(name: "demo-tick", cron: "* * * * * *", job: JobRequest(queue: queue, type: "echo", payload: #"{"tick":true}"#)))
+        _ = await poll(timeout: .seconds(20)) { ((try? await client.schedules())?.first { $0.name == tick.name }?.firings ?? 0) >= 3 }
+        let last = try await client.schedules().first { $0.name == tick.name }?.lastJobID
+        try await client.removeSchedule(named: tick.name)
+        if let last { _ = try await client.wait(for: last, timeout: .seconds(30)) }
+        let ticks = try await client.jobs(queue: queue, state: .completed, limit: 100).filter { $0.payload == #"{"tick":true}"# }
+        let keys = Set(ticks.compactMap(\.idempotencyKey))
+        let cronOK = ticks.count >= 3 && keys.count == ticks.count
+        allGood = allGood && cronOK
+        say("  • cron '* * * * * *' with 4 processes firing it: \(ticks.count) firings so far, each one job (\(keys.count) distinct)")
 
         // Paused: jobs wait; a priority job submitted last runs first once resumed.
         try await client.pause(queue: queue)

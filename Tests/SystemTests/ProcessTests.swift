@@ -220,6 +220,8 @@ import Testing
         // The second act: a delayed job, a paused queue, a priority job overtaking, a cancel.
         #expect(output.contains("delayed 2 s: SCHEDULED") && output.contains("none starts (paused: true)"))
         #expect(output.contains("submitted last, started first") && output.contains("CANCELLED"))
+        let cron = try #require(output.split(separator: "\n").first { $0.contains("cron '* * * * * *'") })
+        #expect(cron.contains("each one job"), "\(cron)")
     }
 
     @Test func theBatchFanOutExampleComputesTheSum() async throws {

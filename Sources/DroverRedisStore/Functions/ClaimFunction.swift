@@ -92,8 +92,9 @@ struct ClaimFunction: QueueFunction {
           if limits then prioritized = redis.call('EXISTS', PRIORITIZED_KEY) == 1 end
         end
         local allowance = limits and limits.allowance or math.huge
-        local slot = limits and limits.concurrency and { FIELD.concurrencySlot, '1' } or {}
-        local out = {}
+        local holds_slot = limits and limits.concurrency
+        -- out[1] is what the limits say (see the end); the claimed jobs follow.
+        local out, taken = { 0 }, 0
         -- Back where the next claim takes first: in the paused line if the queue is paused now.
         local function put_back(id)
           redis.call('LREM', ACTIVE_KEY, 1, id)
@@ -114,9 +115,14 @@ struct ClaimFunction: QueueFunction {
           if moved and paused() then return put_back(id) end
           local attempt = tonumber(j.attempt) + 1
           local path = start and { 'ASSIGNED', 'RUNNING' } or { 'ASSIGNED' }
-          advance(j, path, at, attempt, worker, nil, { FIELD.attempt, int(attempt), FIELD.worker, worker, unpack(slot) })
+          local extra = { FIELD.attempt, int(attempt), FIELD.worker, worker }
+          if holds_slot then
+            extra[5], extra[6] = FIELD.concurrencySlot, '1'
+          end
+          advance(j, path, at, attempt, worker, nil, extra)
           j.attempt = int(attempt)
-          out[#out + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
+          taken = taken + 1
+          out[taken + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
         end
         -- Prioritized jobs go first, ZPOPMIN until the set runs dry.
         local function take_prioritized()
@@ -139,7 +145,7 @@ struct ClaimFunction: QueueFunction {
           slots = slots + 1
           if id == MARKER then
             drop_marker()
-          elseif #out >= allowance or (prioritized and not paused()) then
+          elseif taken >= allowance or (prioritized and not paused()) then
             -- Over the queue's limits, or a prioritized job overtakes it.
             put_back(id)
           else
@@ -148,15 +154,14 @@ struct ClaimFunction: QueueFunction {
         end
         -- Bounded by what the lines hold: each round takes an id out of one of them.
         local room = math.min(slots, allowance)
-        while #out < room do
+        while taken < room do
           if not take_prioritized() then
             local id = redis.call('LMOVE', QUEUED_KEY, ACTIVE_KEY, 'RIGHT', 'LEFT')
             if not id then break end
             if id == MARKER then drop_marker() else take(id) end
           end
         end
-        -- First, what the limits say: 0 when they held nothing back (see settle_limits).
-        table.insert(out, 1, limits and settle_limits(limits, #out, allowance < slots and #out >= allowance) or 0)
+        if limits then out[1] = settle_limits(limits, taken, allowance < slots and taken >= allowance) end
         return out
         """
 }

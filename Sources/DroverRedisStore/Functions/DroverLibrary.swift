@@ -20,7 +20,8 @@ enum DroverLibrary {
 
     static let library = RedisFunctionLibrary(
         prefix: "drover",
-        body: prelude + functions.map { "register('\($0.name)', function()\n\($0.body)\nend)\n" }.joined())
+        body: prelude
+            + functions.map { "register('\($0.name)', function()\n\($0.body)\nend, \($0 is any QueueFunction.Type))\n" }.joined())
 
     private static let byName: [String: RedisFunction] = Dictionary(
         uniqueKeysWithValues: functions.map { ($0.name, library.function($0.name)) })
@@ -51,7 +52,7 @@ enum DroverLibrary {
         -- The call in progress: its keys and arguments, bound to names by `begin` (functions run
         -- one at a time, so these are the current call's until it returns).
         local KEYS, ARGV
-        \(QueueFunctionKeys.declarations)        \(QueueFunctionArguments.declarations)        \(generatedTables)
+        \(QueueFunctionKeys.declarations)        \(generatedTables)
         -- The call's clock reading, and as text: most numbers a call writes are this one.
         local NOW, NOW_TEXT
         local function now_ms()
@@ -96,20 +97,20 @@ enum DroverLibrary {
         end
 
         -- A job as one function works on it: the fields it reads, read in one HMGET, and the
-        -- history it appends to, written back with the state in one HSET per transition.
-        local JOB_FIELDS = { FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history, FIELD.historyLength }
-        -- What a function that may end a job reads besides (`fail`, `end_cancelled` and
-        -- `finished` look at them), passed as `load(id, …, unpack(ENDING))`; a claim or a
+        -- history it appends to, written back with the state in one HSET per transition. Every
+        -- function reads state, worker, attempt, type and the history; `...` names the rest.
+        -- What a function that may end a job reads besides (`fail`, `end_cancelled`, `finished`
+        -- and `advance` look at them), passed as `load(id, …, unpack(ENDING))`; a claim or a
         -- start does without.
         local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey, FIELD.concurrencySlot }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
-          local names = { unpack(JOB_FIELDS) }
-          for _, name in ipairs({ ... }) do names[#names + 1] = name end
-          local values = redis.call('HMGET', job_key, unpack(names))
-          local j = { id = id, key = job_key }
-          for i, name in ipairs(names) do j[name] = values[i] or nil end
-          j.historyLength = tonumber(j.historyLength) or 0
+          local values = redis.call('HMGET', job_key, FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history,
+            FIELD.historyLength, ...)
+          local j = { id = id, key = job_key, state = values[1] or nil, worker = values[2] or nil, attempt = values[3] or nil,
+            type = values[4] or nil, history = values[5] or nil, historyLength = tonumber(values[6]) or 0 }
+          local more = { ... }
+          for i = 1, #more do j[more[i]] = values[6 + i] or nil end
           return j
         end
 
@@ -293,18 +294,19 @@ enum DroverLibrary {
           redis.call('DEL', job_key)
         end
 
-        local function begin(keys, args)
+        -- Binds a queue function's call (see QueueFunction in Swift); other functions read
+        -- KEYS and ARGV themselves.
+        local function begin(keys, args, queue_function)
           KEYS, ARGV = keys, args
-        \(QueueFunctionKeys.bindings)
-        \(QueueFunctionArguments.bindings)
-          HISTORY_LIMIT = tonumber(HISTORY_LIMIT)
           STATS, PAUSED = {}, nil
+          if not queue_function then return end
+        \(QueueFunctionKeys.bindings)
         end
 
         -- Every function: bind the call, run the body, write the counters it gathered.
-        local function register(name, body)
+        local function register(name, body, queue_function)
           redis.register_function(LIBRARY .. '_' .. name, function(keys, args)
-            begin(keys, args)
+            begin(keys, args, queue_function)
             local result = body()
             flush_stats()
             return result

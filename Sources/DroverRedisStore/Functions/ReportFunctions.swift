@@ -78,9 +78,10 @@ struct CompleteFunction: ReportFunction {
         local at = now_ms()
         \(layout.bindLeading)
         local out = {}
+        local running = { RUNNING = true }
         \(layout.forEachJob)
           attempt = tonumber(attempt)
-          local j, refused = held(id, { RUNNING = true }, worker, attempt, AT.RUNNING, FIELD.runAt, unpack(ENDING))
+          local j, refused = held(id, running, worker, attempt, AT.RUNNING, FIELD.runAt, unpack(ENDING))
           if j and j.cancelRequestedAt then
             redis.call('LREM', ACTIVE_KEY, 1, id)
             out[#out + 1] = end_cancelled(j, at, attempt, worker, nil, { FIELD.result, result })

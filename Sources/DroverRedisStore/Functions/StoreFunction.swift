@@ -24,10 +24,12 @@ struct FunctionContext: Sendable {
     var historyLimit: Int
 }
 
-/// A function that works on one queue. Its keys are the queue's (bound by the prelude to the
-/// names of ``QueueFunctionKeys/common``), then ``extraKeys`` (from `KEYS[FIRST_EXTRA_KEY]`);
-/// its first arguments are those of ``QueueFunctionArguments/common``, bound the same way,
-/// and its own follow.
+/// A function that works on one queue. A call carries two keys, the queue's base key
+/// (`drover:{q}:`, which puts the call in the queue's Redis Cluster slot) and the worker's
+/// active list, then ``extraKeys`` (from `KEYS[FIRST_EXTRA_KEY]`); and two arguments, the key
+/// prefix and the history limit, before its own. The prelude derives every other key and
+/// channel the function may use from those (``QueueFunctionKeys``): each string a call carries
+/// costs Redis about as much as a short command, and most of them a function never touches.
 protocol QueueFunction: StoreFunction {
     var queue: String { get }
     /// The worker whose active list is `ACTIVE_KEY` (`-` when none is).
@@ -37,48 +39,42 @@ protocol QueueFunction: StoreFunction {
     var arguments: [any RedisArgument] { get }
 }
 
-/// The keys every ``QueueFunction`` call carries, in order, each with the Lua name the
-/// prelude binds it to, so a body never counts positions in `KEYS`.
+/// The names the prelude binds for a queue function, each derived from the call's base key or
+/// key prefix as ``QueueKeys`` and ``KeySchema`` spell it, so the Lua side and the Swift side
+/// name every key once, in Swift.
 enum QueueFunctionKeys {
-    static let common: [(lua: String, key: @Sendable (QueueKeys, _ worker: String) -> String)] = [
-        ("QUEUED_KEY", { q, _ in q.queued }), ("PAUSED_KEY", { q, _ in q.paused }), ("RETRY_KEY", { q, _ in q.retry }),
-        ("DEAD_KEY", { q, _ in q.dead }), ("COMPLETED_KEY", { q, _ in q.completed }), ("STATS_KEY", { q, _ in q.stats }),
-        ("CONFIG_KEY", { q, _ in q.config }), ("ACTIVE_KEY", { q, worker in q.active(worker: worker) }),
-        ("HOLDERS_KEY", { q, _ in q.holders }), ("SCHEDULED_KEY", { q, _ in q.scheduled }),
-        ("CANCELLED_KEY", { q, _ in q.cancelled }), ("PRIORITIZED_KEY", { q, _ in q.prioritized }),
-        ("LIMITS_KEY", { q, _ in q.limits }),
+    /// The queue's keys, by Lua name.
+    static let queueKeys: [(lua: String, key: @Sendable (QueueKeys) -> String)] = [
+        ("QUEUED_KEY", \.queued), ("PAUSED_KEY", \.paused), ("RETRY_KEY", \.retry), ("DEAD_KEY", \.dead),
+        ("COMPLETED_KEY", \.completed), ("STATS_KEY", \.stats), ("CONFIG_KEY", \.config), ("HOLDERS_KEY", \.holders),
+        ("SCHEDULED_KEY", \.scheduled), ("CANCELLED_KEY", \.cancelled), ("PRIORITIZED_KEY", \.prioritized),
+        ("LIMITS_KEY", \.limits), ("JOB_PREFIX", \.jobPrefix), ("IDEMPOTENCY_PREFIX", \.idempotencyPrefix),
+        ("UNIQUE_PREFIX", \.uniquePrefix),
     ]
 
-    /// `local QUEUED_KEY, …` and `FIRST_EXTRA_KEY`, for the prelude.
-    static var declarations: String {
-        "local \(common.map(\.lua).joined(separator: ", "))\nlocal FIRST_EXTRA_KEY = \(common.count + 1)\n"
-    }
-
-    /// `QUEUED_KEY = keys[1]` …, for the prelude's `begin`.
-    static var bindings: String {
-        common.enumerated().map { "  \($1.lua) = keys[\($0 + 1)]" }.joined(separator: "\n")
-    }
-}
-
-/// The arguments every ``QueueFunction`` call starts with, each with the Lua name the prelude
-/// binds it to (numbers arrive as text; the prelude converts the ones it computes with).
-enum QueueFunctionArguments {
-    static let common: [(lua: String, value: @Sendable (FunctionContext, QueueKeys) -> any RedisArgument)] = [
-        ("JOB_PREFIX", { _, q in q.jobPrefix }), ("IDEMPOTENCY_PREFIX", { _, q in q.idempotencyPrefix }),
-        ("UNIQUE_PREFIX", { _, q in q.uniquePrefix }), ("FINISHED_CHANNEL", { c, _ in c.keys.finishedChannel }),
-        ("DUE_CHANNEL", { c, _ in c.keys.dueChannel }), ("SLOTS_CHANNEL", { c, _ in c.keys.slotsChannel }),
-        ("HISTORY_LIMIT", { c, _ in c.historyLimit }),
+    /// The installation's channels, by Lua name.
+    static let channels: [(lua: String, key: @Sendable (KeySchema) -> String)] = [
+        ("FINISHED_CHANNEL", \.finishedChannel), ("DUE_CHANNEL", \.dueChannel), ("SLOTS_CHANNEL", \.slotsChannel),
     ]
 
     /// `ARGV` index of a function's first own argument.
-    static var firstOwn: Int { common.count + 1 }
+    static let firstOwnArgument = 3
 
-    /// `local JOB_PREFIX, …`, for the prelude.
-    static var declarations: String { "local \(common.map(\.lua).joined(separator: ", "))\n" }
+    /// `local QUEUED_KEY, …`, for the prelude.
+    static var declarations: String {
+        let names = ["BASE_KEY", "ACTIVE_KEY", "KEY_PREFIX", "HISTORY_LIMIT"] + queueKeys.map(\.lua) + channels.map(\.lua)
+        return "local \(names.joined(separator: ", "))\nlocal FIRST_EXTRA_KEY = 3\n"
+    }
 
-    /// `JOB_PREFIX = args[1]` …, for the prelude's `begin`.
+    /// The prelude's `begin` for a queue function: every name from the two keys and arguments.
     static var bindings: String {
-        common.enumerated().map { "  \($1.lua) = args[\($0 + 1)]" }.joined(separator: "\n")
+        let sample = KeySchema(prefix: "p")
+        let q = sample.queue("q")
+        func suffix(_ full: String, after base: String) -> String { String(full.dropFirst(base.count)) }
+        var lines = ["BASE_KEY, ACTIVE_KEY = keys[1], keys[2]", "KEY_PREFIX, HISTORY_LIMIT = args[1], tonumber(args[2])"]
+        lines += queueKeys.map { "\($0.lua) = BASE_KEY .. '\(suffix($0.key(q), after: q.base))'" }
+        lines += channels.map { "\($0.lua) = KEY_PREFIX .. '\(suffix($0.key(sample), after: sample.prefix))'" }
+        return lines.map { "    " + $0 }.joined(separator: "\n")
     }
 }
 
@@ -88,8 +84,8 @@ extension QueueFunction {
 
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         let q = context.keys.queue(queue)
-        let keys: [any RedisArgument] = QueueFunctionKeys.common.map { $0.key(q, worker ?? "-") } + extraKeys
-        let common = QueueFunctionArguments.common.map { $0.value(context, q) }
+        let keys: [any RedisArgument] = [q.base, q.active(worker: worker ?? "-")] + extraKeys
+        let common: [any RedisArgument] = [context.keys.prefix, context.historyLimit]
         return RedisFunction.Call(DroverLibrary.function(Self.self), keys: keys, arguments: common + arguments)
     }
 }
@@ -103,20 +99,20 @@ struct ArgumentLayout: Sendable {
     let leading: [String]
     let perJob: [String]
 
-    init(first: Int = QueueFunctionArguments.firstOwn, leading: [String], perJob: [String] = []) {
+    init(first: Int = QueueFunctionKeys.firstOwnArgument, leading: [String], perJob: [String] = []) {
         self.first = first
         self.leading = leading
         self.perJob = perJob
     }
 
-    /// `local worker, retention = ARGV[8], ARGV[9]`
+    /// `local worker, retention = ARGV[3], ARGV[4]`
     var bindLeading: String {
         guard !leading.isEmpty else { return "" }
         let values = leading.indices.map { "ARGV[\(first + $0)]" }
         return "local \(leading.joined(separator: ", ")) = \(values.joined(separator: ", "))"
     }
 
-    /// `for id, attempt, result in groups(9, 3) do` (the prelude's `groups` walks `ARGV`).
+    /// `for id, attempt, result in groups(4, 3) do` (the prelude's `groups` walks `ARGV`).
     var forEachJob: String {
         "for \(perJob.joined(separator: ", ")) in groups(\(first + leading.count), \(perJob.count)) do"
     }
