@@ -37,7 +37,7 @@ extension Demo {
         let keys = Set(ticks.compactMap(\.idempotencyKey))
         let cronOK = ticks.count >= 3 && keys.count == ticks.count
         allGood = allGood && cronOK
-        say("  • cron '* * * * * *' with 4 processes firing it: \(ticks.count) firings so far, each one job (\(keys.count) distinct)")
+        say("  • cron '* * * * * *', fired by the master and 3 workers: \(ticks.count) firings, each one job (\(keys.count) distinct keys)")
 
         // Paused: jobs wait; a priority job submitted last runs first once resumed.
         try await client.pause(queue: queue)

@@ -35,6 +35,16 @@ import Testing
         .setQueueLimits("mail", QueueLimits(rate: .init(count: 50, periodMs: 2000), concurrency: 5)),
         .setQueueLimits("mail", QueueLimits(concurrency: 1)),
         .setQueueLimits("mail", .none),
+        .schedules,
+        .putSchedule(
+            Schedule(
+                name: "nightly", cron: "0 3 * * *", timeZone: "Europe/Berlin",
+                job: JobRequest(queue: "reports", type: "report", payload: #"{"all":true}"#, maxAttempts: 2, priority: 4),
+                missedFirings: .once, paused: true)),
+        .putSchedule(Schedule(name: "tick", cron: "* * * * * *", job: JobRequest(type: "t", unique: UniqueLock(key: "k")))),
+        .removeSchedule("nightly"),
+        .pauseSchedule("nightly"),
+        .resumeSchedule("nightly"),
         .health,
         .heartbeat(
             WorkerInfo(
@@ -145,6 +155,17 @@ import Testing
         (.resumeQueue, .queuePaused("mail", false)),
         (.setQueueLimits, .queueLimits("mail", QueueLimits(rate: .init(count: 50, periodMs: 2000), concurrency: 5))),
         (.setQueueLimits, .queueLimits("mail", .none)),
+        (
+            .putSchedule,
+            .schedule(
+                Schedule(
+                    name: "nightly", cron: "0 3 * * *", job: JobRequest(queue: "reports", type: "report"), nextFireAt: 1_796_360_400_000,
+                    lastFireAt: 1_796_274_000_000, lastJobID: JobID(), firings: 12), created: true)
+        ),
+        (.pauseSchedule, .schedule(Schedule(name: "tick", cron: "* * * * *", job: JobRequest(type: "t"), paused: true), created: false)),
+        (.schedules, .schedules([Schedule(name: "tick", cron: "@daily", timeZone: "Asia/Kolkata", job: JobRequest(type: "t"))])),
+        (.schedules, .schedules([])),
+        (.removeSchedule, .scheduleRemoved("nightly")),
         (.submit, .job(job)),
         (.get, .job(job)),
         (.retryDeadLetter, .job(job)),

@@ -240,7 +240,9 @@ import Testing
         ["--help"], ["master", "--help"], ["worker", "--help"], ["submit", "--help"], ["status", "--help"], ["wait", "--help"],
         ["jobs", "--help"], ["queues", "--help"], ["workers", "--help"], ["dlq", "--help"], ["dlq", "list", "--help"],
         ["dlq", "retry", "--help"], ["dlq", "purge", "--help"], ["demo", "--help"], ["bench", "redis", "--help"],
-        ["bench", "submit", "--help"],
+        ["bench", "submit", "--help"], ["queues", "limit", "--help"], ["queues", "pause", "--help"], ["schedule", "--help"],
+        ["schedule", "add", "--help"], ["schedule", "list", "--help"], ["schedule", "rm", "--help"], ["schedule", "pause", "--help"],
+        ["schedule", "resume", "--help"],
     ])
     func everyCommandsHelpHasAnExample(_ arguments: [String]) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("drover-help-\(UUID().uuidString.prefix(8)).log").path
