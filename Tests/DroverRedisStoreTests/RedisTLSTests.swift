@@ -11,11 +11,23 @@ import Testing
     /// A redis-server with a TLS port that requires client certificates, and an ACL user.
     static func server() async throws -> (server: RedisServer, tlsPort: Int, certificates: TestCertificates) {
         let certificates = try await TestCertificates.shared()
-        let tlsPort = try RedisServer.freePort()
-        let server = try await RedisServer.start(arguments: [
-            "--tls-port", String(tlsPort), "--tls-cert-file", certificates.directory + "/server.pem",
-            "--tls-key-file", certificates.directory + "/server.key", "--tls-ca-cert-file", certificates.ca,
-        ])
+        // A port found free can be taken by another test's process before the server binds it
+        // (the server then exits at once): another port is tried.
+        var started: (server: RedisServer, tlsPort: Int)?
+        var lastError: (any Error)?
+        for _ in 1...3 where started == nil {
+            let tlsPort = try RedisServer.freePort()
+            do {
+                let server = try await RedisServer.start(arguments: [
+                    "--tls-port", String(tlsPort), "--tls-cert-file", certificates.directory + "/server.pem",
+                    "--tls-key-file", certificates.directory + "/server.key", "--tls-ca-cert-file", certificates.ca,
+                ])
+                started = (server, tlsPort)
+            } catch {
+                lastError = error
+            }
+        }
+        guard let (server, tlsPort) = started else { throw lastError ?? ChildProcessError.notReady("redis-server with TLS") }
         // The plain port is the test's own back door for setting up the ACL user.
         let admin = try server.client()
         _ = try await admin.send(RedisCommand("ACL", "SETUSER", "drover", "on", ">s3cret-pass", "~drover:*", "&*", "+@all"))

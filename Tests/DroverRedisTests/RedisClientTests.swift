@@ -85,16 +85,17 @@ import Testing
     }
 
     @Test func refusedConnectionIsATypedError() async throws {
-        let port = try RedisServer.freePort()
-        let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(port)"))
-        defer { Task { await client.close() } }
-        do {
-            try await client.send("PING")
-            Issue.record("expected an error")
-        } catch {
-            guard case .connectionFailed = error else {
-                Issue.record("got \(error)")
-                return
+        try await RedisServer.withRefusingPort { port in
+            let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(port)"))
+            defer { Task { await client.close() } }
+            do {
+                try await client.send("PING")
+                Issue.record("expected an error")
+            } catch let error as RedisError {
+                guard case .connectionFailed = error else {
+                    Issue.record("got \(error)")
+                    return
+                }
             }
         }
     }

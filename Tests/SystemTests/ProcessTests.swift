@@ -257,10 +257,11 @@ import Testing
     @Test func errorsAreOneClearLineAndANonZeroExit() async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("drover-err-\(UUID().uuidString.prefix(8)).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
-        let port = try LocalRedis.freePort()
-        let process = try ChildProcess(
-            executable: try droverExecutable(), arguments: ["queues", "--redis", "redis://127.0.0.1:\(port)"], logPath: log)
-        let status = await process.waitForExit(timeout: .seconds(30))
+        let (process, status) = try await LocalRedis.withRefusingPort { port in
+            let process = try ChildProcess(
+                executable: try droverExecutable(), arguments: ["queues", "--redis", "redis://127.0.0.1:\(port)"], logPath: log)
+            return (process, await process.waitForExit(timeout: .seconds(30)))
+        }
         #expect(status != 0 && status != nil)
         let lines = process.output().split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("drover: ") && lines[0].contains("cannot connect to Redis"), "\(process.output())")
