@@ -2,7 +2,6 @@ import ArgumentParser
 import Drover
 import DroverCore
 import Foundation
-import Logging
 
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,39 +32,33 @@ struct CancelCommand: AsyncParsableCommand {
     var wait: Double?
 
     func run() async throws {
-        connection.bootstrapLogging()
         let jobIDs = jobIDs(ids)
-        let store: any JobStore
-        do {
-            store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.cancel"))
-        } catch {
-            fail("\(error)")
-        }
-        let client = DroverClient(store: store)
-        var failed = 0
-        var stopping: [JobID] = []
-        for id in jobIDs {
-            do {
-                switch try await client.cancel(id, queue: queue) {
-                case .cancelled: print("\(id) CANCELLED")
-                case .stopping(let worker):
-                    print("\(id) RUNNING on \(worker ?? "?"): told to stop")
-                    stopping.append(id)
+        let failed = await connection.withClient(label: "drover.cancel") { client in
+            var failed = 0
+            var stopping: [JobID] = []
+            for id in jobIDs {
+                do {
+                    switch try await client.cancel(id, queue: queue) {
+                    case .cancelled: print("\(id) CANCELLED")
+                    case .stopping(let worker):
+                        print("\(id) RUNNING on \(worker ?? "?"): told to stop")
+                        stopping.append(id)
+                    }
+                } catch {
+                    failed += 1
+                    warn("\(id): \(error)")
                 }
-            } catch {
-                failed += 1
-                warn("\(id): \(error)")
             }
-        }
-        if let wait {
-            let deadline = ContinuousClock.now + Duration(seconds: wait)
-            for id in stopping {
-                let job = try? await client.wait(for: id, queue: queue, timeout: max(.zero, deadline - .now))
-                print("\(id) \(job?.state.rawValue ?? "unknown")")
-                if job?.state != .cancelled { failed += 1 }
+            if let wait {
+                let deadline = ContinuousClock.now + Duration(seconds: wait)
+                for id in stopping {
+                    let job = try? await client.wait(for: id, queue: queue, timeout: max(.zero, deadline - .now))
+                    print("\(id) \(job?.state.rawValue ?? "unknown")")
+                    if job?.state != .cancelled { failed += 1 }
+                }
             }
+            return failed
         }
-        await store.close()
         if failed > 0 { throw ExitCode(1) }
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Drover
 import DroverAPI
 import DroverCore
-import Logging
 
 extension QueuesCommand {
     struct Limit: AsyncParsableCommand {
@@ -55,22 +54,11 @@ extension QueuesCommand {
         }
 
         func run() async throws {
-            connection.bootstrapLogging()
             let limits = QueueLimits(rate: try rate.map(Self.parseRate), concurrency: concurrency)
-            let store: any JobStore
-            do {
-                store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
-            } catch {
-                fail("\(error)")
+            try await connection.forEach([queue], label: "drover.queues") { client, queue in
+                try await client.setLimits(limits, queue: queue)
+                print("\(queue) limits: \(limits)")
             }
-            do {
-                try await DroverClient(store: store).setLimits(limits, queue: queue)
-            } catch {
-                await store.close()
-                fail("\(queue): \(error)")
-            }
-            await store.close()
-            print("\(queue) limits: \(limits)")
         }
     }
 }

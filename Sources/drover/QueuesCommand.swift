@@ -87,24 +87,8 @@ struct QueuesCommand: AsyncParsableCommand {
 
 /// Pauses or resumes each queue; exits 1 if any was refused (a queue that does not exist).
 private func setPaused(_ paused: Bool, queues: [String], connection: ConnectionOptions) async throws {
-    connection.bootstrapLogging()
-    let store: any JobStore
-    do {
-        store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.queues"))
-    } catch {
-        fail("\(error)")
+    try await connection.forEach(queues, label: "drover.queues") { client, queue in
+        if paused { try await client.pause(queue: queue) } else { try await client.resume(queue: queue) }
+        print("\(queue) \(paused ? "paused" : "resumed")")
     }
-    let client = DroverClient(store: store)
-    var failed = 0
-    for queue in queues {
-        do {
-            if paused { try await client.pause(queue: queue) } else { try await client.resume(queue: queue) }
-            print("\(queue) \(paused ? "paused" : "resumed")")
-        } catch {
-            failed += 1
-            warn("\(queue): \(error)")
-        }
-    }
-    await store.close()
-    if failed > 0 { throw ExitCode(1) }
 }

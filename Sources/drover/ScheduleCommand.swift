@@ -2,7 +2,6 @@ import ArgumentParser
 import Drover
 import DroverCore
 import Foundation
-import Logging
 
 struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,7 +84,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 queue: queue, type: type, payload: payload, maxAttempts: maxAttempts, backoff: try backoff.map(SubmitCommand.parseBackoff),
                 timeoutMs: timeout.map { Int(($0 * 1000).rounded()) }, priority: priority, unique: unique ? UniqueLock() : nil)
             let schedule = Schedule(name: name, cron: cron, timeZone: timeZone, job: job, missedFirings: missed, paused: paused)
-            try await withClient(connection) { client in
+            await connection.withClient(label: "drover.schedule") { client in
                 let (stored, created) = try await client.schedule(schedule)
                 print("\(stored.name) \(created ? "added" : "replaced"); next firing \(ScheduleCommand.time(stored.nextFireAt))")
             }
@@ -99,7 +98,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            try await withClient(connection) { client in
+            await connection.withClient(label: "drover.schedule") { client in
                 let schedules = try await client.schedules()
                 Output.table(
                     ["NAME", "CRON", "TIME ZONE", "QUEUE", "TYPE", "STATE", "NEXT", "LAST", "FIRINGS"],
@@ -125,7 +124,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         var names: [String]
 
         func run() async throws {
-            try await eachSchedule(names, connection) { client, name in
+            try await connection.forEach(names, label: "drover.schedule") { client, name in
                 try await client.removeSchedule(named: name)
                 print("\(name) removed")
             }
@@ -142,7 +141,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         var names: [String]
 
         func run() async throws {
-            try await eachSchedule(names, connection) { client, name in
+            try await connection.forEach(names, label: "drover.schedule") { client, name in
                 _ = try await client.pauseSchedule(named: name)
                 print("\(name) paused")
             }
@@ -160,7 +159,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         var names: [String]
 
         func run() async throws {
-            try await eachSchedule(names, connection) { client, name in
+            try await connection.forEach(names, label: "drover.schedule") { client, name in
                 let schedule = try await client.resumeSchedule(named: name)
                 print("\(name) resumed; next firing \(ScheduleCommand.time(schedule.nextFireAt))")
             }
@@ -176,39 +175,3 @@ struct ScheduleCommand: AsyncParsableCommand {
 }
 
 extension Schedule.MissedFirings: ExpressibleByArgument {}
-
-/// Runs `body` with a client for `connection`; an error is one line and exit 1.
-private func withClient(_ connection: ConnectionOptions, _ body: (DroverClient) async throws -> Void) async throws {
-    connection.bootstrapLogging()
-    let store: any JobStore
-    do {
-        store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.schedule"))
-    } catch {
-        fail("\(error)")
-    }
-    do {
-        try await body(DroverClient(store: store))
-    } catch {
-        await store.close()
-        fail("\(error)")
-    }
-    await store.close()
-}
-
-/// Runs `body` for each name; exits 1 if any was refused.
-private func eachSchedule(_ names: [String], _ connection: ConnectionOptions, _ body: (DroverClient, String) async throws -> Void)
-    async throws
-{
-    var failed = 0
-    try await withClient(connection) { client in
-        for name in names {
-            do {
-                try await body(client, name)
-            } catch {
-                failed += 1
-                warn("\(name): \(error)")
-            }
-        }
-    }
-    if failed > 0 { throw ExitCode(1) }
-}
