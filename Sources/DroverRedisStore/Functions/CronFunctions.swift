@@ -46,13 +46,8 @@ struct FireFunction: QueueFunction {
         prologue: """
             local CRON_KEY, SCHEDULE_KEY = KEYS[FIRST_EXTRA_KEY], KEYS[FIRST_EXTRA_KEY + 1]
             if redis.call('ZSCORE', CRON_KEY, schedule) ~= fire_at then return { 'TAKEN' } end
-            if next_at == '' then
-              redis.call('ZREM', CRON_KEY, schedule)
-              redis.call('HDEL', SCHEDULE_KEY, 'nextFireAt')
-            else
-              redis.call('ZADD', CRON_KEY, next_at, schedule)
-              redis.call('HSET', SCHEDULE_KEY, 'nextFireAt', next_at)
-            end
+            -- Promoters slept until this firing; they learn of the next when they look.
+            schedule_next(CRON_KEY, SCHEDULE_KEY, schedule, next_at, false)
             local job_id = ARGV[\(layout.first + layout.leading.count)]
             if job_id then
               redis.call('HSET', SCHEDULE_KEY, 'lastFireAt', fire_at, 'lastJobId', job_id)
@@ -115,16 +110,7 @@ struct CronEditFunction: QueueFunction {
         \(layout.bindLeading)
         local REGISTRY_KEY, CRON_KEY, SCHEDULE_KEY = KEYS[FIRST_EXTRA_KEY], KEYS[FIRST_EXTRA_KEY + 1], KEYS[FIRST_EXTRA_KEY + 2]
         local exists = redis.call('HGET', REGISTRY_KEY, schedule) == queue and redis.call('EXISTS', SCHEDULE_KEY) == 1
-        local function activate()
-          if next_at == '' then
-            redis.call('ZREM', CRON_KEY, schedule)
-            redis.call('HDEL', SCHEDULE_KEY, 'nextFireAt')
-          else
-            redis.call('ZADD', CRON_KEY, next_at, schedule)
-            redis.call('HSET', SCHEDULE_KEY, 'nextFireAt', next_at)
-            redis.call('PUBLISH', DUE_CHANNEL, next_at)
-          end
-        end
+        local function activate() schedule_next(CRON_KEY, SCHEDULE_KEY, schedule, next_at, true) end
         if action == 'put' then
           local kept = exists and redis.call('HMGET', SCHEDULE_KEY, 'firings', 'skipped', 'lastFireAt', 'lastJobId') or {}
           redis.call('DEL', SCHEDULE_KEY)
@@ -158,5 +144,22 @@ struct CronEditFunction: QueueFunction {
           activate()
         end
         return { 0, redis.call('HGETALL', SCHEDULE_KEY) }
+        """
+
+    /// The prelude's part for schedules.
+    static let helpers = """
+        -- Moves a schedule to its next fire time, or takes it out of the queue's index for
+        -- `next_at` '' (paused, or never again); `announce` wakes the promoters for it.
+        local function schedule_next(cron_key, schedule_key, name, next_at, announce)
+          if next_at == '' then
+            redis.call('ZREM', cron_key, name)
+            redis.call('HDEL', schedule_key, 'nextFireAt')
+            return
+          end
+          redis.call('ZADD', cron_key, next_at, name)
+          redis.call('HSET', schedule_key, 'nextFireAt', next_at)
+          if announce then redis.call('PUBLISH', DUE_CHANNEL, next_at) end
+        end
+
         """
 }

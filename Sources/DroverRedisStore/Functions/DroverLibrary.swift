@@ -157,6 +157,7 @@ enum DroverLibrary {
         end
 
         \(LimitsFunction.helpers)
+        \(CronEditFunction.helpers)
         -- The only place a job's state changes: through each state of `path` in turn (each
         -- move checked and recorded; `err` goes with the first), then one HSET of the final
         -- state, its timestamps, the history and the `extra` field/value pairs.
