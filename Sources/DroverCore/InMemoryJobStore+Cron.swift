@@ -30,7 +30,7 @@ extension InMemoryJobStore {
         if paused {
             schedule.nextFireAt = nil
         } else {
-            let (cron, zone) = try schedule.validated(limits: limits)
+            let (cron, zone) = try schedule.timing()
             schedule.nextFireAt = cron.nextFire(after: clock(), in: zone)
             dueTimesChanged.fire()
         }
@@ -47,7 +47,7 @@ extension InMemoryJobStore {
                 report.nextFireMs = min(report.nextFireMs ?? due, due)
                 continue
             }
-            guard let (cron, zone) = try? schedule.validated(limits: limits) else { continue }
+            guard let (cron, zone) = try? schedule.timing() else { continue }
             let firing = schedule.firing(due: due, now: now, cron: cron, zone: zone)
             if let fireAt = firing.submitFor {
                 var job = schedule.job

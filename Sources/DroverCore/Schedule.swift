@@ -57,10 +57,7 @@ public struct Schedule: Sendable, Hashable {
     /// schedule; throws ``JobError`` naming what is wrong.
     public func validated(limits: SubmitLimits) throws(JobError) -> (cron: CronExpression, zone: TimeZone) {
         try Names.validateSchedule(name)
-        let expression = try CronExpression(cron)
-        guard let zone = TimeZone(identifier: timeZone) else {
-            throw .invalidField("timeZone", "'\(timeZone.prefix(60))' is not an IANA time zone such as UTC or Europe/Berlin")
-        }
+        let (expression, zone) = try timing()
         try job.validate(limits: limits)
         if job.idempotencyKey != nil {
             throw .invalidField("idempotencyKey", "a schedule's firings have their own (cron:<name>:<fire time>)")
@@ -69,6 +66,16 @@ public struct Schedule: Sendable, Hashable {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         guard expression.nextFire(after: now, in: zone) != nil else {
             throw .invalidField("cron", "'\(cron.prefix(80))' never fires in the next eight years")
+        }
+        return (expression, zone)
+    }
+
+    /// The parsed expression and zone: all a store needs to work out the firings of a schedule
+    /// it accepted (``validated(limits:)`` checked the rest then).
+    public func timing() throws(JobError) -> (cron: CronExpression, zone: TimeZone) {
+        let expression = try CronExpression(cron)
+        guard let zone = TimeZone(identifier: timeZone) else {
+            throw .invalidField("timeZone", "'\(timeZone.prefix(60))' is not an IANA time zone such as UTC or Europe/Berlin")
         }
         return (expression, zone)
     }

@@ -47,7 +47,7 @@ extension RedisJobStore {
         } else {
             let current = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.queue(queue).cron(name))))
             guard let schedule = ScheduleHash.decode(current) else { throw JobError.unknownSchedule(name) }
-            let (cron, zone) = try schedule.validated(limits: configuration.limits)
+            let (cron, zone) = try schedule.timing()
             action = .resume(nextAt: cron.nextFire(after: try await serverTimeMs(), in: zone))
         }
         guard case .done(let fields, _) = try await run(edit(name, queue: queue, action)), let schedule = ScheduleHash.decode(fields)
@@ -63,32 +63,36 @@ extension RedisJobStore {
             [RedisCommand("TIME")] + queues.map { RedisCommand("ZRANGE", keys.queue($0).cron, 0, 99, "WITHSCORES") })
         let now = Self.milliseconds(replies[0])
         var report = ScheduleReport()
-        var calls: [FireFunction] = []
+        var due: [(queue: String, name: String, at: Int64)] = []
         for (queue, reply) in zip(queues, replies.dropFirst()) {
             let flat = reply.array ?? []
             // A hundred due at once: more may be, so the promoter comes straight back.
             if flat.count == 200, let last = flat[199].int, last <= now { report.nextFireMs = now }
             for i in stride(from: 0, to: flat.count - 1, by: 2) {
-                guard let name = flat[i].string, let due = flat[i + 1].int.map(Int64.init) else { continue }
-                guard due <= now else {
-                    report.nextFireMs = min(report.nextFireMs ?? due, due)
+                guard let name = flat[i].string, let at = flat[i + 1].int.map(Int64.init) else { continue }
+                guard at <= now else {
+                    report.nextFireMs = min(report.nextFireMs ?? at, at)
                     break
                 }
-                let fields = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.queue(queue).cron(name))))
-                guard let schedule = ScheduleHash.decode(fields), let (cron, zone) = try? schedule.validated(limits: configuration.limits)
-                else { continue }
-                let firing = schedule.firing(due: due, now: now, cron: cron, zone: zone)
-                var job = schedule.job
-                job.idempotencyKey = firing.submitFor.map(schedule.idempotencyKey(firingAt:))
-                let submit = SubmitFunction(
-                    queue: queue, jobs: firing.submitFor == nil ? [] : [SubmitFunction.Job(id: JobID(), request: job)],
-                    defaults: configuration.defaults, idempotencyWindow: configuration.retention.idempotencyWindow)
-                calls.append(
-                    FireFunction(
-                        submit: submit, schedule: name, fireAt: due, nextAt: firing.next, cronKey: keys.queue(queue).cron,
-                        scheduleKey: keys.queue(queue).cron(name)))
-                if let next = firing.next { report.nextFireMs = min(report.nextFireMs ?? next, next) }
+                due.append((queue, name, at))
             }
+        }
+        // The due schedules' definitions, in one round trip.
+        let definitions = try await redis.pipeline(due.map { RedisCommand("HGETALL", keys.queue($0.queue).cron($0.name)) })
+        var calls: [FireFunction] = []
+        for ((queue, name, at), reply) in zip(due, definitions) {
+            guard let schedule = ScheduleHash.decode(JobHash.fields(reply)), let (cron, zone) = try? schedule.timing() else { continue }
+            let firing = schedule.firing(due: at, now: now, cron: cron, zone: zone)
+            var job = schedule.job
+            job.idempotencyKey = firing.submitFor.map(schedule.idempotencyKey(firingAt:))
+            let submit = SubmitFunction(
+                queue: queue, jobs: firing.submitFor == nil ? [] : [SubmitFunction.Job(id: JobID(), request: job)],
+                defaults: configuration.defaults, idempotencyWindow: configuration.retention.idempotencyWindow)
+            calls.append(
+                FireFunction(
+                    submit: submit, schedule: name, fireAt: at, nextAt: firing.next, cronKey: keys.queue(queue).cron,
+                    scheduleKey: keys.queue(queue).cron(name)))
+            if let next = firing.next { report.nextFireMs = min(report.nextFireMs ?? next, next) }
         }
         for (call, outcome) in zip(calls, try await run(calls)) {
             switch outcome {
