@@ -32,20 +32,27 @@ struct ChildMaster {
                     "--heartbeat-timeout", "1", "--log-level", "info",
                 ] + extraArguments,
                 logPath: logPath)
-            let master = ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort, logPath: logPath)
-            let overHTTP = try RemoteJobStore(masterURL: master.http)
-            let overTCP = try RemoteJobStore(masterURL: master.tcp)
-            let up = await eventually {
-                guard process.isRunning else { return true }
-                guard (try? await overHTTP.queueCounts()) != nil else { return false }
-                return (try? await overTCP.queueCounts()) != nil
+            if await doorsAnswer(process, httpPort: httpPort, tcpPort: tcpPort) {
+                return ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort, logPath: logPath)
             }
-            await overHTTP.close()
-            await overTCP.close()
-            if up, process.isRunning { return master }
             process.send(SIGKILL)
             failures.append(String(process.output().suffix(500)))
         }
         throw ChildProcessError.notReady("\(name) did not start: \(failures.joined(separator: "\n---\n"))")
+    }
+
+    /// Whether both doors of the master `process` answer before it exits.
+    static func doorsAnswer(_ process: ChildProcess, httpPort: Int, tcpPort: Int) async -> Bool {
+        guard let overHTTP = try? RemoteJobStore(masterURL: "http://127.0.0.1:\(httpPort)"),
+            let overTCP = try? RemoteJobStore(masterURL: "tcp://127.0.0.1:\(tcpPort)")
+        else { return false }
+        let up = await eventually {
+            guard process.isRunning else { return true }
+            guard (try? await overHTTP.queueCounts()) != nil else { return false }
+            return (try? await overTCP.queueCounts()) != nil
+        }
+        await overHTTP.close()
+        await overTCP.close()
+        return up && process.isRunning
     }
 }

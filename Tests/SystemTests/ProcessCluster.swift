@@ -1,6 +1,5 @@
 import Drover
 import DroverRedis
-import DroverRemote
 import DroverTestSupport
 import Foundation
 import Synchronization
@@ -25,7 +24,7 @@ final class ProcessCluster: Sendable {
         for _ in 1...5 {
             let ports = (http: try LocalRedis.freePort(), tcp: try LocalRedis.freePort())
             let process = try Self.launchMaster(server, httpPort: ports.http, tcpPort: ports.tcp)
-            if await Self.doorsAnswer(process, httpPort: ports.http, tcpPort: ports.tcp) {
+            if await ChildMaster.doorsAnswer(process, httpPort: ports.http, tcpPort: ports.tcp) {
                 (httpPort, tcpPort) = ports
                 masterProcess.withLock { $0 = process }
                 return
@@ -53,21 +52,6 @@ final class ProcessCluster: Sendable {
                 "--log-level", "warning",
             ],
             logPath: server.directory + "/master.log")
-    }
-
-    /// Whether both of the master's doors answer before it exits.
-    private static func doorsAnswer(_ process: ChildProcess, httpPort: Int, tcpPort: Int) async -> Bool {
-        guard let overHTTP = try? RemoteJobStore(masterURL: "http://127.0.0.1:\(httpPort)"),
-            let overTCP = try? RemoteJobStore(masterURL: "tcp://127.0.0.1:\(tcpPort)")
-        else { return false }
-        let up = await eventually {
-            guard process.isRunning else { return true }
-            guard (try? await overHTTP.queueCounts()) != nil else { return false }
-            return (try? await overTCP.queueCounts()) != nil
-        }
-        await overHTTP.close()
-        await overTCP.close()
-        return up && process.isRunning
     }
 
     /// A worker that reaches only the master.
