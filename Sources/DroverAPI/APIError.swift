@@ -94,10 +94,10 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as JobError:
             let code: Code
             switch error {
-            case .notFound, .unknownQueue, .unknownSchedule: code = .notFound
+            case .notFound, .unknownQueue, .unknownSchedule, .unknownWorkflow: code = .notFound
             case .illegalTransition: code = .illegalTransition
             case .payloadTooLarge: code = .payloadTooLarge
-            case .invalidName, .invalidField, .invalidJSON: code = .invalidField
+            case .invalidName, .invalidField, .invalidJSON, .invalidWorkflow: code = .invalidField
             }
             self.init(code, error.description, jobError: error)
         default:
@@ -128,6 +128,8 @@ struct JobErrorWire: Codable, Sendable {
         case .illegalTransition(let id, let from, let to): self.init(kind: "illegalTransition", id: id, from: from, to: to)
         case .unknownQueue(let queue): self.init(kind: "unknownQueue", value: queue)
         case .unknownSchedule(let name): self.init(kind: "unknownSchedule", value: name)
+        case .invalidWorkflow(let reason): self.init(kind: "invalidWorkflow", reason: reason)
+        case .unknownWorkflow(let id): self.init(kind: "unknownWorkflow", id: id)
         }
     }
 
@@ -156,6 +158,8 @@ struct JobErrorWire: Codable, Sendable {
         case "illegalTransition": id.map { .illegalTransition(id: $0, from: from ?? .queued, to: to ?? .queued) }
         case "unknownQueue": value.map { .unknownQueue($0) }
         case "unknownSchedule": value.map { .unknownSchedule($0) }
+        case "invalidWorkflow": reason.map { .invalidWorkflow($0) }
+        case "unknownWorkflow": id.map { .unknownWorkflow($0) }
         default: nil
         }
     }

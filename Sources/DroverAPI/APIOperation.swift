@@ -9,8 +9,10 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Operators
     case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue, setQueueLimits
     case schedules, putSchedule, removeSchedule, pauseSchedule, resumeSchedule
+    // Workflows
+    case submitWorkflow, workflow, cancelWorkflow
     // Remote workers
-    case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests
+    case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests, recordEffect
 
     public enum Method: String, Sendable {
         case get = "GET"
@@ -59,6 +61,9 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .removeSchedule: Route(method: .delete, path: "/v1/schedules/{name}", hasBody: false)
         case .pauseSchedule: Route(method: .post, path: "/v1/schedules/{name}/pause", hasBody: false)
         case .resumeSchedule: Route(method: .post, path: "/v1/schedules/{name}/resume", hasBody: false)
+        case .submitWorkflow: Route(method: .post, path: "/v1/workflows", hasBody: true)
+        case .workflow: Route(method: .get, path: "/v1/workflows/{id}", hasBody: false)
+        case .cancelWorkflow: Route(method: .post, path: "/v1/workflows/{id}/cancel", hasBody: false)
         case .heartbeat: Route(method: .post, path: "/v1/workers/{worker}/heartbeat", hasBody: true)
         case .claim: Route(method: .post, path: "/v1/workers/{worker}/claim", hasBody: true)
         case .start: Route(method: .post, path: "/v1/workers/{worker}/start", hasBody: true)
@@ -67,17 +72,20 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .reconcile: Route(method: .post, path: "/v1/workers/{worker}/reconcile", hasBody: true)
         case .deregister: Route(method: .delete, path: "/v1/workers/{worker}", hasBody: false)
         case .cancelRequests: Route(method: .post, path: "/v1/workers/{worker}/cancel-requests", hasBody: false)
+        case .recordEffect: Route(method: .post, path: "/v1/workers/{worker}/effects", hasBody: true)
         }
     }
 
     public var access: Access {
         switch self {
         case .health: .anyone
-        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics, .schedules: .client
+        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics, .schedules, .submitWorkflow, .workflow,
+            .cancelWorkflow:
+            .client
         case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits, .putSchedule, .removeSchedule,
             .pauseSchedule, .resumeSchedule:
             .admin
-        case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests: .worker
+        case .heartbeat, .claim, .start, .complete, .fail, .reconcile, .deregister, .cancelRequests, .recordEffect: .worker
         }
     }
 

@@ -27,7 +27,8 @@ extension APIRequest {
             var fields = ["offset": String(offset), "limit": String(limit)]
             if let queue { fields["queue"] = q(queue) }
             return fields
-        case .retryDeadLetter(let id, let queue), .cancel(let id, let queue):
+        case .retryDeadLetter(let id, let queue), .cancel(let id, let queue), .workflow(let id, let queue),
+            .cancelWorkflow(let id, let queue):
             var fields = ["id": q(id.rawValue)]
             if let queue { fields["queue"] = q(queue) }
             return fields
@@ -72,6 +73,10 @@ extension APIRequest {
             return ["worker": q(worker)]
         case .cancelRequests(let worker, let wait):
             return ["worker": q(worker), "waitMs": String(wait.milliseconds)]
+        case .submitWorkflow(let workflow):
+            return Self.fields(of: workflow)
+        case .recordEffect(let worker, let lease, let step, let value):
+            return Self.fields(of: lease).merging(["worker": q(worker), "step": q(step), "value": value]) { $1 }
         }
     }
 
@@ -109,6 +114,25 @@ extension APIRequest {
         fields["timeZone"] = q(s.timeZone)
         fields["missedFirings"] = q(s.missedFirings.rawValue)
         fields["paused"] = String(s.paused)
+        return fields
+    }
+
+    /// A workflow as `POST /v1/workflows` takes it.
+    static func fields(of w: WorkflowRequest) -> [String: String] {
+        var fields = ["queue": q(w.queue), "onParentFailure": q(w.onParentFailure.rawValue)]
+        if let name = w.name { fields["name"] = q(name) }
+        let jobs = w.jobs.map { job in
+            var members = Self.fields(of: job.job)
+            members["name"] = q(job.name)
+            if !job.dependsOn.isEmpty {
+                members["dependsOn"] = WireFormat.array(
+                    job.dependsOn.map { edge in
+                        edge.onParentFailure.map { object(["name": q(edge.parent), "onParentFailure": q($0.rawValue)]) } ?? q(edge.parent)
+                    })
+            }
+            return object(members)
+        }
+        fields["jobs"] = WireFormat.array(jobs)
         return fields
     }
 

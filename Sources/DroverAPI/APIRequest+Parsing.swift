@@ -56,6 +56,16 @@ extension APIRequest {
             self = .pauseSchedule(try f.required("name", f.string))
         case .resumeSchedule:
             self = .resumeSchedule(try f.required("name", f.string))
+        case .submitWorkflow:
+            self = .submitWorkflow(try f.workflowRequest())
+        case .workflow:
+            self = .workflow(try f.jobID("id"), queue: try f.string("queue"))
+        case .cancelWorkflow:
+            self = .cancelWorkflow(try f.jobID("id"), queue: try f.string("queue"))
+        case .recordEffect:
+            self = .recordEffect(
+                worker: try f.required("worker", f.string), try f.lease(), step: try f.required("step", f.string),
+                value: try f.required("value") { f.raw[$0] })
         case .health:
             self = .health
         case .heartbeat:

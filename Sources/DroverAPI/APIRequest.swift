@@ -25,6 +25,9 @@ public enum APIRequest: Sendable, Equatable {
     case removeSchedule(String)
     case pauseSchedule(String)
     case resumeSchedule(String)
+    case submitWorkflow(WorkflowRequest)
+    case workflow(JobID, queue: String?)
+    case cancelWorkflow(JobID, queue: String?)
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
@@ -37,13 +40,15 @@ public enum APIRequest: Sendable, Equatable {
     case deregister(worker: String)
     /// Waits up to `wait` for cancel requests of the worker's jobs.
     case cancelRequests(worker: String, wait: Duration)
+    /// Records one step of a running job's effect ledger.
+    case recordEffect(worker: String, JobLease, step: String, value: String)
 
     /// The worker a remote worker's request acts for; `nil` for client requests.
     public var workerID: String? {
         switch self {
         case .heartbeat(let info): info.id
         case .claim(let worker, _, _, _, _), .start(let worker, _), .complete(let worker, _), .fail(let worker, _),
-            .reconcile(let worker, _, _), .deregister(let worker), .cancelRequests(let worker, _):
+            .reconcile(let worker, _, _), .deregister(let worker), .cancelRequests(let worker, _), .recordEffect(let worker, _, _, _):
             worker
         default: nil
         }
@@ -79,6 +84,10 @@ public enum APIRequest: Sendable, Equatable {
         case .deregister: .deregister
         case .cancel: .cancel
         case .cancelRequests: .cancelRequests
+        case .submitWorkflow: .submitWorkflow
+        case .workflow: .workflow
+        case .cancelWorkflow: .cancelWorkflow
+        case .recordEffect: .recordEffect
         }
     }
 }

@@ -35,12 +35,18 @@ public enum APIResult: Sendable, Equatable {
     case schedule(Schedule, created: Bool)
     case schedules([Schedule])
     case scheduleRemoved(String)
+    /// `submitWorkflow` (201): the workflow's id and each job's.
+    case workflowSubmitted(SubmittedWorkflow)
+    case workflow(WorkflowStatus)
+    case workflowCancelled(JobID, WorkflowCancelOutcome)
+    /// `recordEffect`: the step's result as the ledger holds it, or that the worker lost the job.
+    case effect(EffectRecord)
 
     public var status: Int {
         switch self {
         case .created(let job): job.created ? 201 : 200
         case .schedule(_, let created): created ? 201 : 200
-        case .submitted: 201
+        case .submitted, .workflowSubmitted: 201
         default: 200
         }
     }
@@ -74,6 +80,13 @@ public enum APIResult: Sendable, Equatable {
         case .schedule(let schedule, let created): return Self.encode(schedule, created: created)
         case .schedules(let schedules): return #"{"schedules":\#(WireFormat.array(schedules.map { Self.encode($0) }))}"#
         case .scheduleRemoved(let name): return #"{"name":\#(JSONScanner.quote(name)),"removed":true}"#
+        case .workflowSubmitted(let workflow): return WireFormat.encode(workflow)
+        case .workflow(let status): return WireFormat.encode(status, raw: [("state", JSONScanner.quote(status.state.rawValue))])
+        case .workflowCancelled(let id, let outcome):
+            return #"{"id":"\#(id)","cancelled":\#(outcome.cancelled),"stopping":\#(outcome.stopping)}"#
+        case .effect(.recorded(let value)): return #"{"recorded":true,"value":\#(value)}"#
+        case .effect(.stale(let state)):
+            return #"{"recorded":false\#(state.map { #","state":"\#($0.rawValue)""# } ?? "")}"#
         }
     }
 
@@ -137,6 +150,20 @@ public enum APIResult: Sendable, Equatable {
             case .removeSchedule:
                 let f = try JSONScanner.objectFields(json)
                 self = .scheduleRemoved(try WireFormat.decode(String.self, from: f["name"] ?? "null"))
+            case .submitWorkflow: self = .workflowSubmitted(try WireFormat.decode(SubmittedWorkflow.self, from: json))
+            case .workflow: self = .workflow(try WireFormat.decode(WorkflowStatus.self, from: json))
+            case .cancelWorkflow:
+                let f = try JSONScanner.objectFields(json)
+                self = .workflowCancelled(
+                    try WireFormat.decode(JobID.self, from: f["id"] ?? "null"),
+                    WorkflowCancelOutcome(cancelled: Int(f["cancelled"] ?? "") ?? 0, stopping: Int(f["stopping"] ?? "") ?? 0))
+            case .recordEffect:
+                let f = try JSONScanner.objectFields(json)
+                if f["recorded"] == "true" {
+                    self = .effect(.recorded(f["value"] ?? "null"))
+                } else {
+                    self = .effect(.stale(current: try f["state"].map { try WireFormat.decode(JobState.self, from: $0) }))
+                }
             case .metrics: throw APIError.malformed("metrics are Prometheus text, not a JSON result")
             }
         } catch let error as APIError {

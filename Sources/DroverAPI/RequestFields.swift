@@ -99,6 +99,49 @@ package struct RequestFields: Sendable {
             job: try jobRequest(), missedFirings: policy, paused: try decode("paused", as: Bool.self, expected: "true or false") ?? false)
     }
 
+    /// A workflow as `POST /v1/workflows` takes it: `queue`, `name`, `onParentFailure` and
+    /// `jobs`, each a job as `POST /v1/jobs` takes it (its queue is the workflow's) with its
+    /// `name` and `dependsOn`: parent names, or objects `{"name":"…","onParentFailure":"…"}`.
+    package func workflowRequest() throws(APIError) -> WorkflowRequest {
+        let queue = try string("queue") ?? "default"
+        let jobs = try objects("jobs")
+        guard jobs.count <= WorkflowRequest.maxJobs else { throw .invalid("at most \(WorkflowRequest.maxJobs) jobs per workflow") }
+        var nodes: [WorkflowJob] = []
+        for job in jobs {
+            var request = try job.jobRequest()
+            if !job.has("queue") { request.queue = queue }
+            nodes.append(WorkflowJob(name: try job.required("name", job.string), job: request, dependsOn: try job.edges()))
+        }
+        return WorkflowRequest(
+            queue: queue, name: try string("name"), jobs: nodes, onParentFailure: try policy("onParentFailure") ?? .wait)
+    }
+
+    private func policy(_ key: String) throws(APIError) -> ParentFailurePolicy? {
+        guard let name = try string(key) else { return nil }
+        guard let policy = ParentFailurePolicy(rawValue: name) else {
+            throw .invalid("'\(key)' must be one of \(ParentFailurePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return policy
+    }
+
+    private func edges() throws(APIError) -> [WorkflowEdge] {
+        guard let text = raw["dependsOn"], text != "null" else { return [] }
+        let expected = #"'dependsOn' must be an array of job names or objects like {"name":"extract","onParentFailure":"continue"}"#
+        guard let elements = try? JSONScanner.arrayElements(text) else { throw .invalid(expected) }
+        var edges: [WorkflowEdge] = []
+        for element in elements {
+            if let name = try? WireFormat.decode(String.self, from: element) {
+                edges.append(WorkflowEdge(name))
+            } else if let members = try? JSONScanner.objectFields(element) {
+                let edge = RequestFields(raw: members)
+                edges.append(WorkflowEdge(try edge.required("name", edge.string), onParentFailure: try edge.policy("onParentFailure")))
+            } else {
+                throw .invalid(expected)
+            }
+        }
+        return edges
+    }
+
     /// `unique`: `true` (the type and payload, until the job finishes), `false`, or
     /// `{"key":"…","ttlMs":…}` with either member left out.
     package func uniqueLock() throws(APIError) -> UniqueLock? {

@@ -8,6 +8,7 @@ extension InMemoryJobStore {
         guard let job = try await self.job(id, queue: queue) else { throw JobError.notFound(id) }
         guard job.state == .deadLetter else { throw JobError.illegalTransition(id: id, from: job.state, to: .queued) }
         queueState[job.queue]?.dead[id] = nil
+        workflowJobRetried(id)
         jobs[id]?.attemptBase = job.attempt
         move(id, to: .queued, at: clock())
         makeReady(id, queue: job.queue)
@@ -23,6 +24,9 @@ extension InMemoryJobStore {
     }
 
     func delete(_ id: JobID, queue: String) {
+        // A dead workflow job whose children wait for its retry cancels them: it will not come back.
+        if workflowEdges[id]?.children.isEmpty == false { workflowJobEnded(id, state: nil) }
+        workflowEdges[id] = nil
         if let key = jobs[id]?.idempotencyKey.map({ Self.scoped($0, queue: queue) }), idempotency[key]?.id == id {
             idempotency[key] = nil
         }
@@ -92,6 +96,7 @@ extension InMemoryJobStore {
             if let worker = job.worker { cancelMailboxes.deliver(id, to: worker) }
             return .stopping(worker: job.worker)
         case .scheduled: queueState[job.queue]!.scheduled[id] = nil
+        case .waiting: queueState[job.queue]!.waiting[id] = nil
         case .retryQueued: queueState[job.queue]!.retry[id] = nil
         case .queued: queueState[job.queue]!.ready.removeAll { $0 == id }
         case .assigned:
@@ -101,7 +106,7 @@ extension InMemoryJobStore {
             }
         default: break
         }
-        _ = endCancelled(id, at: clock(), worker: nil, error: nil)
+        endCancelled(id, at: clock(), worker: nil, error: nil)
         return .cancelled
     }
 
@@ -129,6 +134,7 @@ extension InMemoryJobStore {
             }
             dead.removeAll()
         }
+        for id in workflows.keys { _ = liveWorkflow(id) }
         return report
     }
 }

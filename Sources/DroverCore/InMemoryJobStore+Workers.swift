@@ -18,7 +18,7 @@ extension InMemoryJobStore {
                 move(id, to: .assigned, at: at, worker: worker)
                 if start { move(id, to: .running, at: at, worker: worker) }
                 queueState[queue]!.active[worker, default: []].append(id)
-                claimed.append(Self.claimed(jobs[id]!))
+                claimed.append(self.claimed(jobs[id]!))
                 started += 1
             }
             if allowance != .max {
@@ -30,10 +30,11 @@ extension InMemoryJobStore {
         return claimed
     }
 
-    static func claimed(_ job: Job) -> ClaimedJob {
+    func claimed(_ job: Job) -> ClaimedJob {
         ClaimedJob(
             id: job.id, queue: job.queue, type: job.type, payload: job.payload, state: job.state, attempt: job.attempt,
-            maxAttempts: job.maxAttempts, attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs)
+            maxAttempts: job.maxAttempts, attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs,
+            parentResults: workflowEdges[job.id]?.parentResults ?? [:], effects: job.effects)
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {
@@ -109,14 +110,16 @@ extension InMemoryJobStore {
         let at = clock()
         return reports.map { report in
             let job = report.lease
+            // The same report again (its first answer was lost) is answered as the first was.
+            if holds(job, worker: worker, states: [.completed]) { return .applied(.completed) }
             guard holds(job, worker: worker, states: [.running]) else { return stale(job.id, queue: job.queue) }
             release(job.id, queue: job.queue, worker: worker)
             if jobs[job.id]!.cancelRequestedAt != nil {
                 jobs[job.id]!.result = report.result
                 return .applied(endCancelled(job.id, at: at, worker: worker, error: nil))
             }
-            move(job.id, to: .completed, at: at, worker: worker)
             jobs[job.id]!.result = report.result
+            move(job.id, to: .completed, at: at, worker: worker)
             jobs[job.id]!.runAt = nil
             queueState[job.queue]!.completed[job.id] = at
             count(.completed, queue: job.queue, type: jobs[job.id]!.type)
@@ -163,14 +166,15 @@ extension InMemoryJobStore {
         return .deadLetter
     }
 
-    func endCancelled(_ id: JobID, at: Int64, worker: String?, error: String?) -> JobState {
+    @discardableResult
+    func endCancelled(_ id: JobID, at: Int64, worker: String?, error: String?, telling: Bool = true) -> JobState {
         move(id, to: .cancelled, at: at, worker: worker, error: error)
         if let error { jobs[id]!.error = error }
         jobs[id]!.runAt = nil
         let job = jobs[id]!
         queueState[job.queue]!.cancelled[id] = at
         count(.cancelled, queue: job.queue, type: job.type)
-        finished(id)
+        finished(id, telling: telling)
         return .cancelled
     }
 

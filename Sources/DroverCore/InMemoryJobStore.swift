@@ -15,6 +15,8 @@ public actor InMemoryJobStore: JobStore {
     var uniqueLocks: [String: (id: JobID, expires: Int64?)] = [:]
     /// Cron schedules by name, with the state the store keeps for them.
     var cronSchedules: [String: Schedule] = [:]
+    var workflows: [JobID: WorkflowRecord] = [:]
+    var workflowEdges: [JobID: WorkflowEdges] = [:]
     var queueWakeups: [String: [ObjectIdentifier: Wakeup]] = [:]
     var fetchWakeups: [String: Wakeup] = [:]
     let waiters = FinishedJobWaiters()
@@ -28,6 +30,7 @@ public actor InMemoryJobStore: JobStore {
         var ready: [JobID] = []
         var active: [String: [JobID]] = [:]
         var scheduled: [JobID: Int64] = [:]
+        var waiting: [JobID: Int64] = [:]
         var retry: [JobID: Int64] = [:]
         var dead: [JobID: Int64] = [:]
         var completed: [JobID: Int64] = [:]
@@ -80,12 +83,14 @@ public actor InMemoryJobStore: JobStore {
     /// An idempotency or unique key as this store files it: keys are per queue, as in Redis.
     static func scoped(_ key: String, queue: String) -> String { "\(queue)\u{0}\(key)" }
 
-    /// A job has ended: its unique key is free again, and waiters are told.
-    func finished(_ id: JobID) {
+    /// A job has ended: its unique key is free again, waiters are told, and so are a workflow
+    /// job's children (unless the caller tells them itself: `telling` false).
+    func finished(_ id: JobID, telling: Bool = true) {
         if let job = jobs[id], let key = job.uniqueKey.map({ Self.scoped($0, queue: job.queue) }), uniqueLocks[key]?.id == id {
             uniqueLocks[key] = nil
         }
         waiters.notify(id)
+        if telling, let job = jobs[id], job.workflow != nil { workflowJobEnded(id, state: job.state) }
     }
 
     func count(_ counter: JobCounter, queue: String, type: String?) {
@@ -174,7 +179,7 @@ public actor InMemoryJobStore: JobStore {
                 queue: name, scheduled: q.scheduled.count, queued: q.ready.count, assigned: held.filter { $0.state == .assigned }.count,
                 running: held.filter { $0.state == .running }.count, retryQueued: q.retry.count, completed: q.completed.count,
                 deadLetter: q.dead.count, cancelled: q.cancelled.count, staleReports: q.stats[JobCounter.staleReports.rawValue] ?? 0,
-                paused: q.paused, limits: q.limits?.isEmpty == false ? q.limits : nil)
+                paused: q.paused, limits: q.limits?.isEmpty == false ? q.limits : nil, waiting: q.waiting.count)
         }
     }
 
@@ -185,6 +190,7 @@ public actor InMemoryJobStore: JobStore {
         switch state {
         case .queued: ids = q.ready
         case .scheduled: ids = q.scheduled.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+        case .waiting: ids = q.waiting.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
         case .retryQueued: ids = q.retry.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
         case .cancelled: ids = q.cancelled.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.map(\.key)
         case .completed: ids = q.completed.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.map(\.key)

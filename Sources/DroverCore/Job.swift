@@ -36,6 +36,11 @@ public struct Job: Sendable, Hashable, Codable {
     public var cancelRequestedAt: Int64?
     /// When a SCHEDULED or RETRY_QUEUED job becomes due, in milliseconds since 1970.
     public var runAt: Int64?
+    /// The workflow the job belongs to, if any.
+    public var workflow: WorkflowMembership?
+    /// The job's effect ledger: each step's recorded result, by step (see
+    /// ``JobStore/recordEffect(_:step:value:worker:)``).
+    public var effects: [String: String]
     /// When the job last entered each state it has been in, in milliseconds since 1970.
     public var timestamps: [String: Int64]
     /// Every transition, oldest first (capped: the newest are kept).
@@ -46,7 +51,8 @@ public struct Job: Sendable, Hashable, Codable {
         maxAttempts: Int, attemptBase: Int = 0, backoff: BackoffPolicy, timeoutMs: Int? = nil,
         idempotencyKey: String? = nil, priority: Int = 0, uniqueKey: String? = nil, worker: String? = nil, error: String? = nil,
         result: String? = nil,
-        runAt: Int64? = nil, cancelRequestedAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = []
+        runAt: Int64? = nil, cancelRequestedAt: Int64? = nil, timestamps: [String: Int64] = [:], history: [JobTransition] = [],
+        workflow: WorkflowMembership? = nil, effects: [String: String] = [:]
     ) {
         self.id = id
         self.queue = queue
@@ -68,6 +74,8 @@ public struct Job: Sendable, Hashable, Codable {
         self.cancelRequestedAt = cancelRequestedAt
         self.timestamps = timestamps
         self.history = history
+        self.workflow = workflow
+        self.effects = effects
     }
 
     /// When the job last entered `state`, if it ever did.

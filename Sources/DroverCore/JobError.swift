@@ -18,6 +18,10 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownQueue(String)
     /// No schedule has this name.
     case unknownSchedule(String)
+    /// A workflow whose graph or jobs cannot be accepted; nothing of it was written.
+    case invalidWorkflow(String)
+    /// No workflow has this id (it may have expired after it finished).
+    case unknownWorkflow(JobID)
 
     public var description: String {
         switch self {
@@ -37,6 +41,10 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
             return "no queue '\(queue.prefix(80))' (a queue exists once a job was submitted to it)"
         case .unknownSchedule(let name):
             return "no schedule '\(name.prefix(80))'"
+        case .invalidWorkflow(let reason):
+            return "invalid workflow: \(reason)"
+        case .unknownWorkflow(let id):
+            return "no workflow \(id) (unknown, or expired after it finished)"
         }
     }
 }

@@ -12,10 +12,15 @@ public struct ClaimedJob: Sendable, Hashable {
     public var attemptBase: Int
     public var backoff: BackoffPolicy
     public var timeoutMs: Int?
+    /// For a workflow job: each completed parent's result (JSON text), by the parent's name.
+    public var parentResults: [String: String]
+    /// The steps of the job's effect ledger recorded by earlier attempts, by step.
+    public var effects: [String: String]
 
     public init(
         id: JobID, queue: String, type: String, payload: String, state: JobState, attempt: Int, maxAttempts: Int,
-        attemptBase: Int, backoff: BackoffPolicy, timeoutMs: Int?
+        attemptBase: Int, backoff: BackoffPolicy, timeoutMs: Int?, parentResults: [String: String] = [:],
+        effects: [String: String] = [:]
     ) {
         self.id = id
         self.queue = queue
@@ -27,6 +32,8 @@ public struct ClaimedJob: Sendable, Hashable {
         self.attemptBase = attemptBase
         self.backoff = backoff
         self.timeoutMs = timeoutMs
+        self.parentResults = parentResults
+        self.effects = effects
     }
 
     public var attempts: Attempts { Attempts(attempt: attempt, attemptBase: attemptBase, maxAttempts: maxAttempts) }

@@ -4,11 +4,12 @@
 /// ```
 /// SUBMITTED → QUEUED → ASSIGNED → RUNNING → COMPLETED
 /// SUBMITTED → SCHEDULED → QUEUED            (a delayed job, when it is due)
+/// SUBMITTED → WAITING → QUEUED              (a workflow job, when its last parent has ended)
 ///                                 RUNNING → FAILED → RETRY_QUEUED → QUEUED   (attempts left)
 ///                                           FAILED → DEAD_LETTER             (attempts used up)
 /// ASSIGNED → FAILED                         (its worker was lost before it started)
 /// DEAD_LETTER → QUEUED                      (an operator retries it)
-/// SCHEDULED, QUEUED, RETRY_QUEUED → CANCELLED          (cancelled at once)
+/// SCHEDULED, WAITING, QUEUED, RETRY_QUEUED → CANCELLED (cancelled at once)
 /// ASSIGNED, RUNNING → CANCELLED             (its worker stopped it after a cancel request)
 /// ```
 ///
@@ -27,12 +28,15 @@ public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
     case scheduled = "SCHEDULED"
     /// Cancelled by a user; it never runs again.
     case cancelled = "CANCELLED"
+    /// A workflow job whose parents have not all ended (see ``WorkflowRequest``).
+    case waiting = "WAITING"
 
     /// The states a job may move to from this one.
     public var legalNextStates: Set<JobState> {
         switch self {
-        case .submitted: [.queued, .scheduled]
+        case .submitted: [.queued, .scheduled, .waiting]
         case .scheduled: [.queued, .cancelled]
+        case .waiting: [.queued, .cancelled]
         case .queued: [.assigned, .cancelled]
         case .assigned: [.running, .failed, .cancelled]
         case .running: [.completed, .failed, .cancelled]
@@ -50,7 +54,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
     public var isTerminal: Bool { self == .completed || self == .deadLetter || self == .cancelled }
 
     /// The states a cancel ends at once; a RUNNING job is stopped by its worker.
-    public static let cancellableAtOnce: Set<JobState> = [.scheduled, .queued, .retryQueued, .assigned]
+    public static let cancellableAtOnce: Set<JobState> = [.scheduled, .waiting, .queued, .retryQueued, .assigned]
 
     /// The job-hash field that records when the job last entered this state.
     public var timestampField: String {
@@ -65,11 +69,12 @@ public enum JobState: String, Sendable, Codable, CaseIterable, Hashable {
         case .deadLetter: "deadLetterAt"
         case .scheduled: "scheduledAt"
         case .cancelled: "cancelledAt"
+        case .waiting: "waitingAt"
         }
     }
 
     /// States a job can be found resting in (the others are passed through atomically).
     public static let observable: [JobState] = [
-        .scheduled, .queued, .assigned, .running, .retryQueued, .completed, .deadLetter, .cancelled,
+        .waiting, .scheduled, .queued, .assigned, .running, .retryQueued, .completed, .deadLetter, .cancelled,
     ]
 }

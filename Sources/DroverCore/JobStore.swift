@@ -85,6 +85,23 @@ public protocol JobStore: Sendable {
     /// promoter calls it. Safe in any number of processes at once.
     func fireDueSchedules() async throws -> ScheduleReport
 
+    // MARK: Workflows
+
+    /// Checks the whole graph, then writes it in one atomic step: jobs without parents QUEUED,
+    /// the others WAITING. A waiting job is queued by the call that ends its last parent; a
+    /// parent that ends DEAD_LETTER or CANCELLED affects it as its edge's
+    /// ``ParentFailurePolicy`` says. Throws ``JobError/invalidWorkflow(_:)`` (or the error of a
+    /// job's own fields) with nothing written.
+    func submitWorkflow(_ request: WorkflowRequest) async throws -> SubmittedWorkflow
+
+    /// The workflow with each job's state, or `nil` if there is none (it may have expired, a
+    /// retention after its last job ended).
+    func workflow(_ id: JobID, queue: String?) async throws -> WorkflowStatus?
+
+    /// Cancels every unfinished job of the workflow at once, as ``cancel(_:queue:)`` does each
+    /// (running ones are stopped by their workers). Throws ``JobError/unknownWorkflow(_:)``.
+    func cancelWorkflow(_ id: JobID, queue: String?) async throws -> WorkflowCancelOutcome
+
     // MARK: Dead letters
 
     /// DEAD_LETTER → QUEUED with a fresh set of attempts.
@@ -132,6 +149,12 @@ public protocol JobStore: Sendable {
 
     /// RUNNING → FAILED → RETRY_QUEUED or DEAD_LETTER.
     func fail(_ reports: [FailureReport], worker: String) async throws -> [ReportOutcome]
+
+    /// Records the result (JSON text) of one step of a RUNNING job's effect ledger, fenced like
+    /// a report: it applies only while `worker` holds the job at the lease's attempt. A step is
+    /// recorded once: a later record of it answers the first result, and a later attempt of
+    /// the job is handed the recorded steps with its claim (``ClaimedJob/effects``).
+    func recordEffect(_ lease: JobLease, step: String, value: String, worker: String) async throws -> EffectRecord
 
     /// Waits up to `timeout` for cancel requests of jobs the worker holds and returns their
     /// ids (an empty array on timeout). A worker keeps one of these waiting while it runs.

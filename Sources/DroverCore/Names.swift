@@ -24,6 +24,23 @@ public enum Names {
         try validate(name, field: "schedule name", maxLength: maxTypeLength, extra: "_-.:")
     }
 
+    /// A job's name within its workflow: letters, digits, `_`, `-` and `.`; 1 to 64 characters.
+    /// Job hash fields are named after it (`parent:<name>`).
+    public static func validateWorkflowJob(_ name: String) throws(JobError) {
+        try validate(name, field: "workflow job name", maxLength: maxQueueLength, extra: "_-.")
+    }
+
+    /// A workflow's label: letters, digits, `_`, `-`, `.` and `:`; 1 to 128 characters.
+    public static func validateWorkflowLabel(_ name: String) throws(JobError) {
+        try validate(name, field: "workflow name", maxLength: maxTypeLength, extra: "_-.:")
+    }
+
+    /// A step of a job's effect ledger (``JobStore/recordEffect(_:step:value:worker:)``): the
+    /// same rules as a workflow job's name.
+    public static func validateEffectStep(_ name: String) throws(JobError) {
+        try validate(name, field: "effect step", maxLength: maxTypeLength, extra: "_-.:")
+    }
+
     /// Letters, digits, `_`, `-`, `.` and `@`; 1 to 128 characters.
     public static func validateWorkerID(_ name: String) throws(JobError) {
         try validate(name, field: "worker id", maxLength: maxWorkerIDLength, extra: "_-.@")

@@ -3,6 +3,8 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     public var queue: String
     /// Delayed jobs not yet due.
     public var scheduled: Int
+    /// Workflow jobs whose parents have not all ended.
+    public var waiting: Int
     public var queued: Int
     public var assigned: Int
     public var running: Int
@@ -22,9 +24,10 @@ public struct QueueCounts: Sendable, Hashable, Codable {
     public init(
         queue: String, scheduled: Int = 0, queued: Int = 0, assigned: Int = 0, running: Int = 0, retryQueued: Int = 0,
         completed: Int = 0, deadLetter: Int = 0, cancelled: Int = 0, staleReports: Int = 0, paused: Bool = false,
-        limits: QueueLimits? = nil
+        limits: QueueLimits? = nil, waiting: Int = 0
     ) {
         self.queue = queue
+        self.waiting = waiting
         self.scheduled = scheduled
         self.cancelled = cancelled
         self.queued = queued
@@ -48,6 +51,7 @@ public struct QueueCounts: Sendable, Hashable, Codable {
         case .deadLetter: deadLetter
         case .scheduled: scheduled
         case .cancelled: cancelled
+        case .waiting: waiting
         case .submitted, .failed: 0
         }
     }

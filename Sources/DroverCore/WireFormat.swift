@@ -46,6 +46,7 @@ public enum WireFormat {
         var cancelRequestedAt: Int64?
         var timestamps: [String: Int64]
         var history: [JobTransition]
+        var workflow: WorkflowMembership?
     }
 
     /// A job as JSON, with its payload and (when it has one) its result inline.
@@ -55,8 +56,8 @@ public enum WireFormat {
             attemptBase: job.attemptBase, attemptsLeft: job.attemptsLeft, backoff: job.backoff, timeoutMs: job.timeoutMs,
             idempotencyKey: job.idempotencyKey, priority: job.priority, uniqueKey: job.uniqueKey,
             worker: job.worker, error: job.error, runAt: job.runAt,
-            cancelRequestedAt: job.cancelRequestedAt, timestamps: job.timestamps, history: job.history)
-        return encode(view, raw: [("payload", job.payload), ("result", job.result)])
+            cancelRequestedAt: job.cancelRequestedAt, timestamps: job.timestamps, history: job.history, workflow: job.workflow)
+        return encode(view, raw: [("payload", job.payload), ("result", job.result), ("effects", rawObject(job.effects))])
     }
 
     /// The job from its JSON.
@@ -70,7 +71,7 @@ public enum WireFormat {
             uniqueKey: view.uniqueKey, worker: view.worker,
             error: view.error,
             result: fields["result"], runAt: view.runAt, cancelRequestedAt: view.cancelRequestedAt, timestamps: view.timestamps,
-            history: view.history)
+            history: view.history, workflow: view.workflow, effects: try rawMembers(fields["effects"]))
     }
 
     private struct ClaimedView: Codable {
@@ -90,7 +91,8 @@ public enum WireFormat {
         let view = ClaimedView(
             id: job.id, queue: job.queue, type: job.type, state: job.state, attempt: job.attempt, maxAttempts: job.maxAttempts,
             attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs)
-        return encode(view, raw: [("payload", job.payload)])
+        return encode(
+            view, raw: [("payload", job.payload), ("parentResults", rawObject(job.parentResults)), ("effects", rawObject(job.effects))])
     }
 
     public static func decodeClaimedJob(_ text: String) throws -> ClaimedJob {
@@ -99,7 +101,20 @@ public enum WireFormat {
         return ClaimedJob(
             id: view.id, queue: view.queue, type: view.type, payload: fields["payload"] ?? "null", state: view.state,
             attempt: view.attempt, maxAttempts: view.maxAttempts, attemptBase: view.attemptBase, backoff: view.backoff,
-            timeoutMs: view.timeoutMs)
+            timeoutMs: view.timeoutMs, parentResults: try rawMembers(fields["parentResults"]), effects: try rawMembers(fields["effects"]))
+    }
+
+    /// `{"name":<value>,…}` from values that are JSON text already; `nil` for none, so an
+    /// object without any is left out.
+    static func rawObject(_ members: [String: String]) -> String? {
+        guard !members.isEmpty else { return nil }
+        return "{" + members.sorted { $0.key < $1.key }.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    /// The members of a JSON object, each as its own JSON text; none for `nil`.
+    static func rawMembers(_ text: String?) throws -> [String: String] {
+        guard let text, text != "null" else { return [:] }
+        return try JSONScanner.objectFields(text)
     }
 
     /// `[a,b,c]` from already-encoded elements.

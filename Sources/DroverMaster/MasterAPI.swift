@@ -106,6 +106,24 @@ public struct MasterAPI: Sendable {
             }
             return .cancel(id, outcome)
 
+        case .submitWorkflow(let request):
+            let submitted = try await store.submitWorkflow(request)
+            logger.info(
+                "workflow submitted",
+                metadata: ["workflow": "\(submitted.id)", "queue": "\(submitted.queue)", "jobs": "\(submitted.jobs.count)"])
+            return .workflowSubmitted(submitted)
+
+        case .workflow(let id, let queue):
+            guard let status = try await store.workflow(id, queue: queue) else { throw JobError.unknownWorkflow(id) }
+            return .workflow(status)
+
+        case .cancelWorkflow(let id, let queue):
+            let outcome = try await store.cancelWorkflow(id, queue: queue)
+            logger.info(
+                "workflow cancelled",
+                metadata: ["workflow": "\(id)", "cancelled": "\(outcome.cancelled)", "stopping": "\(outcome.stopping)"])
+            return .workflowCancelled(id, outcome)
+
         case .pauseQueue(let queue):
             try await store.pause(queue: queue)
             logger.info("queue paused: no job of it starts until it is resumed", metadata: ["queue": "\(queue)"])
@@ -187,6 +205,9 @@ public struct MasterAPI: Sendable {
                     metadata: ["worker": "\(worker)", "handedBack": "\(report.handedBack.count)", "requeued": "\(report.requeued.count)"])
             }
             return .reconciled(report)
+
+        case .recordEffect(let worker, let lease, let step, let value):
+            return .effect(try await store.recordEffect(lease, step: step, value: value, worker: worker))
 
         case .cancelRequests(let worker, let wait):
             try Names.validateWorkerID(worker)

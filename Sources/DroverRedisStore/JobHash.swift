@@ -20,6 +20,24 @@ enum JobField: String, CaseIterable {
     case concurrencySlot
     /// The transitions, a JSON array, and how many it holds (so appending needs no decode).
     case history, historyLength
+    /// A workflow job's workflow id and its name in it.
+    case workflow, workflowJob
+    /// A workflow job's parents' names, space-separated: each completed one's result is in the
+    /// field `parent:<name>`.
+    case parents
+    /// How many of a WAITING job's parents have not ended yet.
+    case waitingFor
+    /// A workflow job's edges to its children not yet told of its end: `<id>:<policy>`,
+    /// space-separated.
+    case children
+    /// The steps of the job's effect ledger, space-separated: each one's result is in the
+    /// field `effect:<step>`.
+    case effects
+
+    /// The field of a completed parent's result in its child's hash.
+    static func parentResult(_ name: String) -> String { "parent:" + name }
+    /// The field of an effect ledger step's result.
+    static func effect(_ step: String) -> String { "effect:" + step }
 }
 
 /// Reads and writes jobs as the Redis store keeps them: a hash of text fields.
@@ -32,6 +50,11 @@ enum JobHash {
 
     static func decodeBackoff(_ text: String) -> BackoffPolicy? {
         try? JSONDecoder().decode(BackoffPolicy.self, from: Data(text.utf8))
+    }
+
+    /// The space-separated words of a list field.
+    static func words(_ text: String?) -> [String] {
+        (text ?? "").split(separator: " ").map(String.init)
     }
 
     /// An `HGETALL` reply as a dictionary.
@@ -67,6 +90,11 @@ enum JobHash {
             uniqueKey: text(.uniqueKey), worker: text(.worker), error: text(.error),
             result: text(.result),
             runAt: text(.runAt).flatMap { Int64($0) }, cancelRequestedAt: text(.cancelRequestedAt).flatMap { Int64($0) },
-            timestamps: timestamps, history: history)
+            timestamps: timestamps, history: history,
+            workflow: text(.workflow).flatMap(JobID.init).map {
+                WorkflowMembership(workflow: $0, name: text(.workflowJob) ?? "", waitingFor: int(.waitingFor) ?? 0)
+            },
+            effects: Dictionary(
+                uniqueKeysWithValues: words(text(.effects)).compactMap { step in f[JobField.effect(step)].map { (step, $0) } }))
     }
 }

@@ -17,7 +17,9 @@ import DroverCore
 /// | `drover:{q}:dead` | sorted set | DEAD_LETTER ids by time of death (ms) |
 /// | `drover:{q}:completed` | sorted set | COMPLETED ids by completion time, until retention ends |
 /// | `drover:{q}:cancelled` | sorted set | CANCELLED ids by time of cancel, until retention ends |
-/// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array |
+/// | `drover:{q}:waiting` | sorted set | WAITING workflow jobs by the time they began to wait (ms) |
+/// | `drover:{q}:job:<id>` | hash | the job, with its history as a JSON array; a workflow job also its `workflow`, `workflowJob`, `parents`, `waitingFor`, `children` and `parent:<name>` results; a job with an effect ledger its `effects` and `effect:<step>` results |
+/// | `drover:{q}:workflow:<id>` | hash | one workflow: `name`, `createdAt`, `size`, `unfinished`, `finishedAt`, `cancelledAt`, and `graph`, its jobs as JSON (`name`, `id`, `dependsOn`) parents first |
 /// | `drover:{q}:idempotency:<key>` | string | the id of the job submitted with that key |
 /// | `drover:{q}:unique:<key>` | string | the id of the unfinished unique job holding that key (expires with its TTL) |
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
@@ -71,6 +73,9 @@ public struct QueueKeys: Sendable, Hashable {
     public var dead: String { base + "dead" }
     public var completed: String { base + "completed" }
     public var cancelled: String { base + "cancelled" }
+    public var waiting: String { base + "waiting" }
+    public var workflowPrefix: String { base + "workflow:" }
+    public func workflow(_ id: JobID) -> String { workflowPrefix + id.rawValue }
     public var stats: String { base + "stats" }
     public var config: String { base + "config" }
     public var limits: String { base + "limits" }

@@ -46,10 +46,11 @@ extension RedisJobStore {
                 RedisCommand("ZCARD", q.completed), RedisCommand("ZCARD", q.dead), RedisCommand("ZCARD", q.scheduled),
                 RedisCommand("ZCARD", q.cancelled), RedisCommand("LLEN", q.paused), RedisCommand("HEXISTS", q.config, "paused"),
                 RedisCommand("ZCARD", q.prioritized), RedisCommand("HMGET", q.limits, "rate", "ratePeriodMs", "concurrency"),
+                RedisCommand("ZCARD", q.waiting),
             ]
         }
         let replies = try await redis.pipeline(commands)
-        let perQueue = 11
+        let perQueue = 12
         return queues.enumerated().map { i, queue in
             let r = Array(replies[i * perQueue..<(i + 1) * perQueue])
             let stats = r[1].array ?? []
@@ -58,7 +59,7 @@ extension RedisJobStore {
                 queue: queue, scheduled: r[5].int ?? 0, queued: max(0, (r[0].int ?? 0) + (r[7].int ?? 0) - stat(3)) + (r[9].int ?? 0),
                 assigned: stat(0), running: stat(1),
                 retryQueued: r[2].int ?? 0, completed: r[3].int ?? 0, deadLetter: r[4].int ?? 0, cancelled: r[6].int ?? 0,
-                staleReports: stat(2), paused: r[8].int == 1, limits: Self.limits(r[10]))
+                staleReports: stat(2), paused: r[8].int == 1, limits: Self.limits(r[10]), waiting: r[11].int ?? 0)
         }
     }
 
@@ -103,8 +104,8 @@ extension RedisJobStore {
             let lines = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
             let listed = lines.flatMap { ($0.array ?? []).compactMap(\.string).reversed() }.filter { $0 != "*" }
             ids = Array((prioritized + listed).dropFirst(offset).prefix(limit))
-        case .retryQueued, .scheduled:
-            let set = state == .scheduled ? q.scheduled : q.retry
+        case .retryQueued, .scheduled, .waiting:
+            let set = state == .scheduled ? q.scheduled : state == .waiting ? q.waiting : q.retry
             ids = try await redis.send(RedisCommand("ZRANGE", set, offset, last)).array?.compactMap(\.string) ?? []
         case .cancelled:
             ids = try await redis.send(RedisCommand("ZREVRANGE", q.cancelled, offset, last)).array?.compactMap(\.string) ?? []

@@ -136,7 +136,7 @@ extension RedisJobStore {
     public func cancel(_ id: JobID, queue: String?) async throws -> CancelOutcome {
         guard let queue = try await resolveQueue(of: id, hint: queue) else { throw JobError.notFound(id) }
         let reply = try await run(
-            CancelFunction(queue: queue, id: id, activePrefix: keys.queue(queue).activePrefix, cancelChannel: keys.cancelChannel))
+            CancelFunction(queue: queue, id: id))
         switch reply {
         case .cancelled: return .cancelled
         case .stopping(let worker): return .stopping(worker: worker)

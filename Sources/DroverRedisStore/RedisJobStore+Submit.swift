@@ -12,13 +12,7 @@ extension RedisJobStore {
                 queue: queue, jobs: requests.map { SubmitFunction.Job(id: JobID(), request: $0) }, defaults: configuration.defaults,
                 idempotencyWindow: configuration.retention.idempotencyWindow)
         }
-        let newQueues = registeredQueues.withLock { known in calls.map(\.queue).filter { !known.contains($0) } }
-        if !newQueues.isEmpty {
-            // The queue is registered before its first job lands, so the reaper and promoter,
-            // which walk `drover:queues`, never miss a job.
-            try await redis.send(RedisCommand("SADD", [keys.queues] + newQueues))
-            registeredQueues.withLock { $0.formUnion(newQueues) }
-        }
+        try await register(queues: calls.map(\.queue))
         var results = [SubmittedJob?](repeating: nil, count: requests.count)
         for (call, (positions, answers)) in zip(calls, zip(positions, try await run(calls))) {
             for (i, answer) in zip(positions, answers) {
@@ -28,4 +22,15 @@ extension RedisJobStore {
         }
         return results.map { $0! }
     }
+
+    /// Registers queues before their first job lands, so the reaper and promoter, which walk
+    /// `drover:queues`, never miss a job.
+    func register(queues: [String]) async throws {
+        let newQueues = registeredQueues.withLock { known in queues.filter { !known.contains($0) } }
+        guard !newQueues.isEmpty else { return }
+        try await redis.send(RedisCommand("SADD", [keys.queues] + newQueues))
+        registeredQueues.withLock { $0.formUnion(newQueues) }
+    }
+
+    func register(queue: String) async throws { try await register(queues: [queue]) }
 }

@@ -157,6 +157,30 @@ public final class RemoteJobStore: JobStore {
         throw RemoteError.unsupported("schedules are fired by the master's promoter")
     }
 
+    // MARK: Workflows
+
+    public func submitWorkflow(_ request: WorkflowRequest) async throws -> SubmittedWorkflow {
+        let result = try await call(.submitWorkflow(request))
+        guard case .workflowSubmitted(let submitted) = result else { throw unexpected(result, for: .submitWorkflow) }
+        return submitted
+    }
+
+    public func workflow(_ id: JobID, queue: String?) async throws -> WorkflowStatus? {
+        do {
+            let result = try await call(.workflow(id, queue: queue))
+            guard case .workflow(let status) = result else { throw unexpected(result, for: .workflow) }
+            return status
+        } catch let error as JobError where error == .unknownWorkflow(id) {
+            return nil
+        }
+    }
+
+    public func cancelWorkflow(_ id: JobID, queue: String?) async throws -> WorkflowCancelOutcome {
+        let result = try await call(.cancelWorkflow(id, queue: queue))
+        guard case .workflowCancelled(_, let outcome) = result else { throw unexpected(result, for: .cancelWorkflow) }
+        return outcome
+    }
+
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {
@@ -232,6 +256,15 @@ public final class RemoteJobStore: JobStore {
         } onCancel: {
             task.cancel()
         }
+    }
+
+    public func recordEffect(_ lease: JobLease, step: String, value: String, worker: String) async throws -> EffectRecord {
+        // Checked here too: the value travels as raw JSON, and text that is not would spoil the request.
+        try Names.validateEffectStep(step)
+        try JSONText.validate(value, field: "effect value")
+        let result = try await call(.recordEffect(worker: worker, lease, step: step, value: value))
+        guard case .effect(let record) = result else { throw unexpected(result, for: .recordEffect) }
+        return record
     }
 
     public func heartbeat(_ info: WorkerInfo) async throws {

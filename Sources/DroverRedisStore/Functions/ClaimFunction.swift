@@ -43,7 +43,9 @@ struct ClaimFunction: QueueFunction {
         var claimed: [ClaimedJob] = []
         for entry in entries.dropFirst() {
             let values = entry.array ?? []
-            guard values.count == Self.replyFields.count else { throw .unexpectedReply("claim returned \(entry)") }
+            guard values.count == Self.replyFields.count || values.count == Self.replyFields.count + 1 else {
+                throw .unexpectedReply("claim returned \(entry)")
+            }
             var f: [JobField: String] = [:]
             for (field, value) in zip(Self.replyFields, values) { f[field] = value.string }
             guard let id = f[.id].flatMap(JobID.init), let state = f[.state].flatMap(JobState.init(rawValue:)) else {
@@ -55,8 +57,23 @@ struct ClaimFunction: QueueFunction {
                     attempt: f[.attempt].flatMap { Int($0) } ?? 1, maxAttempts: f[.maxAttempts].flatMap { Int($0) } ?? 1,
                     attemptBase: f[.attemptBase].flatMap { Int($0) } ?? 0,
                     backoff: f[.backoff].flatMap(JobHash.decodeBackoff) ?? .standard, timeoutMs: f[.timeoutMs].flatMap { Int($0) }))
+            if values.count > Self.replyFields.count { Self.addContext(values[Self.replyFields.count], to: &claimed[claimed.count - 1]) }
         }
         return Reply(jobs: claimed, limited: ClaimLimit(code: limit))
+    }
+
+    /// The `parent:<name>` and `effect:<step>` pairs a claim sends for a workflow job or one
+    /// with an effect ledger.
+    static func addContext(_ context: RESPValue, to job: inout ClaimedJob) {
+        let flat = (context.array ?? []).compactMap(\.string)
+        for i in stride(from: 0, to: flat.count - 1, by: 2) {
+            let (field, value) = (flat[i], flat[i + 1])
+            if field.hasPrefix("parent:") {
+                job.parentResults[String(field.dropFirst("parent:".count))] = value
+            } else if field.hasPrefix("effect:") {
+                job.effects[String(field.dropFirst("effect:".count))] = value
+            }
+        }
     }
 
     /// How the queue's limits held a claim back.
@@ -100,9 +117,26 @@ struct ClaimFunction: QueueFunction {
           redis.call('LREM', ACTIVE_KEY, 1, id)
           redis.call('RPUSH', paused() and PAUSED_KEY or QUEUED_KEY, id)
         end
+        -- A job's parents' results and its recorded effects, as field/value pairs; only jobs of
+        -- a workflow or with an effect ledger have any, so a plain job's claim reads nothing more.
+        local function handler_context(j)
+          local fields = {}
+          for name in string.gmatch(j.parents or '', '%S+') do fields[#fields + 1] = 'parent:' .. name end
+          for step in string.gmatch(j.effects or '', '%S+') do fields[#fields + 1] = 'effect:' .. step end
+          local values = redis.call('HMGET', j.key, unpack(fields))
+          local context = {}
+          for i, field in ipairs(fields) do
+            if values[i] then
+              context[#context + 1] = field
+              context[#context + 1] = values[i]
+            end
+          end
+          return context
+        end
         -- `moved`: a fetch moved the id before this call, maybe before a pause.
         local function take(id, moved)
-          local j = load(id, FIELD.payload, FIELD.maxAttempts, FIELD.attemptBase, FIELD.backoff, FIELD.timeoutMs)
+          local j = load(id, FIELD.payload, FIELD.maxAttempts, FIELD.attemptBase, FIELD.backoff, FIELD.timeoutMs, FIELD.parents,
+            FIELD.effects)
           if j.state ~= 'QUEUED' then
             -- Nothing to run: the job expired or is held already. Forget the id, unless it is
             -- a job this worker holds (then the list entry is what lets the reaper find it).
@@ -122,7 +156,9 @@ struct ClaimFunction: QueueFunction {
           advance(j, path, at, attempt, worker, nil, extra)
           j.attempt = int(attempt)
           taken = taken + 1
-          out[taken + 1] = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
+          local entry = { \(replyFields.map { "j.\($0.rawValue) or ''" }.joined(separator: ", ")) }
+          if j.parents or j.effects then entry[#entry + 1] = handler_context(j) end
+          out[taken + 1] = entry
         end
         -- Prioritized jobs go first, ZPOPMIN until the set runs dry.
         local function take_prioritized()

@@ -15,7 +15,8 @@ enum DroverLibrary {
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
         HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
-        LimitsFunction.self, FireFunction.self, CronEditFunction.self,
+        LimitsFunction.self, FireFunction.self, CronEditFunction.self, WorkflowSubmitFunction.self, WorkflowCancelFunction.self,
+        EffectFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(
@@ -102,7 +103,8 @@ enum DroverLibrary {
         -- What a function that may end a job reads besides (`fail`, `end_cancelled`, `finished`
         -- and `advance` look at them), passed as `load(id, …, unpack(ENDING))`; a claim or a
         -- start does without.
-        local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey, FIELD.concurrencySlot }
+        local ENDING = { FIELD.cancelRequestedAt, FIELD.uniqueKey, FIELD.concurrencySlot, FIELD.workflow, FIELD.workflowJob,
+          FIELD.children }
         local function load(id, ...)
           local job_key = JOB_PREFIX .. id
           local values = redis.call('HMGET', job_key, FIELD.state, FIELD.worker, FIELD.attempt, FIELD.type, FIELD.history,
@@ -196,9 +198,14 @@ enum DroverLibrary {
         -- Fencing: a report applies only while the job is in one of `states` under this worker
         -- and attempt. Returns the job, or nil and the answer for a refused report, which is
         -- counted.
+        -- `states.repeated` names the state the report itself leads to: the same report again
+        -- (its first reply was lost) is answered as the first was, and changes nothing.
         local function held(id, states, worker, attempt, ...)
           local j = load(id, ...)
-          if j.state and states[j.state] and j.worker == worker and tonumber(j.attempt) == attempt then return j, nil end
+          if j.worker == worker and tonumber(j.attempt) == attempt and j.state then
+            if states[j.state] then return j, nil end
+            if states.repeated == j.state then return nil, j.state end
+          end
           count(COUNTER.staleReports, j)
           return nil, 'STALE ' .. (j.state or 'MISSING')
         end
@@ -234,13 +241,17 @@ enum DroverLibrary {
           bump(MARKERS)
         end
 
+        -- Defined with the workflow helpers below (it cancels jobs, and cancelling ends here).
+        local workflow_job_ended
+
         -- A job has ended (COMPLETED, DEAD_LETTER, CANCELLED): its unique key, if it holds one,
-        -- is free again, and waiters are told.
+        -- is free again, waiters are told, and so are a workflow job's children.
         local function finished(j, state)
           if j.uniqueKey and redis.call('GET', UNIQUE_PREFIX .. j.uniqueKey) == j.id then
             redis.call('DEL', UNIQUE_PREFIX .. j.uniqueKey)
           end
           redis.call('PUBLISH', FINISHED_CHANNEL, j.id .. ' ' .. state)
+          if j.workflow then workflow_job_ended(j, state) end
         end
 
         -- Adds `id` to a sorted set of due times (SCHEDULED_KEY or RETRY_KEY). When it is the
@@ -285,12 +296,19 @@ enum DroverLibrary {
           return 'DEAD_LETTER'
         end
 
-        -- Removes a finished job for good: its hash and its idempotency key.
+        \(WorkflowSubmitFunction.helpers)
+        \(CancelFunction.helpers)
+        -- Removes a finished job for good: its hash and its idempotency key. A dead workflow job
+        -- whose children wait for its retry cancels them: it will not come back.
         local function delete_job(id)
           local job_key = JOB_PREFIX .. id
-          local key = redis.call('HGET', job_key, FIELD.idempotencyKey)
+          local values = redis.call('HMGET', job_key, FIELD.idempotencyKey, FIELD.children, FIELD.workflowJob, FIELD.workflow)
+          local key = values[1]
           if key and redis.call('GET', IDEMPOTENCY_PREFIX .. key) == id then
             redis.call('DEL', IDEMPOTENCY_PREFIX .. key)
+          end
+          if values[2] then
+            workflow_job_ended({ id = id, key = job_key, children = values[2], workflowJob = values[3], workflow = values[4] }, 'DELETED')
           end
           redis.call('DEL', job_key)
         end

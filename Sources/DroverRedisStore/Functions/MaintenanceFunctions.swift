@@ -51,7 +51,8 @@ struct PromoteFunction: QueueFunction {
 }
 
 /// DEAD_LETTER → QUEUED on an operator's word, with a fresh set of attempts (the attempts
-/// used so far become `attemptBase`).
+/// used so far become `attemptBase`). A workflow job's children that wait for it go on when it
+/// completes.
 struct RetryDeadFunction: QueueFunction {
     enum Reply: Equatable {
         case queued
@@ -79,10 +80,22 @@ struct RetryDeadFunction: QueueFunction {
     static let body = """
         local at = now_ms()
         \(layout.bindLeading)
-        local j = load(id, FIELD.priority)
+        local j = load(id, FIELD.priority, FIELD.workflow)
         if not j.state then return { 'MISSING' } end
         if not legal(j.state, 'QUEUED') or j.state ~= 'DEAD_LETTER' then return { 'ILLEGAL', j.state } end
         redis.call('ZREM', DEAD_KEY, id)
+        if j.workflow then
+          -- Its workflow has one unfinished job again; one that expired meanwhile is gone, and
+          -- the job runs on its own.
+          local workflow_key = WORKFLOW_PREFIX .. j.workflow
+          if redis.call('EXISTS', workflow_key) == 1 then
+            redis.call('HINCRBY', workflow_key, 'unfinished', 1)
+            redis.call('HDEL', workflow_key, 'finishedAt')
+            redis.call('PERSIST', workflow_key)
+          else
+            redis.call('HDEL', j.key, FIELD.workflow, FIELD.workflowJob, FIELD.children)
+          end
+        end
         move(j, 'QUEUED', at, tonumber(j.attempt), nil, nil, { FIELD.attemptBase, j.attempt })
         redis.call('PERSIST', j.key)
         enqueue_job(j)

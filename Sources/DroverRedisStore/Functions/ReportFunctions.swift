@@ -57,7 +57,9 @@ struct StartFunction: ReportFunction {
 }
 
 /// RUNNING → COMPLETED, with the result; the job hash then expires after the retention. A job
-/// whose cancel was asked for while it ran ends CANCELLED instead (its result is kept).
+/// whose cancel was asked for while it ran ends CANCELLED instead (its result is kept). A
+/// workflow job's children learn of it in the same call, and the last parent queues a child.
+/// The same report twice (a lost reply) answers COMPLETED again and changes nothing.
 struct CompleteFunction: ReportFunction {
     var queue: String
     var worker: String?
@@ -78,7 +80,7 @@ struct CompleteFunction: ReportFunction {
         local at = now_ms()
         \(layout.bindLeading)
         local out = {}
-        local running = { RUNNING = true }
+        local running = { RUNNING = true, repeated = 'COMPLETED' }
         \(layout.forEachJob)
           attempt = tonumber(attempt)
           local j, refused = held(id, running, worker, attempt, AT.RUNNING, FIELD.runAt, unpack(ENDING))
@@ -93,6 +95,7 @@ struct CompleteFunction: ReportFunction {
             redis.call('PEXPIRE', j.key, retention)
             count(COUNTER.completed, j)
             record_runtime(j, at - tonumber(j[AT.RUNNING] or at))
+            j.result = result
             finished(j, 'COMPLETED')
             out[#out + 1] = 'COMPLETED'
           else

@@ -49,12 +49,14 @@ enum QueueFunctionKeys {
         ("COMPLETED_KEY", \.completed), ("STATS_KEY", \.stats), ("CONFIG_KEY", \.config), ("HOLDERS_KEY", \.holders),
         ("SCHEDULED_KEY", \.scheduled), ("CANCELLED_KEY", \.cancelled), ("PRIORITIZED_KEY", \.prioritized),
         ("LIMITS_KEY", \.limits), ("JOB_PREFIX", \.jobPrefix), ("IDEMPOTENCY_PREFIX", \.idempotencyPrefix),
-        ("UNIQUE_PREFIX", \.uniquePrefix),
+        ("UNIQUE_PREFIX", \.uniquePrefix), ("WAITING_KEY", \.waiting), ("WORKFLOW_PREFIX", \.workflowPrefix),
+        ("ACTIVE_PREFIX", \.activePrefix),
     ]
 
     /// The installation's channels, by Lua name.
     static let channels: [(lua: String, key: @Sendable (KeySchema) -> String)] = [
         ("FINISHED_CHANNEL", \.finishedChannel), ("DUE_CHANNEL", \.dueChannel), ("SLOTS_CHANNEL", \.slotsChannel),
+        ("CANCEL_CHANNEL", \.cancelChannel),
     ]
 
     /// `ARGV` index of a function's first own argument.
