@@ -17,6 +17,27 @@ public struct JobContext: Sendable {
     public let worker: String
     /// A logger with the job's id, queue, type, attempt and worker attached.
     public let logger: Logger
+    /// For a job of a workflow: each completed parent's result (JSON text) by the parent's
+    /// name. A parent that ended without completing (its edge said `continue`) has none.
+    public let parentResults: [String: String]
+    /// The job's effect ledger (see ``once(_:_:)``).
+    let ledger: EffectLedger
+
+    init(
+        id: JobID, queue: String, type: String, attempt: Int, maxAttempts: Int, isLastAttempt: Bool, worker: String, logger: Logger,
+        parentResults: [String: String] = [:], ledger: EffectLedger
+    ) {
+        self.id = id
+        self.queue = queue
+        self.type = type
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.isLastAttempt = isLastAttempt
+        self.worker = worker
+        self.logger = logger
+        self.parentResults = parentResults
+        self.ledger = ledger
+    }
 }
 
 /// The handlers a worker runs, by job type.
@@ -105,6 +126,11 @@ public enum JobFailure: Error, Sendable, CustomStringConvertible {
     case undecodablePayload(type: String, expected: String, reason: String)
     case timedOut(after: Duration)
     case invalidResult(String)
+    /// ``JobContext/once(_:_:)`` found the job no longer held by this worker: it was
+    /// reassigned, cancelled or has ended, and the step was not recorded.
+    case notHeld(step: String, current: JobState?)
+    /// ``JobContext/once(_:_:)`` in a handler run in a child process, which has no store.
+    case noLedger(step: String)
 
     public var description: String {
         switch self {
@@ -116,6 +142,10 @@ public enum JobFailure: Error, Sendable, CustomStringConvertible {
             return "timed out after \(after)"
         case .invalidResult(let reason):
             return "handler returned invalid JSON: \(reason)"
+        case .notHeld(let step, let current):
+            return "effect '\(step)' not recorded: the job is no longer this worker's (it is \(current?.rawValue ?? "gone"))"
+        case .noLedger(let step):
+            return "effect '\(step)' cannot be recorded by a handler in a child process; run it in the worker"
         }
     }
 }

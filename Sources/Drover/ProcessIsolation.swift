@@ -73,6 +73,9 @@ struct IsolatedJob: Codable, Sendable {
     /// count, which after an operator's retry of a dead letter is past `maxAttempts`.
     var isLastAttempt: Bool
     var worker: String
+    var parentResults: [String: String]?
+    /// Steps recorded by earlier attempts: the child's `once` returns them, and refuses a new one.
+    var effects: [String: String]?
 
     init(_ context: JobContext) {
         id = context.id
@@ -82,6 +85,9 @@ struct IsolatedJob: Codable, Sendable {
         maxAttempts = context.maxAttempts
         isLastAttempt = context.isLastAttempt
         worker = context.worker
+        parentResults = context.parentResults.isEmpty ? nil : context.parentResults
+        let recorded = context.ledger.recordedSteps
+        effects = recorded.isEmpty ? nil : recorded
     }
 
     /// The handler's context in the child, as the worker would have built it.
@@ -92,7 +98,8 @@ struct IsolatedJob: Codable, Sendable {
         jobLogger[metadataKey: "attempt"] = "\(attempt)"
         return JobContext(
             id: id, queue: queue, type: type, attempt: attempt, maxAttempts: maxAttempts, isLastAttempt: isLastAttempt,
-            worker: worker, logger: jobLogger)
+            worker: worker, logger: jobLogger, parentResults: parentResults ?? [:],
+            ledger: EffectLedger(recorded: effects ?? [:], record: nil))
     }
 
     /// A handler's error as the child reported it.

@@ -29,9 +29,13 @@ extension Worker {
             await fail(job, JobFailure.noHandler(type: job.type, worker: configuration.id), logger: logger)
             return
         }
+        let (store, lease, worker) = (self.store, job.lease, configuration.id)
         let context = JobContext(
             id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, maxAttempts: job.maxAttempts,
-            isLastAttempt: job.isLastAttempt, worker: configuration.id, logger: logger)
+            isLastAttempt: job.isLastAttempt, worker: worker, logger: logger, parentResults: job.parentResults,
+            ledger: EffectLedger(recorded: job.effects) { step, value in
+                try await store.recordEffect(lease, step: step, value: value, worker: worker)
+            })
         let timeout = job.timeoutMs.map { Duration.milliseconds($0) } ?? configuration.jobTimeout
         let started = ContinuousClock.now
 

@@ -125,9 +125,9 @@ package struct RequestFields: Sendable {
     }
 
     private func edges() throws(APIError) -> [WorkflowEdge] {
-        guard let text = raw["dependsOn"], text != "null" else { return [] }
+        guard let text = raw["dependsOn"] else { return [] }
         let expected = #"'dependsOn' must be an array of job names or objects like {"name":"extract","onParentFailure":"continue"}"#
-        guard let elements = try? JSONScanner.arrayElements(text) else { throw .invalid(expected) }
+        guard text != "null", let elements = try? JSONScanner.arrayElements(text) else { throw .invalid(expected) }
         var edges: [WorkflowEdge] = []
         for element in elements {
             if let name = try? WireFormat.decode(String.self, from: element) {

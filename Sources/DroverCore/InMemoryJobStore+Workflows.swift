@@ -82,6 +82,7 @@ extension InMemoryJobStore {
     }
 
     public func recordEffect(_ lease: JobLease, step: String, value: String, worker: String) async throws -> EffectRecord {
+        try Names.validateWorkerID(worker)
         try Names.validateEffectStep(step)
         try JSONText.validate(value, field: "effect value")
         guard holds(lease, worker: worker, states: [.running]) else {

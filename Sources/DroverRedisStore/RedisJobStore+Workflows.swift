@@ -51,6 +51,7 @@ extension RedisJobStore {
     }
 
     public func recordEffect(_ lease: JobLease, step: String, value: String, worker: String) async throws -> EffectRecord {
+        try Names.validateWorkerID(worker)
         try Names.validateEffectStep(step)
         try JSONText.validate(value, field: "effect value")
         return try await run(EffectFunction(queue: lease.queue, worker: worker, lease: lease, step: step, value: value))

@@ -57,6 +57,20 @@ import Testing
         .reconcile(worker: "w1", queues: ["a"], holding: [id, JobID()]),
         .deregister(worker: "w1"),
         .cancelRequests(worker: "w1", wait: .milliseconds(2000)),
+        .submitWorkflow(
+            WorkflowRequest(
+                queue: "etl", name: "nightly",
+                jobs: [
+                    WorkflowJob(name: "extract", job: JobRequest(queue: "etl", type: "extract", payload: #"{"day":"2026-12-03"}"#)),
+                    WorkflowJob(
+                        name: "load", job: JobRequest(queue: "etl", type: "load", maxAttempts: 5, priority: 2),
+                        dependsOn: ["extract", WorkflowEdge("extract2", onParentFailure: .continue)]),
+                    WorkflowJob(name: "extract2", job: JobRequest(queue: "etl", type: "extract")),
+                ], onParentFailure: .cancel)),
+        .workflow(id, queue: "etl"),
+        .workflow(id, queue: nil),
+        .cancelWorkflow(id, queue: nil),
+        .recordEffect(worker: "w1", lease, step: "charge-card", value: #"{"receipt":"r-1"}"#),
     ]
 
     @Test func everyOperationHasOneRouteAndEveryRequestOneOperation() {

@@ -7,7 +7,7 @@ import Testing
         [.submitted, .queued], [.queued, .assigned], [.assigned, .running], [.assigned, .failed], [.running, .completed],
         [.running, .failed], [.failed, .retryQueued], [.failed, .deadLetter], [.retryQueued, .queued], [.deadLetter, .queued],
         [.submitted, .scheduled], [.scheduled, .queued], [.scheduled, .cancelled], [.queued, .cancelled], [.assigned, .cancelled],
-        [.running, .cancelled], [.retryQueued, .cancelled],
+        [.running, .cancelled], [.retryQueued, .cancelled], [.submitted, .waiting], [.waiting, .queued], [.waiting, .cancelled],
     ]
 
     @Test func exactlyTheSpecifiedTransitionsAreLegal() {
