@@ -9,6 +9,27 @@ extension DroverClient {
         try await store.submitWorkflow(workflow)
     }
 
+    /// Creates a batch (see ``BatchRequest``): its members QUEUED at once, its callbacks
+    /// WAITING until every member has ended (and, for an open batch, until it is closed).
+    /// Its id is a workflow's: ``workflow(_:queue:)`` shows it.
+    @discardableResult
+    public func submit(batch: BatchRequest) async throws -> SubmittedWorkflow {
+        try await store.createBatch(batch)
+    }
+
+    /// Adds members to an open batch, and closes it after them if `close` is set.
+    @discardableResult
+    public func add(_ jobs: [JobRequest], toBatch id: JobID, queue: String? = nil, close: Bool = false) async throws -> BatchAddition {
+        try await store.addToBatch(id, queue: queue, jobs: jobs, close: close)
+    }
+
+    /// Closes an open batch: its callbacks run once every member has ended. Closing a closed
+    /// batch changes nothing.
+    @discardableResult
+    public func close(batch id: JobID, queue: String? = nil) async throws -> BatchAddition {
+        try await store.addToBatch(id, queue: queue, jobs: [], close: true)
+    }
+
     /// The workflow with every job's state, or `nil`.
     public func workflow(_ id: JobID, queue: String? = nil) async throws -> WorkflowStatus? {
         try await store.workflow(id, queue: queue)

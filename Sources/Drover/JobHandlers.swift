@@ -20,12 +20,15 @@ public struct JobContext: Sendable {
     /// For a job of a workflow: each completed parent's result (JSON text) by the parent's
     /// name. A parent that ended without completing (its edge said `continue`) has none.
     public let parentResults: [String: String]
+    /// For a job that runs although some parents did not complete (edge policy `continue`,
+    /// as a batch's `onComplete` callback has): how each of those ended, by name.
+    public let failedParents: [String: ParentFailure]
     /// The job's effect ledger (see ``once(_:_:)``).
     let ledger: EffectLedger
 
     init(
         id: JobID, queue: String, type: String, attempt: Int, maxAttempts: Int, isLastAttempt: Bool, worker: String, logger: Logger,
-        parentResults: [String: String] = [:], ledger: EffectLedger
+        parentResults: [String: String] = [:], failedParents: [String: ParentFailure] = [:], ledger: EffectLedger
     ) {
         self.id = id
         self.queue = queue
@@ -36,6 +39,7 @@ public struct JobContext: Sendable {
         self.worker = worker
         self.logger = logger
         self.parentResults = parentResults
+        self.failedParents = failedParents
         self.ledger = ledger
     }
 }

@@ -74,6 +74,7 @@ struct IsolatedJob: Codable, Sendable {
     var isLastAttempt: Bool
     var worker: String
     var parentResults: [String: String]?
+    var failedParents: [String: ParentFailure]?
     /// Steps recorded by earlier attempts: the child's `once` returns them, and refuses a new one.
     var effects: [String: String]?
 
@@ -86,6 +87,7 @@ struct IsolatedJob: Codable, Sendable {
         isLastAttempt = context.isLastAttempt
         worker = context.worker
         parentResults = context.parentResults.isEmpty ? nil : context.parentResults
+        failedParents = context.failedParents.isEmpty ? nil : context.failedParents
         let recorded = context.ledger.recordedSteps
         effects = recorded.isEmpty ? nil : recorded
     }
@@ -99,7 +101,7 @@ struct IsolatedJob: Codable, Sendable {
         return JobContext(
             id: id, queue: queue, type: type, attempt: attempt, maxAttempts: maxAttempts, isLastAttempt: isLastAttempt,
             worker: worker, logger: jobLogger, parentResults: parentResults ?? [:],
-            ledger: EffectLedger(recorded: effects ?? [:], record: nil))
+            failedParents: failedParents ?? [:], ledger: EffectLedger(recorded: effects ?? [:], record: nil))
     }
 
     /// A handler's error as the child reported it.

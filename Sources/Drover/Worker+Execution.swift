@@ -33,6 +33,7 @@ extension Worker {
         let context = JobContext(
             id: job.id, queue: job.queue, type: job.type, attempt: job.attempt, maxAttempts: job.maxAttempts,
             isLastAttempt: job.isLastAttempt, worker: worker, logger: logger, parentResults: job.parentResults,
+            failedParents: job.failedParents,
             ledger: EffectLedger(recorded: job.effects) { step, value in
                 try await store.recordEffect(lease, step: step, value: value, worker: worker)
             })

@@ -95,7 +95,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             let code: Code
             switch error {
             case .notFound, .unknownQueue, .unknownSchedule, .unknownWorkflow: code = .notFound
-            case .illegalTransition: code = .illegalTransition
+            case .illegalTransition, .batchClosed: code = .illegalTransition
             case .payloadTooLarge: code = .payloadTooLarge
             case .invalidName, .invalidField, .invalidJSON, .invalidWorkflow: code = .invalidField
             }
@@ -130,6 +130,7 @@ struct JobErrorWire: Codable, Sendable {
         case .unknownSchedule(let name): self.init(kind: "unknownSchedule", value: name)
         case .invalidWorkflow(let reason): self.init(kind: "invalidWorkflow", reason: reason)
         case .unknownWorkflow(let id): self.init(kind: "unknownWorkflow", id: id)
+        case .batchClosed(let id): self.init(kind: "batchClosed", id: id)
         }
     }
 
@@ -160,6 +161,7 @@ struct JobErrorWire: Codable, Sendable {
         case "unknownSchedule": value.map { .unknownSchedule($0) }
         case "invalidWorkflow": reason.map { .invalidWorkflow($0) }
         case "unknownWorkflow": id.map { .unknownWorkflow($0) }
+        case "batchClosed": id.map { .batchClosed($0) }
         default: nil
         }
     }

@@ -10,7 +10,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue, setQueueLimits
     case schedules, putSchedule, removeSchedule, pauseSchedule, resumeSchedule
     // Workflows
-    case submitWorkflow, workflow, cancelWorkflow
+    case submitWorkflow, workflow, cancelWorkflow, createBatch, addToBatch
     // Remote workers
     case heartbeat, claim, start, complete, fail, reconcile, deregister, cancelRequests, recordEffect
 
@@ -64,6 +64,8 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .submitWorkflow: Route(method: .post, path: "/v1/workflows", hasBody: true)
         case .workflow: Route(method: .get, path: "/v1/workflows/{id}", hasBody: false)
         case .cancelWorkflow: Route(method: .post, path: "/v1/workflows/{id}/cancel", hasBody: false)
+        case .createBatch: Route(method: .post, path: "/v1/batches", hasBody: true)
+        case .addToBatch: Route(method: .post, path: "/v1/batches/{id}/jobs", hasBody: true)
         case .heartbeat: Route(method: .post, path: "/v1/workers/{worker}/heartbeat", hasBody: true)
         case .claim: Route(method: .post, path: "/v1/workers/{worker}/claim", hasBody: true)
         case .start: Route(method: .post, path: "/v1/workers/{worker}/start", hasBody: true)
@@ -80,7 +82,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         switch self {
         case .health: .anyone
         case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics, .schedules, .submitWorkflow, .workflow,
-            .cancelWorkflow:
+            .cancelWorkflow, .createBatch, .addToBatch:
             .client
         case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits, .putSchedule, .removeSchedule,
             .pauseSchedule, .resumeSchedule:

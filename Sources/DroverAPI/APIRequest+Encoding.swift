@@ -9,7 +9,7 @@ extension APIRequest {
         case .submit(let request):
             return Self.fields(of: request)
         case .submitBatch(let requests):
-            return ["jobs": WireFormat.array(requests.map { Self.object(Self.fields(of: $0)) })]
+            return ["jobs": Self.jobs(requests)]
         case .job(let id, let queue, let wait):
             var fields = ["id": q(id.rawValue)]
             if let queue { fields["queue"] = q(queue) }
@@ -75,6 +75,16 @@ extension APIRequest {
             return ["worker": q(worker), "waitMs": String(wait.milliseconds)]
         case .submitWorkflow(let workflow):
             return Self.fields(of: workflow)
+        case .createBatch(let batch):
+            var fields = ["queue": q(batch.queue), "jobs": Self.jobs(batch.jobs), "open": String(batch.open)]
+            if let name = batch.name { fields["name"] = q(name) }
+            if let job = batch.onComplete { fields["onComplete"] = Self.object(Self.fields(of: job)) }
+            if let job = batch.onSuccess { fields["onSuccess"] = Self.object(Self.fields(of: job)) }
+            return fields
+        case .addToBatch(let id, let queue, let jobs, let close):
+            var fields = ["id": q(id.rawValue), "jobs": Self.jobs(jobs), "close": String(close)]
+            if let queue { fields["queue"] = q(queue) }
+            return fields
         case .recordEffect(let worker, let lease, let step, let value):
             return Self.fields(of: lease).merging(["worker": q(worker), "step": q(step), "value": value]) { $1 }
         }
@@ -83,6 +93,10 @@ extension APIRequest {
     /// A JSON object of already-encoded members, in a stable order.
     public static func object(_ fields: [String: String]) -> String {
         "{" + fields.sorted { $0.key < $1.key }.map { "\(JSONScanner.quote($0.key)):\($0.value)" }.joined(separator: ",") + "}"
+    }
+
+    private static func jobs(_ requests: [JobRequest]) -> String {
+        WireFormat.array(requests.map { Self.object(Self.fields(of: $0)) })
     }
 
     private static func fields(of r: JobRequest) -> [String: String] {

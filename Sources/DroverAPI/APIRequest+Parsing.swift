@@ -62,6 +62,12 @@ extension APIRequest {
             self = .workflow(try f.jobID("id"), queue: try f.string("queue"))
         case .cancelWorkflow:
             self = .cancelWorkflow(try f.jobID("id"), queue: try f.string("queue"))
+        case .createBatch:
+            self = .createBatch(try f.batchRequest())
+        case .addToBatch:
+            let queue = try f.string("queue")
+            self = .addToBatch(
+                try f.jobID("id"), queue: queue, jobs: try f.memberRequests(queue: queue), close: try f.bool("close") ?? false)
         case .recordEffect:
             self = .recordEffect(
                 worker: try f.required("worker", f.string), try f.lease(), step: try f.required("step", f.string),

@@ -28,6 +28,9 @@ public enum APIRequest: Sendable, Equatable {
     case submitWorkflow(WorkflowRequest)
     case workflow(JobID, queue: String?)
     case cancelWorkflow(JobID, queue: String?)
+    case createBatch(BatchRequest)
+    /// Adds members to an open batch; `close` closes it after them.
+    case addToBatch(JobID, queue: String?, jobs: [JobRequest], close: Bool)
     case health
     // Remote workers
     case heartbeat(WorkerInfo)
@@ -87,6 +90,8 @@ public enum APIRequest: Sendable, Equatable {
         case .submitWorkflow: .submitWorkflow
         case .workflow: .workflow
         case .cancelWorkflow: .cancelWorkflow
+        case .createBatch: .createBatch
+        case .addToBatch: .addToBatch
         case .recordEffect: .recordEffect
         }
     }

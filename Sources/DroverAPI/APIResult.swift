@@ -39,6 +39,8 @@ public enum APIResult: Sendable, Equatable {
     case workflowSubmitted(SubmittedWorkflow)
     case workflow(WorkflowStatus)
     case workflowCancelled(JobID, WorkflowCancelOutcome)
+    /// `addToBatch`: the new members' ids and the batch's state.
+    case batchAdded(JobID, BatchAddition)
     /// `recordEffect`: the step's result as the ledger holds it, or that the worker lost the job.
     case effect(EffectRecord)
 
@@ -84,6 +86,8 @@ public enum APIResult: Sendable, Equatable {
         case .workflow(let status): return WireFormat.encode(status, raw: [("state", JSONScanner.quote(status.state.rawValue))])
         case .workflowCancelled(let id, let outcome):
             return #"{"id":"\#(id)","cancelled":\#(outcome.cancelled),"stopping":\#(outcome.stopping)}"#
+        case .batchAdded(let id, let addition):
+            return WireFormat.encode(addition, raw: [("id", JSONScanner.quote(id.rawValue))])
         case .effect(.recorded(let value)): return #"{"recorded":true,"value":\#(value)}"#
         case .effect(.stale(let state)):
             return #"{"recorded":false\#(state.map { #","state":"\#($0.rawValue)""# } ?? "")}"#
@@ -150,7 +154,11 @@ public enum APIResult: Sendable, Equatable {
             case .removeSchedule:
                 let f = try JSONScanner.objectFields(json)
                 self = .scheduleRemoved(try WireFormat.decode(String.self, from: f["name"] ?? "null"))
-            case .submitWorkflow: self = .workflowSubmitted(try WireFormat.decode(SubmittedWorkflow.self, from: json))
+            case .addToBatch:
+                let f = try JSONScanner.objectFields(json)
+                self = .batchAdded(
+                    try WireFormat.decode(JobID.self, from: f["id"] ?? "null"), try WireFormat.decode(BatchAddition.self, from: json))
+            case .submitWorkflow, .createBatch: self = .workflowSubmitted(try WireFormat.decode(SubmittedWorkflow.self, from: json))
             case .workflow: self = .workflow(try WireFormat.decode(WorkflowStatus.self, from: json))
             case .cancelWorkflow:
                 let f = try JSONScanner.objectFields(json)

@@ -116,6 +116,44 @@ package struct RequestFields: Sendable {
             queue: queue, name: try string("name"), jobs: nodes, onParentFailure: try policy("onParentFailure") ?? .wait)
     }
 
+    /// A batch as `POST /v1/batches` takes it: members in `jobs`, callbacks in `onComplete`
+    /// and `onSuccess`, each job of the batch's queue unless it names its own.
+    package func batchRequest() throws(APIError) -> BatchRequest {
+        let queue = try string("queue") ?? "default"
+        func callback(_ key: String) throws(APIError) -> JobRequest? {
+            guard has(key) else { return nil }
+            guard let text = raw[key], let members = try? JSONScanner.objectFields(text) else {
+                throw .invalid("'\(key)' must be a job: an object like {\"type\":\"report\"}")
+            }
+            var request = try RequestFields(raw: members).jobRequest()
+            if members["queue"] == nil { request.queue = queue }
+            return request
+        }
+        return BatchRequest(
+            queue: queue, name: try string("name"), jobs: has("jobs") ? try memberRequests(queue: queue) : [],
+            onComplete: try callback("onComplete"), onSuccess: try callback("onSuccess"), open: try bool("open") ?? false)
+    }
+
+    /// The `jobs` of a batch, each of `queue` unless it names its own; with no `queue` known,
+    /// an empty one, which the store replaces with the batch's.
+    package func memberRequests(queue: String?) throws(APIError) -> [JobRequest] {
+        let jobs = try objects("jobs")
+        guard jobs.count <= WorkflowRequest.maxJobs else { throw .invalid("at most \(WorkflowRequest.maxJobs) jobs per batch") }
+        var requests: [JobRequest] = []
+        for job in jobs {
+            var request = try job.jobRequest()
+            if !job.has("queue") {
+                request.queue = queue ?? ""
+            } else if request.queue.isEmpty {
+                throw .invalid("a job's 'queue' must not be empty; leave it out for the batch's")
+            }
+            requests.append(request)
+        }
+        return requests
+    }
+
+    package func bool(_ key: String) throws(APIError) -> Bool? { try decode(key, as: Bool.self, expected: "true or false") }
+
     private func policy(_ key: String) throws(APIError) -> ParentFailurePolicy? {
         guard let name = try string(key) else { return nil }
         guard let policy = ParentFailurePolicy(rawValue: name) else {

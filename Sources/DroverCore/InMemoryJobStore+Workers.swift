@@ -34,7 +34,8 @@ extension InMemoryJobStore {
         ClaimedJob(
             id: job.id, queue: job.queue, type: job.type, payload: job.payload, state: job.state, attempt: job.attempt,
             maxAttempts: job.maxAttempts, attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs,
-            parentResults: workflowEdges[job.id]?.parentResults ?? [:], effects: job.effects)
+            parentResults: workflowEdges[job.id]?.parentResults ?? [:], failedParents: workflowEdges[job.id]?.failedParents ?? [:],
+            effects: job.effects)
     }
 
     public func waitAndClaim(queues: [String], worker: String, max: Int, start: Bool, timeout: Duration) async throws -> [ClaimedJob] {

@@ -13,6 +13,10 @@ extension InMemoryJobStore {
         var unfinished: Int
         /// Set when the last job ends: a retention later the record is gone.
         var expiresAt: Int64?
+        /// For a batch: its state, its members' count and the edges every member has.
+        var batch: BatchState?
+        var members = 0
+        var callbacks: [(id: JobID, policy: ParentFailurePolicy)] = []
     }
 
     /// A workflow job's edges: the Redis store's `parents`, `children` and `parent:<name>` fields.
@@ -21,34 +25,43 @@ extension InMemoryJobStore {
         /// Edges not yet told of the job's end.
         var children: [(id: JobID, policy: ParentFailurePolicy)]
         var parentResults: [String: String] = [:]
+        var failedParents: [String: ParentFailure] = [:]
     }
 
     public func submitWorkflow(_ request: WorkflowRequest) async throws -> SubmittedWorkflow {
         let plan = try WorkflowPlan(request, limits: limits)
-        let at = clock()
-        let queueDefaults = queueState[request.queue]?.defaults ?? defaults
-        for job in plan.jobs {
-            let r = job.request
-            jobs[job.id] = Job(
-                id: job.id, queue: r.queue, type: r.type, payload: r.payload, state: .submitted,
-                maxAttempts: r.maxAttempts ?? queueDefaults.maxAttempts, backoff: r.backoff ?? queueDefaults.backoff,
-                timeoutMs: r.timeoutMs, priority: r.priority ?? queueDefaults.priority,
-                timestamps: [JobState.submitted.timestampField: at], history: [JobTransition(state: .submitted, at: at, attempt: 0)],
-                workflow: WorkflowMembership(workflow: plan.id, name: job.name, waitingFor: job.parents.count))
-            workflowEdges[job.id] = WorkflowEdges(parents: job.parents, children: job.children)
-            count(.submitted, queue: r.queue, type: r.type)
-            if job.parents.isEmpty {
-                move(job.id, to: .queued, at: at)
-                makeReady(job.id, queue: r.queue)
-            } else {
-                move(job.id, to: .waiting, at: at)
-                queueState[r.queue, default: QueueState()].waiting[job.id] = at
-            }
-        }
-        workflows[plan.id] = WorkflowRecord(
-            queue: request.queue, name: request.name, createdAt: at, graph: plan.graph, unfinished: plan.jobs.count)
-        wakeQueue(request.queue)
+        write(plan)
         return plan.submitted
+    }
+
+    /// Writes a checked workflow (or batch): jobs without parents QUEUED, the others WAITING.
+    func write(_ plan: WorkflowPlan) {
+        let at = clock()
+        for job in plan.jobs { writeWorkflowJob(job, workflow: plan.id, at: at) }
+        workflows[plan.id] = WorkflowRecord(
+            queue: plan.request.queue, name: plan.request.name, createdAt: at, graph: plan.graph, unfinished: plan.jobs.count,
+            batch: plan.batch, members: plan.jobs.count - plan.batchCallbacks.count, callbacks: plan.batchCallbacks)
+        wakeQueue(plan.request.queue)
+    }
+
+    func writeWorkflowJob(_ job: WorkflowPlan.Job, workflow: JobID, at: Int64) {
+        let r = job.request
+        let queueDefaults = queueState[r.queue]?.defaults ?? defaults
+        jobs[job.id] = Job(
+            id: job.id, queue: r.queue, type: r.type, payload: r.payload, state: .submitted,
+            maxAttempts: r.maxAttempts ?? queueDefaults.maxAttempts, backoff: r.backoff ?? queueDefaults.backoff,
+            timeoutMs: r.timeoutMs, priority: r.priority ?? queueDefaults.priority,
+            timestamps: [JobState.submitted.timestampField: at], history: [JobTransition(state: .submitted, at: at, attempt: 0)],
+            workflow: WorkflowMembership(workflow: workflow, name: job.name, waitingFor: job.parents.count))
+        workflowEdges[job.id] = WorkflowEdges(parents: job.parents, children: job.children)
+        count(.submitted, queue: r.queue, type: r.type)
+        if job.parents.isEmpty {
+            move(job.id, to: .queued, at: at)
+            makeReady(job.id, queue: r.queue)
+        } else {
+            move(job.id, to: .waiting, at: at)
+            queueState[r.queue, default: QueueState()].waiting[job.id] = at
+        }
     }
 
     public func workflow(_ id: JobID, queue: String?) async throws -> WorkflowStatus? {
@@ -56,7 +69,7 @@ extension InMemoryJobStore {
         guard let record = liveWorkflow(id), queue == nil || record.queue == queue else { return nil }
         return WorkflowStatus(
             id: id, queue: record.queue, name: record.name, createdAt: record.createdAt, finishedAt: record.finishedAt,
-            cancelledAt: record.cancelledAt,
+            cancelledAt: record.cancelledAt, batch: record.batch,
             jobs: record.graph.map { entry in
                 let job = jobs[entry.id]
                 return WorkflowStatus.Job(
@@ -116,7 +129,8 @@ extension InMemoryJobStore {
             var kept: [(id: JobID, policy: ParentFailurePolicy)] = []
             for edge in workflowEdges[id]?.children ?? [] {
                 if state == .completed || (edge.policy == .continue && state != nil) {
-                    parentEnded(edge.id, parent: membership.name, result: state == .completed ? job.result : nil, at: at)
+                    let failure = state == .completed ? nil : state.map { ParentFailure(state: $0, error: job.error) }
+                    parentEnded(edge.id, parent: membership.name, result: state == .completed ? job.result : nil, failure: failure, at: at)
                 } else if edge.policy == .wait && state == .deadLetter {
                     kept.append(edge)
                 } else if jobs[edge.id]?.state == .waiting {
@@ -137,9 +151,12 @@ extension InMemoryJobStore {
         }
     }
 
-    private func parentEnded(_ child: JobID, parent: String, result: String?, at: Int64) {
+    /// One parent fewer for a WAITING job to wait for (`parent`: its name, or a batch's
+    /// closing); the last one queues it.
+    func parentEnded(_ child: JobID, parent: String, result: String?, failure: ParentFailure? = nil, at: Int64) {
         guard var job = jobs[child], job.state == .waiting, var membership = job.workflow else { return }
         if let result { workflowEdges[child]?.parentResults[parent] = result }
+        if let failure { workflowEdges[child]?.failedParents[parent] = failure }
         membership.waitingFor -= 1
         job.workflow = membership
         jobs[child] = job

@@ -22,6 +22,9 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidWorkflow(String)
     /// No workflow has this id (it may have expired after it finished).
     case unknownWorkflow(JobID)
+    /// The workflow is not a batch that is open: closed, cancelled, or never a batch. Nothing
+    /// was added.
+    case batchClosed(JobID)
 
     public var description: String {
         switch self {
@@ -45,6 +48,8 @@ public enum JobError: Error, Sendable, Equatable, CustomStringConvertible {
             return "invalid workflow: \(reason)"
         case .unknownWorkflow(let id):
             return "no workflow \(id) (unknown, or expired after it finished)"
+        case .batchClosed(let id):
+            return "workflow \(id) is not an open batch (closed, cancelled, or not a batch): nothing was added"
         }
     }
 }

@@ -14,13 +14,16 @@ public struct ClaimedJob: Sendable, Hashable {
     public var timeoutMs: Int?
     /// For a workflow job: each completed parent's result (JSON text), by the parent's name.
     public var parentResults: [String: String]
+    /// For a workflow job that runs although some parents did not complete (their edge's
+    /// policy is ``ParentFailurePolicy/continue``): how each of those ended, by name.
+    public var failedParents: [String: ParentFailure]
     /// The steps of the job's effect ledger recorded by earlier attempts, by step.
     public var effects: [String: String]
 
     public init(
         id: JobID, queue: String, type: String, payload: String, state: JobState, attempt: Int, maxAttempts: Int,
         attemptBase: Int, backoff: BackoffPolicy, timeoutMs: Int?, parentResults: [String: String] = [:],
-        effects: [String: String] = [:]
+        failedParents: [String: ParentFailure] = [:], effects: [String: String] = [:]
     ) {
         self.id = id
         self.queue = queue
@@ -33,6 +36,7 @@ public struct ClaimedJob: Sendable, Hashable {
         self.backoff = backoff
         self.timeoutMs = timeoutMs
         self.parentResults = parentResults
+        self.failedParents = failedParents
         self.effects = effects
     }
 

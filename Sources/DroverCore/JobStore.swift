@@ -102,6 +102,17 @@ public protocol JobStore: Sendable {
     /// (running ones are stopped by their workers). Throws ``JobError/unknownWorkflow(_:)``.
     func cancelWorkflow(_ id: JobID, queue: String?) async throws -> WorkflowCancelOutcome
 
+    /// Writes a batch as its workflow (see ``BatchRequest``), in one atomic step as
+    /// ``submitWorkflow(_:)`` does. Throws ``JobError/invalidWorkflow(_:)`` with nothing written.
+    func createBatch(_ request: BatchRequest) async throws -> SubmittedWorkflow
+
+    /// Adds members to an open batch, and closes it if `close` is set (with no jobs: only
+    /// closes it), atomically: the callbacks wait for the new members too, and a batch closed
+    /// with every member ended queues them in this call. Closing a closed batch changes
+    /// nothing. Throws ``JobError/batchClosed(_:)`` when adding to a batch that is not open,
+    /// ``JobError/unknownWorkflow(_:)``, or a job's own error, with nothing written.
+    func addToBatch(_ id: JobID, queue: String?, jobs: [JobRequest], close: Bool) async throws -> BatchAddition
+
     // MARK: Dead letters
 
     /// DEAD_LETTER → QUEUED with a fresh set of attempts.

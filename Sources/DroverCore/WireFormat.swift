@@ -84,13 +84,15 @@ public enum WireFormat {
         var attemptBase: Int
         var backoff: BackoffPolicy
         var timeoutMs: Int?
+        var failedParents: [String: ParentFailure]?
     }
 
     /// A claimed job as JSON, payload inline.
     public static func encode(_ job: ClaimedJob) -> String {
         let view = ClaimedView(
             id: job.id, queue: job.queue, type: job.type, state: job.state, attempt: job.attempt, maxAttempts: job.maxAttempts,
-            attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs)
+            attemptBase: job.attemptBase, backoff: job.backoff, timeoutMs: job.timeoutMs,
+            failedParents: job.failedParents.isEmpty ? nil : job.failedParents)
         return encode(
             view, raw: [("payload", job.payload), ("parentResults", rawObject(job.parentResults)), ("effects", rawObject(job.effects))])
     }
@@ -101,7 +103,8 @@ public enum WireFormat {
         return ClaimedJob(
             id: view.id, queue: view.queue, type: view.type, payload: fields["payload"] ?? "null", state: view.state,
             attempt: view.attempt, maxAttempts: view.maxAttempts, attemptBase: view.attemptBase, backoff: view.backoff,
-            timeoutMs: view.timeoutMs, parentResults: try rawMembers(fields["parentResults"]), effects: try rawMembers(fields["effects"]))
+            timeoutMs: view.timeoutMs, parentResults: try rawMembers(fields["parentResults"]),
+            failedParents: view.failedParents ?? [:], effects: try rawMembers(fields["effects"]))
     }
 
     /// `{"name":<value>,…}` from values that are JSON text already; `nil` for none, so an

@@ -184,12 +184,40 @@ public struct WorkflowPlan: Sendable {
         public var name: String
         public var id: JobID
         public var dependsOn: [String]
+
+        public init(name: String, id: JobID, dependsOn: [String]) {
+            self.name = name
+            self.id = id
+            self.dependsOn = dependsOn
+        }
+
+        private enum CodingKeys: String, CodingKey { case name, id, dependsOn }
+
+        // Lua's cjson writes an empty array as `{}`, so a job without parents leaves the field
+        // out when a function rewrites the graph (adding to a batch).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(
+                name: try c.decode(String.self, forKey: .name), id: try c.decode(JobID.self, forKey: .id),
+                dependsOn: try c.decodeIfPresent([String].self, forKey: .dependsOn) ?? [])
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(id, forKey: .id)
+            if !dependsOn.isEmpty { try c.encode(dependsOn, forKey: .dependsOn) }
+        }
     }
 
     public let id: JobID
     public let request: WorkflowRequest
     /// Parents first.
-    public let jobs: [Job]
+    public internal(set) var jobs: [Job]
+    /// For a batch: whether it is open, and its callbacks with the policy of their edges, the
+    /// `children` every member gets.
+    public internal(set) var batch: BatchState?
+    public internal(set) var batchCallbacks: [(id: JobID, policy: ParentFailurePolicy)] = []
 
     public init(_ request: WorkflowRequest, limits: SubmitLimits) throws(JobError) {
         let order = try request.validate(limits: limits)
@@ -207,7 +235,10 @@ public struct WorkflowPlan: Sendable {
         }
     }
 
-    public var graph: [GraphEntry] { jobs.map { GraphEntry(name: $0.name, id: $0.id, dependsOn: $0.parents) } }
+    /// The real edges: an open batch's callbacks wait for its closing too, which is no job.
+    public var graph: [GraphEntry] {
+        jobs.map { GraphEntry(name: $0.name, id: $0.id, dependsOn: $0.parents.filter { $0 != BatchRequest.openParent }) }
+    }
 
     public var submitted: SubmittedWorkflow {
         SubmittedWorkflow(id: id, queue: request.queue, jobs: Dictionary(uniqueKeysWithValues: jobs.map { ($0.name, $0.id) }))

@@ -8,6 +8,8 @@ public struct WorkflowStatus: Sendable, Hashable, Codable {
     public var finishedAt: Int64?
     /// When the whole workflow was cancelled.
     public var cancelledAt: Int64?
+    /// For a batch: whether members can still be added.
+    public var batch: BatchState?
     /// In an order where each job comes after its parents.
     public var jobs: [Job]
 
@@ -31,7 +33,9 @@ public struct WorkflowStatus: Sendable, Hashable, Codable {
     }
 
     public init(
-        id: JobID, queue: String, name: String?, createdAt: Int64, finishedAt: Int64? = nil, cancelledAt: Int64? = nil, jobs: [Job]
+        id: JobID, queue: String, name: String?, createdAt: Int64, finishedAt: Int64? = nil, cancelledAt: Int64? = nil,
+        batch: BatchState? = nil,
+        jobs: [Job]
     ) {
         self.id = id
         self.queue = queue
@@ -39,6 +43,7 @@ public struct WorkflowStatus: Sendable, Hashable, Codable {
         self.createdAt = createdAt
         self.finishedAt = finishedAt
         self.cancelledAt = cancelledAt
+        self.batch = batch
         self.jobs = jobs
     }
 

@@ -124,6 +124,22 @@ public struct MasterAPI: Sendable {
                 metadata: ["workflow": "\(id)", "cancelled": "\(outcome.cancelled)", "stopping": "\(outcome.stopping)"])
             return .workflowCancelled(id, outcome)
 
+        case .createBatch(let request):
+            let submitted = try await store.createBatch(request)
+            logger.info(
+                "batch created",
+                metadata: [
+                    "workflow": "\(submitted.id)", "queue": "\(submitted.queue)", "jobs": "\(request.jobs.count)",
+                    "open": "\(request.open)",
+                ])
+            return .workflowSubmitted(submitted)
+
+        case .addToBatch(let id, let queue, let jobs, let close):
+            let addition = try await store.addToBatch(id, queue: queue, jobs: jobs, close: close)
+            logger.info(
+                "batch added to", metadata: ["workflow": "\(id)", "jobs": "\(addition.jobs.count)", "batch": "\(addition.batch.rawValue)"])
+            return .batchAdded(id, addition)
+
         case .pauseQueue(let queue):
             try await store.pause(queue: queue)
             logger.info("queue paused: no job of it starts until it is resumed", metadata: ["queue": "\(queue)"])

@@ -5,19 +5,48 @@ import Foundation
 // Workflows and effect ledgers.
 extension RedisJobStore {
     public func submitWorkflow(_ request: WorkflowRequest) async throws -> SubmittedWorkflow {
-        let plan = try WorkflowPlan(request, limits: configuration.limits)
+        try await write(WorkflowPlan(request, limits: configuration.limits))
+    }
+
+    public func createBatch(_ request: BatchRequest) async throws -> SubmittedWorkflow {
+        try await write(WorkflowPlan(request, limits: configuration.limits))
+    }
+
+    public func addToBatch(_ id: JobID, queue: String?, jobs: [JobRequest], close: Bool) async throws -> BatchAddition {
+        guard let queue = try await resolveWorkflowQueue(of: id, hint: queue) else { throw JobError.unknownWorkflow(id) }
+        let jobs = try BatchRequest.addition(jobs, queue: queue, limits: configuration.limits)
+        let members = jobs.map { BatchAddFunction.Member(id: JobID(), request: $0) }
+        let reply = try await run(
+            BatchAddFunction(queue: queue, batch: id, members: members, close: close, defaults: configuration.defaults))
+        switch reply {
+        case .added(let names, let state):
+            return BatchAddition(jobs: Dictionary(uniqueKeysWithValues: zip(names, members.map(\.id))), batch: state)
+        case .alreadyClosed: return BatchAddition(jobs: [:], batch: .closed)
+        case .unknown: throw JobError.unknownWorkflow(id)
+        case .notOpen: throw JobError.batchClosed(id)
+        case .tooMany(let members, let callbacks):
+            try BatchRequest.refuseOversized(members: members, callbacks: callbacks, added: jobs.count)
+            throw JobError.batchClosed(id)
+        }
+    }
+
+    /// Writes a checked workflow or batch in one call.
+    private func write(_ plan: WorkflowPlan) async throws -> SubmittedWorkflow {
         let graph = String(decoding: try JSONEncoder().encode(plan.graph), as: UTF8.self)
         let retention = configuration.retention
-        try await register(queue: request.queue)
+        func edges(_ children: [(id: JobID, policy: ParentFailurePolicy)]) -> [String] {
+            children.map { "\($0.id):\($0.policy.rawValue)" }
+        }
+        try await register(queue: plan.request.queue)
         try await run(
             WorkflowSubmitFunction(
-                queue: request.queue, workflow: plan.id, name: request.name, graph: graph,
+                queue: plan.request.queue, workflow: plan.id, name: plan.request.name, graph: graph,
                 jobs: plan.jobs.map {
                     WorkflowSubmitFunction.Job(
-                        id: $0.id, name: $0.name, request: $0.request, parents: $0.parents,
-                        children: $0.children.map { "\($0.id):\($0.policy.rawValue)" })
+                        id: $0.id, name: $0.name, request: $0.request, parents: $0.parents, children: edges($0.children))
                 },
-                defaults: configuration.defaults, retention: max(retention.completed, retention.deadLetterMaxAge)))
+                defaults: configuration.defaults, retention: max(retention.completed, retention.deadLetterMaxAge), batch: plan.batch,
+                callbacks: edges(plan.batchCallbacks)))
         return plan.submitted
     }
 
@@ -40,7 +69,7 @@ extension RedisJobStore {
         return WorkflowStatus(
             id: id, queue: queue, name: fields["name"], createdAt: fields["createdAt"].flatMap { Int64($0) } ?? 0,
             finishedAt: fields["finishedAt"].flatMap { Int64($0) }, cancelledAt: fields["cancelledAt"].flatMap { Int64($0) },
-            jobs: jobs)
+            batch: fields["batch"].flatMap(BatchState.init(rawValue:)), jobs: jobs)
     }
 
     public func cancelWorkflow(_ id: JobID, queue: String?) async throws -> WorkflowCancelOutcome {

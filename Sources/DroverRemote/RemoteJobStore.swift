@@ -181,6 +181,18 @@ public final class RemoteJobStore: JobStore {
         return outcome
     }
 
+    public func createBatch(_ request: BatchRequest) async throws -> SubmittedWorkflow {
+        let result = try await call(.createBatch(request))
+        guard case .workflowSubmitted(let submitted) = result else { throw unexpected(result, for: .createBatch) }
+        return submitted
+    }
+
+    public func addToBatch(_ id: JobID, queue: String?, jobs: [JobRequest], close: Bool) async throws -> BatchAddition {
+        let result = try await call(.addToBatch(id, queue: queue, jobs: jobs, close: close))
+        guard case .batchAdded(_, let addition) = result else { throw unexpected(result, for: .addToBatch) }
+        return addition
+    }
+
     // MARK: Dead letters
 
     public func retryDeadLetter(_ id: JobID, queue: String?) async throws {

@@ -22,7 +22,8 @@ struct DroverCommand: AsyncParsableCommand {
         version: DroverVersion.current,
         subcommands: [
             MasterCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, WaitCommand.self, JobsCommand.self,
-            QueuesCommand.self, ScheduleCommand.self, WorkflowCommand.self, WorkersCommand.self, DLQCommand.self, CancelCommand.self,
+            QueuesCommand.self, ScheduleCommand.self, WorkflowCommand.self, BatchCommand.self, WorkersCommand.self, DLQCommand.self,
+            CancelCommand.self,
             DemoCommand.self,
             BenchCommand.self, RunJobCommand.self,
         ]

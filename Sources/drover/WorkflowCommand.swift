@@ -42,21 +42,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         var wait: Double?
 
         func run() async throws {
-            let text: String
-            do {
-                text =
-                    file == "-"
-                    ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                    : try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                fail("cannot read \(file): \(error.localizedDescription)")
-            }
-            let request: WorkflowRequest
-            do {
-                request = try RequestFields(json: text).workflowRequest()
-            } catch {
-                fail("\(file): \(error.message)")
-            }
+            let request = WorkflowCommand.read(file) { fields throws(APIError) in try fields.workflowRequest() }
             await connection.withClient(label: "drover.workflow") { client in
                 let submitted = try await client.submit(workflow: request)
                 print("\(submitted.id) submitted: \(submitted.jobs.count) jobs in queue \(submitted.queue)")
@@ -109,6 +95,25 @@ struct WorkflowCommand: AsyncParsableCommand {
         }
     }
 
+    /// What a JSON file (or standard input, for `-`) holds, as `parse` reads its fields; a file
+    /// that cannot be read or parsed ends the command with a message.
+    static func read<T>(_ file: String, _ parse: (RequestFields) throws(APIError) -> T) -> T {
+        let text: String
+        do {
+            text =
+                file == "-"
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                : try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            fail("cannot read \(file): \(error.localizedDescription)")
+        }
+        do {
+            return try parse(try RequestFields(json: text))
+        } catch {
+            fail("\(file): \(error.message)")
+        }
+    }
+
     /// The workflow as lines: a heading, then each job (parents first) indented by its depth
     /// in the graph, with its state and, when it has more than one parent, their names.
     static func tree(_ status: WorkflowStatus) -> String {
@@ -117,7 +122,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         let done = status.jobs.filter { $0.state == .completed }.count
         var lines = [
             "workflow \(status.id)\(status.name.map { " \($0)" } ?? "") in \(status.queue): \(status.state.rawValue), "
-                + "\(done) of \(status.jobs.count) completed"
+                + "\(done) of \(status.jobs.count) completed" + (status.batch.map { ", batch \($0.rawValue)" } ?? "")
         ]
         let width = status.jobs.map { 2 * (depth[$0.name] ?? 0) + $0.name.count }.max() ?? 0
         for job in status.jobs {
@@ -125,7 +130,11 @@ struct WorkflowCommand: AsyncParsableCommand {
             var line = "  " + label.padding(toLength: width + 2, withPad: " ", startingAt: 0)
             line += (job.state?.rawValue ?? "expired").padding(toLength: 12, withPad: " ", startingAt: 0)
             if job.attempt > 1 { line += " attempt \(job.attempt)" }
-            if job.dependsOn.count > 1 { line += " after \(job.dependsOn.joined(separator: ", "))" }
+            if job.dependsOn.count > 1 {
+                // A batch's callback depends on every member: name a few.
+                let shown = job.dependsOn.prefix(4).joined(separator: ", ")
+                line += " after \(shown)" + (job.dependsOn.count > 4 ? " and \(job.dependsOn.count - 4) more" : "")
+            }
             if let error = job.error, job.state != .completed { line += " (\(error.prefix(80)))" }
             lines.append(line)
         }

@@ -70,6 +70,15 @@ import Testing
         .workflow(id, queue: "etl"),
         .workflow(id, queue: nil),
         .cancelWorkflow(id, queue: nil),
+        .createBatch(
+            BatchRequest(
+                queue: "mail", name: "newsletter",
+                jobs: [JobRequest(queue: "mail", type: "send", payload: #"{"to":"a@b.c"}"#), JobRequest(queue: "mail", type: "send")],
+                onComplete: JobRequest(queue: "mail", type: "report"), onSuccess: JobRequest(queue: "mail", type: "thank", maxAttempts: 2),
+                open: true)),
+        .createBatch(BatchRequest(jobs: [JobRequest(type: "t")], onSuccess: JobRequest(type: "done"))),
+        .addToBatch(id, queue: "mail", jobs: [JobRequest(queue: "mail", type: "send", priority: 3)], close: true),
+        .addToBatch(id, queue: nil, jobs: [], close: false),
         .recordEffect(worker: "w1", lease, step: "charge-card", value: #"{"receipt":"r-1"}"#),
     ]
 

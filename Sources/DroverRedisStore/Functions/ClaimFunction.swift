@@ -62,7 +62,7 @@ struct ClaimFunction: QueueFunction {
         return Reply(jobs: claimed, limited: ClaimLimit(code: limit))
     }
 
-    /// The `parent:<name>` and `effect:<step>` pairs a claim sends for a workflow job or one
+    /// The `parent:<name>`, `failed:<name>` and `effect:<step>` pairs a claim sends for a workflow job or one
     /// with an effect ledger.
     static func addContext(_ context: RESPValue, to job: inout ClaimedJob) {
         let flat = (context.array ?? []).compactMap(\.string)
@@ -70,6 +70,8 @@ struct ClaimFunction: QueueFunction {
             let (field, value) = (flat[i], flat[i + 1])
             if field.hasPrefix("parent:") {
                 job.parentResults[String(field.dropFirst("parent:".count))] = value
+            } else if field.hasPrefix("failed:"), let failure = ParentFailure(stored: value) {
+                job.failedParents[String(field.dropFirst("failed:".count))] = failure
             } else if field.hasPrefix("effect:") {
                 job.effects[String(field.dropFirst("effect:".count))] = value
             }
@@ -121,7 +123,10 @@ struct ClaimFunction: QueueFunction {
         -- a workflow or with an effect ledger have any, so a plain job's claim reads nothing more.
         local function handler_context(j)
           local fields = {}
-          for name in string.gmatch(j.parents or '', '%S+') do fields[#fields + 1] = 'parent:' .. name end
+          for name in string.gmatch(j.parents or '', '%S+') do
+            fields[#fields + 1] = 'parent:' .. name
+            fields[#fields + 1] = 'failed:' .. name
+          end
           for step in string.gmatch(j.effects or '', '%S+') do fields[#fields + 1] = 'effect:' .. step end
           local values = redis.call('HMGET', j.key, unpack(fields))
           local context = {}

@@ -16,7 +16,7 @@ enum DroverLibrary {
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
         HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
         LimitsFunction.self, FireFunction.self, CronEditFunction.self, WorkflowSubmitFunction.self, WorkflowCancelFunction.self,
-        EffectFunction.self,
+        EffectFunction.self, BatchAddFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(
@@ -269,6 +269,7 @@ enum DroverLibrary {
           if j.runAt then redis.call('HDEL', j.key, FIELD.runAt) end
           redis.call('ZADD', CANCELLED_KEY, int(at), j.id)
           count(COUNTER.cancelled, j)
+          j.error = err
           finished(j, 'CANCELLED')
           return 'CANCELLED'
         end
@@ -292,6 +293,7 @@ enum DroverLibrary {
           advance(j, { 'FAILED', 'DEAD_LETTER' }, at, attempt, worker, err, { FIELD.error, err })
           redis.call('ZADD', DEAD_KEY, int(at), j.id)
           count(COUNTER.deadLettered, j)
+          j.error = err
           finished(j, 'DEAD_LETTER')
           return 'DEAD_LETTER'
         end

@@ -25,17 +25,20 @@ struct WorkflowSubmitFunction: QueueFunction {
     var defaults: QueueDefaults
     /// How long the workflow's hash stays after its last job ended.
     var retention: Duration
+    /// For a batch: open or closed, and `<id>:<policy>` per callback.
+    var batch: BatchState? = nil
+    var callbacks: [String] = []
 
     static let name = "workflow_submit"
     static let layout = ArgumentLayout(
-        leading: ["queue", "workflow_id", "label", "graph", "retention", "default_max", "default_backoff"],
+        leading: ["queue", "workflow_id", "label", "graph", "retention", "default_max", "default_backoff", "batch", "callbacks"],
         perJob: ["id", "job_name", "job_type", "payload", "max", "backoff", "timeout", "priority", "parents", "children"])
 
     var arguments: [any RedisArgument] {
         Self.layout.encode(
             [
                 queue, workflow.rawValue, name ?? "", graph, retention.milliseconds, defaults.maxAttempts,
-                JobHash.encode(defaults.backoff),
+                JobHash.encode(defaults.backoff), batch?.rawValue ?? "", callbacks.joined(separator: " "),
             ],
             jobs: jobs.map { job in
                 let r = job.request
@@ -53,20 +56,52 @@ struct WorkflowSubmitFunction: QueueFunction {
 
     static let body = """
         local at = now_ms()
-        local at_text = int(at)
         \(layout.bindLeading)
-        local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused', 'priority')
-        default_max = config[1] or default_max
-        default_backoff = config[2] or default_backoff
-        PAUSED = config[3] ~= false
-        local default_priority = config[4] or '0'
+        local defaults = workflow_defaults(default_max, default_backoff)
         local size = 0
         \(layout.forEachJob)
           size = size + 1
-          if max == '' then max = default_max end
-          if backoff == '' then backoff = default_backoff end
-          if priority == '' then priority = default_priority end
+          write_workflow_job(defaults, queue, workflow_id, id, job_name, job_type, payload, max, backoff, timeout, priority, parents, children, at)
+        end
+        local workflow = { 'id', workflow_id, 'queue', queue, 'createdAt', int(at), 'size', int(size), 'unfinished', int(size),
+          'retentionMs', retention, 'graph', graph }
+        if label ~= '' then
+          workflow[#workflow + 1] = 'name'
+          workflow[#workflow + 1] = label
+        end
+        if batch ~= '' then
+          -- A batch's members are the jobs that are not callbacks; each new one gets `callbacks`
+          -- as its children.
+          local callback_count = 0
+          for _ in string.gmatch(callbacks, '%S+') do callback_count = callback_count + 1 end
+          for _, field in ipairs({ 'batch', batch, 'members', int(size - callback_count), 'callbacks', callbacks }) do
+            workflow[#workflow + 1] = field
+          end
+        end
+        redis.call('HSET', WORKFLOW_PREFIX .. workflow_id, unpack(workflow))
+        return size
+        """
+
+    /// How a job that ends tells its children and its workflow, in the call that ends it; in the
+    /// prelude, after `end_cancelled`, which it uses and which uses it (through `finished`).
+    static let helpers = """
+        -- The queue's defaults for a workflow's jobs, the caller's when the queue has none; sets
+        -- PAUSED for `enqueue_job`.
+        local function workflow_defaults(default_max, default_backoff)
+          local config = redis.call('HMGET', CONFIG_KEY, 'maxAttempts', 'backoff', 'paused', 'priority')
+          PAUSED = config[3] ~= false
+          return { max = config[1] or default_max, backoff = config[2] or default_backoff, priority = config[4] or '0' }
+        end
+
+        -- Writes one job of a workflow of `queue` SUBMITTED, then QUEUED if it has no parents, or WAITING
+        -- (in WAITING_KEY) for `parents` (space-separated names) to end.
+        local function write_workflow_job(defaults, queue, workflow_id, id, job_name, job_type, payload, max, backoff, timeout, priority,
+            parents, children, at)
+          if max == '' then max = defaults.max end
+          if backoff == '' then backoff = defaults.backoff end
+          if priority == '' then priority = defaults.priority end
           local j = { id = id, key = JOB_PREFIX .. id, type = job_type, historyLength = 0 }
+          local at_text = int(at)
           record(j, 'SUBMITTED', at, 0, nil, nil)
           j.state = 'SUBMITTED'
           local extra = { FIELD.id, id, FIELD.queue, queue, FIELD.type, job_type, FIELD.payload, payload, FIELD.attempt, '0',
@@ -89,38 +124,28 @@ struct WorkflowSubmitFunction: QueueFunction {
           if parents == '' then
             move(j, 'QUEUED', at, 0, nil, nil, extra)
             enqueue_job(j)
-          else
-            local waiting_for = 0
-            for _ in string.gmatch(parents, '%S+') do waiting_for = waiting_for + 1 end
-            extra[#extra + 1] = FIELD.parents
-            extra[#extra + 1] = parents
-            extra[#extra + 1] = FIELD.waitingFor
-            extra[#extra + 1] = int(waiting_for)
-            move(j, 'WAITING', at, 0, nil, nil, extra)
-            redis.call('ZADD', WAITING_KEY, at_text, id)
+            return
           end
+          local waiting_for = 0
+          for _ in string.gmatch(parents, '%S+') do waiting_for = waiting_for + 1 end
+          extra[#extra + 1] = FIELD.parents
+          extra[#extra + 1] = parents
+          extra[#extra + 1] = FIELD.waitingFor
+          extra[#extra + 1] = int(waiting_for)
+          move(j, 'WAITING', at, 0, nil, nil, extra)
+          redis.call('ZADD', WAITING_KEY, at_text, id)
         end
-        local workflow = { 'id', workflow_id, 'queue', queue, 'createdAt', at_text, 'size', int(size), 'unfinished', int(size),
-          'retentionMs', retention, 'graph', graph }
-        if label ~= '' then
-          workflow[#workflow + 1] = 'name'
-          workflow[#workflow + 1] = label
-        end
-        redis.call('HSET', WORKFLOW_PREFIX .. workflow_id, unpack(workflow))
-        return size
-        """
 
-    /// How a job that ends tells its children and its workflow, in the call that ends it; in the
-    /// prelude, after `end_cancelled`, which it uses and which uses it (through `finished`).
-    static let helpers = """
-        -- One parent fewer to wait for, with its result if it completed: the last one queues the
-        -- job. A job no longer WAITING (cancelled meanwhile) is left as it is.
-        local function parent_ended(child_id, parent, result)
+        -- One parent fewer to wait for (a batch's closing counts as one), with its result if it
+        -- completed or how it ended if it did not: the last one queues the job. A job no longer
+        -- WAITING (cancelled meanwhile) is left as it is.
+        local function parent_ended(child_id, parent, result, failure)
           local c = load(child_id, FIELD.waitingFor, FIELD.priority)
           if c.state ~= 'WAITING' then return end
           local left = (tonumber(c.waitingFor) or 1) - 1
           local fields = { FIELD.waitingFor, int(left) }
           if result then fields[3], fields[4] = 'parent:' .. parent, result end
+          if failure then fields[3], fields[4] = 'failed:' .. parent, failure end
           if left > 0 then
             redis.call('HSET', c.key, unpack(fields))
             return
@@ -147,8 +172,10 @@ struct WorkflowSubmitFunction: QueueFunction {
           local reason = 'parent ' .. (j.workflowJob or '?') .. (state == 'DELETED' and ' was deleted' or (' ended ' .. state))
           for edge in string.gmatch(j.children, '%S+') do
             local child, policy = string.match(edge, '^(.*):(%a+)$')
-            if state == 'COMPLETED' or (policy == 'continue' and state ~= 'DELETED') then
-              parent_ended(child, j.workflowJob, state == 'COMPLETED' and j.result or nil)
+            if state == 'COMPLETED' then
+              parent_ended(child, j.workflowJob, j.result, nil)
+            elseif policy == 'continue' and state ~= 'DELETED' then
+              parent_ended(child, j.workflowJob, nil, j.error and (state .. ' ' .. j.error) or state)
             elseif policy == 'wait' and state == 'DEAD_LETTER' then
               kept[#kept + 1] = edge
             else
