@@ -168,6 +168,11 @@ let package = Package(
             dependencies: ["Drover"],
             path: "Examples/BatchFanOut"
         ),
+        .executableTarget(
+            name: "Workflow",
+            dependencies: ["Drover"],
+            path: "Examples/Workflow"
+        ),
         // Fuzz targets: `scripts/fuzz` builds them with libFuzzer; a normal build replays inputs.
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: fuzzInstrumented),
         .executableTarget(

@@ -13,7 +13,7 @@ extension DroverClient {
     /// WAITING until every member has ended (and, for an open batch, until it is closed).
     /// Its id is a workflow's: ``workflow(_:queue:)`` shows it.
     @discardableResult
-    public func submit(batch: BatchRequest) async throws -> SubmittedWorkflow {
+    public func create(batch: BatchRequest) async throws -> SubmittedWorkflow {
         try await store.createBatch(batch)
     }
 

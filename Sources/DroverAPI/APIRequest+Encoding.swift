@@ -100,7 +100,9 @@ extension APIRequest {
     }
 
     private static func fields(of r: JobRequest) -> [String: String] {
-        var fields = ["queue": q(r.queue), "type": q(r.type), "payload": r.payload]
+        var fields = ["type": q(r.type), "payload": r.payload]
+        // An empty queue is a batch member's that takes the batch's (see `memberRequests`).
+        if !r.queue.isEmpty { fields["queue"] = q(r.queue) }
         if let v = r.maxAttempts { fields["maxAttempts"] = String(v) }
         if let v = r.backoff { fields["backoff"] = WireFormat.encode(v) }
         if let v = r.timeoutMs { fields["timeoutMs"] = String(v) }

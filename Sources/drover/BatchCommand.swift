@@ -51,7 +51,7 @@ struct BatchCommand: AsyncParsableCommand {
             var request = WorkflowCommand.read(file) { fields throws(APIError) in try fields.batchRequest() }
             if open { request.open = true }
             await connection.withClient(label: "drover.batch") { client in
-                let created = try await client.submit(batch: request)
+                let created = try await client.create(batch: request)
                 print(
                     "\(created.id) created: \(request.jobs.count) jobs in queue \(created.queue)\(request.open ? ", open" : "")")
                 if let wait {

@@ -242,7 +242,9 @@ import Testing
         ["dlq", "retry", "--help"], ["dlq", "purge", "--help"], ["demo", "--help"], ["bench", "redis", "--help"],
         ["bench", "submit", "--help"], ["queues", "limit", "--help"], ["queues", "pause", "--help"], ["schedule", "--help"],
         ["schedule", "add", "--help"], ["schedule", "list", "--help"], ["schedule", "rm", "--help"], ["schedule", "pause", "--help"],
-        ["schedule", "resume", "--help"],
+        ["schedule", "resume", "--help"], ["workflow", "--help"], ["workflow", "submit", "--help"], ["workflow", "status", "--help"],
+        ["workflow", "cancel", "--help"], ["batch", "--help"], ["batch", "create", "--help"], ["batch", "add", "--help"],
+        ["batch", "close", "--help"],
     ])
     func everyCommandsHelpHasAnExample(_ arguments: [String]) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("drover-help-\(UUID().uuidString.prefix(8)).log").path
