@@ -291,7 +291,12 @@ struct Demo {
         allGood = allGood && flowGood
         say(flowGood ? "  Everything ended as expected." : "  Something did not end as expected.")
 
-        // 9. Where to look next
+        // 9. A workflow and a batch
+        let workflowsGood = try await runWorkflows(DroverClient(store: viaMaster))
+        allGood = allGood && workflowsGood
+        say(workflowsGood ? "  Everything ended as expected." : "  Something did not end as expected.")
+
+        // 10. Where to look next
         let port = URL(string: url.replacingOccurrences(of: "redis://", with: "http://"))?.port ?? 6379
         say(
             "\nLook deeper"
@@ -305,6 +310,7 @@ struct Demo {
         if let sampleReassigned { say("  drover status \(sampleReassigned) --redis \(url)        # a job whose worker was killed") }
         say("  drover dlq list --queue \(queue) --redis \(url)")
         say("  drover workers --redis \(url)")
+        say("  redis-cli -p \(port) keys 'drover:{\(Self.flowQueue)}:workflow:*'")
         if stay {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
         }

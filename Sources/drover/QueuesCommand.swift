@@ -33,12 +33,14 @@ struct QueuesCommand: AsyncParsableCommand {
                 await store.close()
                 Output.table(
                     [
-                        "QUEUE", "STATE", "SCHEDULED", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER",
+                        "QUEUE", "STATE", "SCHEDULED", "WAITING", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED",
+                        "DEAD_LETTER",
                         "CANCELLED", "LIMITS",
                     ],
                     counts.map { c in
                         [
-                            c.queue, c.paused ? "paused" : "running", "\(c.scheduled)", "\(c.queued)", "\(c.assigned)", "\(c.running)",
+                            c.queue, c.paused ? "paused" : "running", "\(c.scheduled)", "\(c.waiting)", "\(c.queued)", "\(c.assigned)",
+                            "\(c.running)",
                             "\(c.retryQueued)", "\(c.completed)", "\(c.deadLetter)", "\(c.cancelled)", c.limits?.description ?? "-",
                         ]
                     })

@@ -136,7 +136,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 line += " after \(shown)" + (job.dependsOn.count > 4 ? " and \(job.dependsOn.count - 4) more" : "")
             }
             if let error = job.error, job.state != .completed { line += " (\(error.prefix(80)))" }
-            lines.append(line)
+            lines.append(String(line.reversed().drop { $0 == " " }.reversed()))
         }
         return lines.joined(separator: "\n")
     }

@@ -251,7 +251,9 @@ import Testing
         let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
         defer { Task { await store.close() } }
         func fetch() async throws {
-            _ = try await store.waitAndClaim(queues: ["a", "b"], worker: "steady", max: 1, start: true, timeout: .milliseconds(100))
+            // Long enough for every fetch to end by its BLMOVE's own timeout even on a loaded
+            // machine, not by an error, after which a fetch's connections are replaced.
+            _ = try await store.waitAndClaim(queues: ["a", "b"], worker: "steady", max: 1, start: true, timeout: .milliseconds(500))
         }
         // One connection per queue once its first fetch has started…
         #expect(

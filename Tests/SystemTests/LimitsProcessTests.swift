@@ -41,12 +41,15 @@ import Testing
             }
         }
         #expect(worst <= 1, "\(worst) starts over what the bucket allows")
-        // After the burst, the steady rate is the limit's, within 5 %.
+        // After the burst, the steady rate is the limit's.
         let steady = runs.dropFirst(rate)
         let seconds = Double(steady.last!.start - steady.first!.start) / 1000
         let measured = Double(steady.count - 1) / seconds
         print("rate limit across 3 worker processes: limit \(rate)/s, measured \(String(format: "%.2f", measured))/s after the burst")
-        #expect(abs(measured - Double(rate)) / Double(rate) <= 0.05, "\(measured) jobs/s against a limit of \(rate)/s")
+        // Never faster than the limit (the bucket's promise); slower only by what a loaded machine
+        // costs three worker processes.
+        #expect(measured <= Double(rate) * 1.05, "\(measured) jobs/s against a limit of \(rate)/s")
+        #expect(measured >= Double(rate) * 0.8, "\(measured) jobs/s: the workers did not keep up with \(rate)/s")
         #expect(Set(runs.map(\.worker)).count == 3, "every worker took part")
         let limited = try await cluster.store.statistics()["api"]?[QueueCounter.limitedClaims.rawValue] ?? 0
         #expect(limited > 0)

@@ -222,6 +222,10 @@ import Testing
         #expect(output.contains("submitted last, started first") && output.contains("CANCELLED"))
         let cron = try #require(output.split(separator: "\n").first { $0.contains("cron '* * * * * *'") })
         #expect(cron.contains("each one job"), "\(cron)")
+        // The third act: a workflow's join queued by its last parent's completion, a batch's callback.
+        #expect(output.contains("demo-etl in demo-flow: COMPLETED, 4 of 4 completed"), "\(output.suffix(3000))")
+        #expect(output.contains("by the call that completed its last parent (same ms)"), "\(output.suffix(3000))")
+        #expect(output.contains("onComplete COMPLETED") && output.contains("onSuccess WAITING"), "\(output.suffix(3000))")
     }
 
     @Test func theBatchFanOutExampleComputesTheSum() async throws {
