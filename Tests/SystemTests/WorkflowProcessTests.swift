@@ -54,6 +54,31 @@ import Testing
         )
     }
 
+    @Test func aBatchsCallbacksRunOnceWhileThreeWorkerProcessesFinishItsMembers() async throws {
+        let cluster = try await ProcessCluster()
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
+        for n in 1...3 { try cluster.startWorker("w\(n)") }
+        let batch = try await cluster.store.createBatch(
+            BatchRequest(
+                jobs: (0..<300).map { _ in JobRequest(type: "noop") }, onComplete: JobRequest(type: "echo", payload: #"{"done":true}"#),
+                onSuccess: JobRequest(type: "noop")))
+        let status = try await DroverClient(store: cluster.store).wait(forWorkflow: batch.id, timeout: .seconds(60))
+        #expect(status.state == .completed)
+        var finishers: Set<String> = []
+        for entry in status.jobs where Int(entry.name) != nil {
+            let member = try #require(try await cluster.store.job(entry.id, queue: "default"))
+            if let worker = member.history.last(where: { $0.state == .completed })?.worker { finishers.insert(worker) }
+        }
+        #expect(finishers.count == 3, "every worker finished members: \(finishers)")
+        for name in [BatchRequest.onCompleteName, BatchRequest.onSuccessName] {
+            let callback = try #require(try await cluster.store.job(batch.jobs[name]!, queue: "default"))
+            #expect(callback.attempt == 1 && callback.history.filter { $0.state == .running }.count == 1, "\(name) ran once")
+        }
+    }
+
     @Test func aChainRunsInOrderOnWorkerProcessesAndEachChildIsQueuedByItsParentsCompletion() async throws {
         let cluster = try await ProcessCluster()
         defer {
