@@ -70,7 +70,11 @@ import Testing
         defer { victim.send(SIGKILL) }
         let store = try RemoteJobStore(masterURL: master.http)
         defer { Task { await store.close() } }
-        let ids = try await store.submit((0..<3).map { _ in JobRequest(type: "sleep", payload: #"{"ms":3600000}"#) }).map(\.id)
+        // Attempts to spare: on a loaded machine the rescuer's own heartbeats can come later than
+        // the master's 1 s timeout, and each such reap costs an attempt.
+        let ids = try await store.submit(
+            (0..<3).map { _ in JobRequest(type: "sleep", payload: #"{"ms":3600000}"#, maxAttempts: 10, backoff: .fixed(ms: 100)) }
+        ).map(\.id)
         #expect(try await eventually { try await store.queueCounts().first?.running == 3 }, "\(victim.output().suffix(1000))")
         victim.send(SIGKILL)
         #expect(await victim.waitForExit(timeout: .seconds(10)) != nil)
