@@ -125,6 +125,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The dashboard's files, compiled into the binary: nothing to install beside it.
+            resources: [
+                .embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/login.html"), .embedInCode("Dashboard/dashboard.js"),
+                .embedInCode("Dashboard/dashboard.css"),
+            ],
             swiftSettings: fuzzInstrumented
         ),
         .target(

@@ -64,7 +64,8 @@ public struct Master: Sendable {
             }
         }
         let doors = MasterDoors(auth: configuration.auth, clientCertificatesRequired: tls?.clientCertificatesRequired ?? false)
-        let router = RESTRoutes.router(api: api, metrics: metrics, limits: configuration.limits, doors: doors, logger: logger)
+        let router = RESTRoutes.router(
+            api: api, metrics: metrics, limits: configuration.limits, doors: doors, tls: tls != nil, logger: logger)
         let httpGuard = ConnectionGuard(door: "http", limits: configuration.limits, logger: logger)
         let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [HTTPRequestProgressHandler()])
         let server = HTTPServerBuilder { responder in

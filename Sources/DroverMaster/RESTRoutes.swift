@@ -24,9 +24,11 @@ enum RESTRoutes {
     }
 
     static func router(
-        api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, doors: MasterDoors, logger: Logger
+        api: MasterAPI, metrics: MetricsExporter, limits: MasterLimits, doors: MasterDoors, tls: Bool, logger: Logger
     ) -> Router<MasterRequestContext> {
         let router = Router(context: MasterRequestContext.self)
+        // The dashboard answers in HTML, so before the JSON error middleware.
+        Dashboard.addRoutes(to: router, api: api, doors: doors, tls: tls, logger: logger)
         // Middleware first: it applies only to routes added after it.
         let patterns = APIOperation.allCases.map { (pattern($0.route), method($0.route)) }
         router.add(middleware: JSONErrorMiddleware(logger: logger, routes: patterns))
@@ -61,10 +63,16 @@ enum RESTRoutes {
         return router
     }
 
-    /// Who sent `request`: its bearer token and, with mutual TLS, its client certificate.
+    /// Who sent `request`: its bearer token (else the dashboard's session cookie, whose actions
+    /// must carry the CSRF header) and, with mutual TLS, its client certificate.
     static func caller(_ request: Request, _ context: MasterRequestContext, _ doors: MasterDoors) async throws -> Caller {
-        let certificate = doors.clientCertificatesRequired ? try await context.channel.nioSSL_peerCertificate().get() : nil
-        return try doors.caller(token: bearerToken(request), certificate: certificate)
+        let certificate = try await Dashboard.certificate(context, doors)
+        if let token = bearerToken(request) { return try doors.caller(token: token, certificate: certificate) }
+        if let session = Dashboard.sessionToken(request) {
+            if request.method != .get && request.method != .head { try Dashboard.checkCSRF(request) }
+            return try doors.caller(token: session, certificate: certificate)
+        }
+        return try doors.caller(token: nil, certificate: certificate)
     }
 
     /// The token of an `Authorization: Bearer …` header.

@@ -190,7 +190,7 @@ struct Demo {
         guard await poll(timeout: .seconds(20), { (try? await viaMaster.queueCounts()) != nil }) else {
             throw DemoError("the master did not come up")
         }
-        say("• Master: REST \(http), TCP \(tcpURL)")
+        say("• Master: REST \(http), TCP \(tcpURL), dashboard \(http)/ui")
 
         // 3. Workers, as processes of their own
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -304,6 +304,7 @@ struct Demo {
         say("  redis-cli -p \(port) lrange 'drover:{\(queue)}:queued' 0 -1")
         say("  redis-cli -p \(port) zrange 'drover:{\(queue)}:dead' 0 -1 withscores")
         if let sampleDead { say("  redis-cli -p \(port) hgetall 'drover:{\(queue)}:job:\(sampleDead)'") }
+        say("  open \(http)/ui in a browser: the dashboard")
         say("  curl -s \(http)/v1/queues")
         say("  curl -s '\(http)/v1/dead-letters?queue=\(queue)'")
         say("  curl -s \(http)/metrics | grep drover_jobs")

@@ -19,7 +19,8 @@ struct ChildMaster {
     /// Starts a master on two free ports and waits until both of its doors answer. A port
     /// found free can be taken by another test's process before the master binds it; the master
     /// then exits, and it is started again on other ports.
-    static func start(_ server: RedisServer, name: String, extraArguments: [String] = []) async throws -> ChildMaster {
+    static func start(_ server: RedisServer, name: String, extraArguments: [String] = [], token: String? = nil) async throws -> ChildMaster
+    {
         var failures: [String] = []
         for attempt in 1...5 {
             let httpPort = try RedisServer.freePort()
@@ -32,7 +33,7 @@ struct ChildMaster {
                     "--heartbeat-timeout", "1", "--log-level", "info",
                 ] + extraArguments,
                 logPath: logPath)
-            if await doorsAnswer(process, httpPort: httpPort, tcpPort: tcpPort) {
+            if await doorsAnswer(process, httpPort: httpPort, tcpPort: tcpPort, token: token) {
                 return ChildMaster(process: process, httpPort: httpPort, tcpPort: tcpPort, logPath: logPath)
             }
             process.send(SIGKILL)
@@ -42,9 +43,10 @@ struct ChildMaster {
     }
 
     /// Whether both doors of the master `process` answer before it exits.
-    static func doorsAnswer(_ process: ChildProcess, httpPort: Int, tcpPort: Int) async -> Bool {
-        guard let overHTTP = try? RemoteJobStore(masterURL: "http://127.0.0.1:\(httpPort)"),
-            let overTCP = try? RemoteJobStore(masterURL: "tcp://127.0.0.1:\(tcpPort)")
+    /// With an auth file, `token` is one of its tokens.
+    static func doorsAnswer(_ process: ChildProcess, httpPort: Int, tcpPort: Int, token: String? = nil) async -> Bool {
+        guard let overHTTP = try? RemoteJobStore(masterURL: "http://127.0.0.1:\(httpPort)", token: token),
+            let overTCP = try? RemoteJobStore(masterURL: "tcp://127.0.0.1:\(tcpPort)", token: token)
         else { return false }
         let up = await eventually {
             guard process.isRunning else { return true }

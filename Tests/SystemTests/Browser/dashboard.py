@@ -1,0 +1,111 @@
+"""Drives the dashboard in headless Chromium, as a person would, and prints what it saw as one
+JSON object for DashboardBrowserTests to check against the REST API. Exits non-zero when a page
+does not behave."""
+import argparse
+import json
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--url", required=True)
+parser.add_argument("--token", required=True)
+parser.add_argument("--shots", required=True)
+parser.add_argument("--script-job", required=True)
+parser.add_argument("--dead-job", required=True)
+parser.add_argument("--pause-queue", required=True)
+arguments = parser.parse_args()
+
+options = webdriver.ChromeOptions()
+for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    options.add_argument(flag)
+options.binary_location = "/usr/bin/chromium"
+driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 30)
+seen = {"timings": {}}
+
+
+def shot(name):
+    driver.save_screenshot(f"{arguments.shots}/{name}.png")
+
+
+def open_page(fragment, wait_for):
+    started = time.monotonic()
+    driver.get(f"{arguments.url}/ui#/{fragment}")
+    element = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, wait_for)))
+    seen["timings"][fragment or "overview"] = round((time.monotonic() - started) * 1000)
+    return element
+
+
+try:
+    # Without a session the dashboard is the login page.
+    driver.get(f"{arguments.url}/ui")
+    wait.until(ready.presence_of_element_located((By.ID, "token")))
+    seen["login_first"] = driver.current_url.endswith("/ui/login")
+    shot("login")
+    driver.find_element(By.ID, "token").send_keys(arguments.token)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    # The overview: counts per queue and state, as the page shows them.
+    open_page("", "#queues tbody tr")
+    wait.until(lambda d: d.find_element(By.ID, "live").get_attribute("class") == "live on")
+    # Read in one script call: the live stream redraws the table every second.
+    seen["queues"] = driver.execute_script("""
+        const queues = {};
+        for (const row of document.querySelectorAll("#queues tbody tr")) {
+          const cells = {};
+          for (const cell of row.querySelectorAll("td[data-state]")) cells[cell.dataset.state] = parseInt(cell.textContent, 10);
+          queues[row.dataset.queue] = cells;
+        }
+        return queues;""")
+    shot("overview")
+
+    # A payload that is a script is shown as text, and runs nowhere.
+    payload = open_page(f"job/{arguments.script_job}", "#payload")
+    seen["script_payload_text"] = payload.text
+    seen["script_ran"] = driver.execute_script("return window.__dashboardInjected === true")
+    seen["script_elements_in_payload"] = len(payload.find_elements(By.TAG_NAME, "script"))
+
+    # A dead letter: its history, then a retry from the page, then it completes.
+    open_page(f"job/{arguments.dead_job}", "#history tbody tr")
+    seen["dead_history"] = [row.find_elements(By.CSS_SELECTOR, "td")[1].text for row in driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    shot("job")
+    driver.find_element(By.XPATH, "//button[text()='Retry']").click()
+    deadline = time.monotonic() + 30
+    state = None
+    while time.monotonic() < deadline:
+        open_page(f"job/{arguments.dead_job}", "#history tbody tr")
+        state = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")[-1].find_elements(By.CSS_SELECTOR, "td")[1].text
+        if state == "COMPLETED":
+            break
+        time.sleep(0.3)
+    seen["retried_state"] = state
+
+    # The other pages render.
+    open_page("dead", "#page h1")
+    shot("dead-letters")
+    open_page("workers", "#workers tbody tr")
+    shot("workers")
+    open_page("jobs", "#jobs")
+    shot("jobs")
+
+    # Pausing a queue from the overview.
+    open_page("", f"#queues tr[data-queue='{arguments.pause_queue}']")
+    # Found and clicked in one script call: the live stream redraws the table every second.
+    row = f"#queues tr[data-queue='{arguments.pause_queue}']"
+    driver.execute_script(f"document.querySelector(\"{row} button\").click()")
+    wait.until(lambda d: d.execute_script(f"return (document.querySelector(\"{row}\") || {{}}).textContent || ''").find("PAUSED") >= 0)
+    seen["paused_shown"] = True
+    shot("overview-paused")
+except Exception as error:  # noqa: BLE001 - every failure is reported, with a screenshot
+    seen["error"] = f"{type(error).__name__}: {error}"
+    shot("failure")
+finally:
+    driver.quit()
+
+print(json.dumps(seen))
+sys.exit(1 if "error" in seen else 0)

@@ -1,0 +1,93 @@
+import Drover
+import DroverCore
+import DroverRedis
+import DroverRedisStore
+import DroverTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The dashboard in a real browser: headless Chromium driven by Selenium (`Browser/dashboard.py`)
+/// against a master with token auth and a worker, checked against the REST API. Screenshots of
+/// each page go to `.build/dashboard-screenshots/` for a person to look at.
+@Suite struct DashboardBrowserTests {
+    static let python = repositoryRoot.appendingPathComponent(".build-tools/venv/bin/python").path
+    static let browserPresent =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
+        && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+        && FileManager.default.isExecutableFile(atPath: python)
+
+    @Test(.enabled(if: browserPresent, "scripts/setup installs chromium, chromium-driver and selenium"))
+    func aPersonLogsInSeesTheQueuesOpensAJobRetriesADeadLetterAndPausesAQueue() async throws {
+        let server = try await RedisServer.start()
+        defer { Task { await server.stop() } }
+        let token = "dashboard-admin-token-0123456789"
+        try "admin \(token)\n".write(toFile: server.directory + "/tokens", atomically: true, encoding: .utf8)
+        let master = try await ChildMaster.start(
+            server, name: "master", extraArguments: ["--auth-file", server.directory + "/tokens"], token: token)
+        defer { master.process.send(SIGKILL) }
+        let worker = try ChildProcess(
+            executable: try droverExecutable(),
+            // Heartbeats well inside the test master's 1 s timeout, so it stays on the workers page.
+            arguments: [
+                "worker", "--redis", server.url, "--id", "dashboard-worker", "--queue", "default", "--queue", "mail",
+                "--heartbeat-interval", "0.2", "--log-level", "warning",
+            ],
+            logPath: server.directory + "/worker.log")
+        defer { worker.send(SIGKILL) }
+        let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let client = DroverClient(store: store)
+
+        let injected =
+            #"{"html":"<script>window.__dashboardInjected=true</script><img src=x onerror=\"window.__dashboardInjected=true\">"}"#
+        let script = try await client.submit(JobRequest(type: "echo", payload: injected)).id
+        let dead = try await client.submit(JobRequest(type: "flaky", payload: #"{"failTimes":1}"#, maxAttempts: 1)).id
+        _ = try await client.submit(JobRequest(queue: "mail", type: "noop"))
+        #expect(try await client.wait(for: script, timeout: .seconds(30)).state == .completed)
+        #expect(try await client.wait(for: dead, timeout: .seconds(30)).state == .deadLetter)
+
+        let shots = repositoryRoot.appendingPathComponent(".build/dashboard-screenshots").path
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let browser = try ChildProcess(
+            executable: Self.python,
+            arguments: [
+                repositoryRoot.appendingPathComponent("Tests/SystemTests/Browser/dashboard.py").path, "--url", master.http, "--token",
+                token,
+                "--shots", shots, "--script-job", script.rawValue, "--dead-job", dead.rawValue, "--pause-queue", "mail",
+            ],
+            logPath: server.directory + "/browser.log")
+        defer { browser.send(SIGKILL) }
+        let status = await browser.waitForExit(timeout: .seconds(180))
+        let output = browser.output()
+        #expect(status == 0, "\(output.suffix(3000))")
+        let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let seen = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+
+        #expect(seen["login_first"] as? Bool == true)
+        // The page's counts are the REST API's.
+        let shown = try #require(seen["queues"] as? [String: [String: Int]])
+        for counts in try await client.queueCounts() where counts.queue == "mail" || counts.queue == "default" {
+            let row = try #require(shown[counts.queue], "\(counts.queue) is not on the overview: \(line)")
+            for state in JobState.observable where row[state.rawValue] != nil {
+                // The retry happened after the overview was read: one dead letter fewer now.
+                let now = counts.count(state)
+                let then = row[state.rawValue]!
+                #expect(
+                    then == now || (state == .deadLetter && then == now + 1) || (state == .completed && then + 1 == now),
+                    "\(counts.queue) \(state)")
+            }
+        }
+        #expect((seen["script_payload_text"] as? String)?.contains("<script>window.__dashboardInjected=true</script>") == true)
+        #expect(seen["script_ran"] as? Bool == false && seen["script_elements_in_payload"] as? Int == 0)
+        #expect((seen["dead_history"] as? [String])?.suffix(2) == ["FAILED", "DEAD_LETTER"])
+        #expect(seen["retried_state"] as? String == "COMPLETED")
+        #expect(try await client.job(dead)?.state == .completed)
+        #expect(seen["paused_shown"] as? Bool == true)
+        #expect(try await client.queueCounts().first { $0.queue == "mail" }?.paused == true)
+        print("dashboard in Chromium: page load to first data (ms) \(seen["timings"] ?? [:])")
+    }
+}
