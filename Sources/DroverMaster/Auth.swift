@@ -106,7 +106,7 @@ public struct TokenAuthenticator: Sendable {
             if line.isEmpty { continue }
             let parts = line.split(whereSeparator: \.isWhitespace).map(String.init)
             guard (2...3).contains(parts.count), let role = Role(rawValue: parts[0]) else {
-                throw AuthFileError("\(path) line \(n + 1): expected 'ROLE TOKEN [IDENTITY]' with ROLE one of client, worker, admin")
+                throw AuthFileError("\(path) line \(n + 1): expected 'ROLE TOKEN [IDENTITY]' with ROLE one of read, client, worker, admin")
             }
             guard parts[1].utf8.count >= 16 else {
                 throw AuthFileError("\(path) line \(n + 1): a token must be at least 16 characters long")

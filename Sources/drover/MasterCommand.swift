@@ -40,7 +40,7 @@ struct MasterCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Require tokens: a file of 'ROLE TOKEN [IDENTITY]' lines, ROLE one of client, worker, admin; IDENTITY pins a worker token to worker ids NAME or …@NAME (env DROVER_AUTH_FILE).",
+            "Require tokens: a file of 'ROLE TOKEN [IDENTITY]' lines, ROLE one of read, client, worker, admin; IDENTITY pins a worker token to worker ids NAME or …@NAME (env DROVER_AUTH_FILE).",
             valueName: "path"))
     var authFile: String?
 

@@ -12,8 +12,13 @@ import Testing
 /// Token auth: every REST route and TCP operation, with no token, a wrong token and a token of
 /// the wrong role.
 @Suite struct AuthTests {
-    static let tokens = (client: "client-token-0123456789", worker: "worker-token-0123456789", admin: "admin-token-0123456789")
-    static let auth = TokenAuthenticator(entries: [(.client, tokens.client), (.worker, tokens.worker), (.admin, tokens.admin)])
+    static let tokens = (
+        read: "read-token-0123456789", client: "client-token-0123456789", worker: "worker-token-0123456789",
+        admin: "admin-token-0123456789"
+    )
+    static let auth = TokenAuthenticator(entries: [
+        (.read, tokens.read), (.client, tokens.client), (.worker, tokens.worker), (.admin, tokens.admin),
+    ])
 
     /// Each route with a body it accepts, the role it needs, and a role that must be refused.
     static let routes: [(HTTPMethod, String, String?, needs: Role)] = [
@@ -38,6 +43,7 @@ import Testing
 
     static func token(for role: Role) -> String {
         switch role {
+        case .read: tokens.read
         case .client: tokens.client
         case .worker: tokens.worker
         case .admin: tokens.admin
@@ -52,11 +58,13 @@ import Testing
             #expect(none.status == 401 && none.body.contains(#""code":"unauthorized""#), "\(method) \(path) without a token: \(none)")
             let wrong = try await m.request(method, path, body: body, token: "not-a-token-at-all-00000")
             #expect(wrong.status == 401, "\(method) \(path) with a wrong token: \(wrong)")
-            for role in Role.allCases where role != needs && role != .admin {
+            // A read token may do what a client may, as long as it changes nothing.
+            let alsoAllowed: [Role] = needs == .client && method == .GET ? [.read] : []
+            for role in Role.allCases where role != needs && role != .admin && !alsoAllowed.contains(role) {
                 let refused = try await m.request(method, path, body: body, token: Self.token(for: role))
                 #expect(refused.status == 403 && refused.body.contains(#""code":"forbidden""#), "\(method) \(path) as \(role): \(refused)")
             }
-            for role in [needs, .admin] {
+            for role in [needs, .admin] + alsoAllowed {
                 let allowed = try await m.request(method, path, body: body, token: Self.token(for: role))
                 #expect(allowed.status != 401 && allowed.status != 403, "\(method) \(path) as \(role): \(allowed)")
             }
@@ -89,8 +97,11 @@ import Testing
             impostor.send(#"{"requestId":0,"op":"hello","token":"not-a-token-at-all-00000"}"# + "\n")
             #expect(await impostor.nextLine()?.contains(#""status":401"#) == true)
             #expect(await impostor.nextLine() == nil)
+            // A read token may read what a client may.
+            let reads = [#""op":"get""#, #""op":"queues""#, #""op":"jobs""#, #""op":"workers""#].contains { fields.hasPrefix($0) }
+            let alsoAllowed: [Role] = reads ? [.read] : []
             // A token of another role: 403 for this operation, and the connection stays up.
-            for role in Role.allCases where role != needs && role != .admin {
+            for role in Role.allCases where role != needs && role != .admin && !alsoAllowed.contains(role) {
                 let other = try TCPLineClient(port: m.tcpPort)
                 other.send(#"{"requestId":0,"op":"hello","token":"\#(Self.token(for: role))"}"# + "\n")
                 #expect(await other.nextLine()?.contains(#""role":"\#(role.rawValue)""#) == true)
@@ -100,7 +111,7 @@ import Testing
                 #expect(await other.nextLine()?.contains(#""ok":true"#) == true)
             }
             // The right role (and admin) are answered.
-            for role in [needs, .admin] {
+            for role in [needs, .admin] + alsoAllowed {
                 let allowed = try TCPLineClient(port: m.tcpPort)
                 allowed.send(#"{"requestId":0,"op":"hello","token":"\#(Self.token(for: role))"}"# + "\n")
                 _ = await allowed.nextLine()

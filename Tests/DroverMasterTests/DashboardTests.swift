@@ -12,7 +12,8 @@ import Testing
 /// every page, and actions by cookie only with the CSRF header.
 @Suite struct DashboardTests {
     static let admin = "admin-token-0123456789"
-    static let auth = TokenAuthenticator(entries: [(.admin, admin), (.client, "client-token-0123456789")])
+    static let reader = "read-token-0123456789"
+    static let auth = TokenAuthenticator(entries: [(.admin, admin), (.client, "client-token-0123456789"), (.read, reader)])
 
     /// Redirects are what is tested: not followed. Lives as long as the test process.
     static let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
@@ -98,6 +99,14 @@ import Testing
         #expect(try await m.store.queueCounts().first { $0.queue == "mail" }?.paused == false)
         let paused = try await send(m, .POST, "/v1/queues/mail/pause", cookies: cookies, headers: ["X-Drover-CSRF": csrf])
         #expect(paused.status == 200 && paused.body.contains(#""paused":true"#))
+
+        // A read token sees the pages and acts on nothing, CSRF header or not.
+        let reader = try await send(m, .POST, "/ui/login", body: "token=\(Self.reader)", contentType: "application/x-www-form-urlencoded")
+        let readCookies = ["drover_session": try #require(reader.cookie("drover_session")), "drover_csrf": csrf]
+        #expect(try await send(m, .GET, "/ui", cookies: readCookies).status == 200)
+        #expect(try await send(m, .GET, "/v1/queues", cookies: readCookies).status == 200)
+        let readerPause = try await send(m, .POST, "/v1/queues/mail/resume", cookies: readCookies, headers: ["X-Drover-CSRF": csrf])
+        #expect(readerPause.status == 403 && readerPause.body.contains("forbidden"))
 
         let logout = try await send(m, .POST, "/ui/logout", cookies: cookies, headers: ["X-Drover-CSRF": csrf])
         #expect(
