@@ -161,7 +161,9 @@ import Testing
 
     @Test(arguments: ["http", "tcp"])
     func remoteWorkersRunJobsThroughTheMaster(_ scheme: String) async throws {
-        let m = try await MasterFixture.start()
+        // No reaping here: on a loaded machine a 2 s timeout could take the worker for lost and
+        // cost the flaky job an attempt, which is not what this test is about.
+        let m = try await MasterFixture.start(heartbeatTimeout: .seconds(30))
         defer { Task { await m.stop() } }
         let (worker, remote) = try m.remoteWorker(id: "remote-\(scheme)", via: scheme == "http" ? m.httpURL : m.tcpURL)
         let running = start(worker)
