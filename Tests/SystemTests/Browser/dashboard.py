@@ -71,15 +71,21 @@ try:
     seen["script_elements_in_payload"] = len(payload.find_elements(By.TAG_NAME, "script"))
 
     # A dead letter: its history, then a retry from the page, then it completes.
+    # Read and clicked in script calls: an action redraws the page, and an element found before
+    # the redraw is gone after it.
+    history = """return [...document.querySelectorAll("#history tbody tr")].map((row) => row.cells[1].textContent)"""
     open_page(f"job/{arguments.dead_job}", "#history tbody tr")
-    seen["dead_history"] = [row.find_elements(By.CSS_SELECTOR, "td")[1].text for row in driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    seen["dead_history"] = driver.execute_script(history)
     shot("job")
-    driver.find_element(By.XPATH, "//button[text()='Retry']").click()
+    driver.execute_script("""[...document.querySelectorAll("button")].find((b) => b.textContent === "Retry").click()""")
     deadline = time.monotonic() + 30
     state = None
     while time.monotonic() < deadline:
-        open_page(f"job/{arguments.dead_job}", "#history tbody tr")
-        state = driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")[-1].find_elements(By.CSS_SELECTOR, "td")[1].text
+        # A reload, so the page asks the API again (the same address would not navigate).
+        driver.refresh()
+        wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "#history tbody tr")))
+        states = driver.execute_script(history)
+        state = states[-1] if states else None
         if state == "COMPLETED":
             break
         time.sleep(0.3)
