@@ -66,13 +66,11 @@ public struct BatchRequest: Sendable, Hashable {
             WorkflowJob(
                 name: callback.name, job: callback.job, dependsOn: members.map { WorkflowEdge($0, onParentFailure: callback.policy) })
         }
-        let workflow = WorkflowRequest(queue: queue, name: name, jobs: memberJobs + callbackJobs)
-        // Checked here, where the size is known, so that an empty open batch is not refused as
-        // an empty workflow.
+        // Checked here as well as by the workflow's validation, to name the limit on members.
         guard memberJobs.count + callbackJobs.count <= WorkflowRequest.maxJobs else {
             throw .invalidWorkflow("\(jobs.count) jobs, over a batch's limit of \(WorkflowRequest.maxJobs - callbackJobs.count)")
         }
-        return workflow
+        return WorkflowRequest(queue: queue, name: name, jobs: memberJobs + callbackJobs)
     }
 
     /// Members are numbered from 1, in the order they were added.
@@ -113,9 +111,8 @@ public struct ParentFailure: Sendable, Hashable, Codable {
         self.error = error
     }
 
-    /// As the child's hash keeps it (`failed:<name>`): the state, a space, the error.
-    public var stored: String { error.map { "\(state.rawValue) \($0)" } ?? state.rawValue }
-
+    /// From the child's hash (`failed:<name>`, written by the Lua that ends the parent): the
+    /// state, a space, the error.
     public init?(stored: String) {
         let parts = stored.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
         guard let state = parts.first.flatMap({ JobState(rawValue: String($0)) }) else { return nil }

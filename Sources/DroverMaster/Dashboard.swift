@@ -4,7 +4,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOSSL
 
 /// The web dashboard at `/ui`: hand-written HTML, CSS and JavaScript embedded in the binary (no
 /// build step, no CDN, works offline), a login that turns a token into a cookie, and a stream of
@@ -44,12 +43,9 @@ enum Dashboard {
         }
         router.post("/ui/login") { request, context -> Response in
             let form = String(buffer: try await request.body.collect(upTo: 16 << 10))
-            let token = form.split(separator: "&").compactMap { pair -> String? in
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[0] == "token" else { return nil }
-                return String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-            }.first?.trimmingCharacters(in: .whitespaces)
-            guard let token, (try? doors.caller(token: token, certificate: try await certificate(context, doors))) != nil else {
+            let token = (try? URLEncodedFormDecoder().decode(LoginForm.self, from: form))?.token.trimmingCharacters(in: .whitespaces)
+            let certificate = try await RESTRoutes.clientCertificate(context, doors)
+            guard let token, (try? doors.caller(token: token, certificate: certificate)) != nil else {
                 logger.warning("dashboard login refused")
                 return redirect(to: "/ui/login?failed=1")
             }
@@ -107,7 +103,7 @@ enum Dashboard {
     static func signedIn(_ request: Request, _ context: MasterRequestContext, _ doors: MasterDoors) async throws -> Bool {
         guard doors.auth != nil else { return true }
         guard let token = sessionToken(request) else { return false }
-        return (try? doors.caller(token: token, certificate: try await certificate(context, doors))) != nil
+        return (try? doors.caller(token: token, certificate: try await RESTRoutes.clientCertificate(context, doors))) != nil
     }
 
     /// The token of the session cookie, if the request carries one.
@@ -169,7 +165,8 @@ enum Dashboard {
         token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
     }
 
-    static func certificate(_ context: MasterRequestContext, _ doors: MasterDoors) async throws -> NIOSSLCertificate? {
-        doors.clientCertificatesRequired ? try await context.channel.nioSSL_peerCertificate().get() : nil
+    /// The login form's one field.
+    struct LoginForm: Decodable {
+        var token: String
     }
 }

@@ -66,13 +66,18 @@ enum RESTRoutes {
     /// Who sent `request`: its bearer token (else the dashboard's session cookie, whose actions
     /// must carry the CSRF header) and, with mutual TLS, its client certificate.
     static func caller(_ request: Request, _ context: MasterRequestContext, _ doors: MasterDoors) async throws -> Caller {
-        let certificate = try await Dashboard.certificate(context, doors)
+        let certificate = try await clientCertificate(context, doors)
         if let token = bearerToken(request) { return try doors.caller(token: token, certificate: certificate) }
         if let session = Dashboard.sessionToken(request) {
             if request.method != .get && request.method != .head { try Dashboard.checkCSRF(request) }
             return try doors.caller(token: session, certificate: certificate)
         }
         return try doors.caller(token: nil, certificate: certificate)
+    }
+
+    /// The TLS client certificate, when the doors ask for one (mutual TLS).
+    static func clientCertificate(_ context: MasterRequestContext, _ doors: MasterDoors) async throws -> NIOSSLCertificate? {
+        doors.clientCertificatesRequired ? try await context.channel.nioSSL_peerCertificate().get() : nil
     }
 
     /// The token of an `Authorization: Bearer …` header.

@@ -54,10 +54,7 @@ struct BatchCommand: AsyncParsableCommand {
                 let created = try await client.create(batch: request)
                 print(
                     "\(created.id) created: \(request.jobs.count) jobs in queue \(created.queue)\(request.open ? ", open" : "")")
-                if let wait {
-                    let status = try await client.wait(forWorkflow: created.id, timeout: .milliseconds(Int64(wait * 1000)))
-                    print(WorkflowCommand.tree(status))
-                }
+                try await WorkflowCommand.waitAndDraw(created.id, seconds: wait, client)
             }
         }
     }

@@ -46,10 +46,7 @@ struct WorkflowCommand: AsyncParsableCommand {
             await connection.withClient(label: "drover.workflow") { client in
                 let submitted = try await client.submit(workflow: request)
                 print("\(submitted.id) submitted: \(submitted.jobs.count) jobs in queue \(submitted.queue)")
-                if let wait {
-                    let status = try await client.wait(forWorkflow: submitted.id, timeout: .milliseconds(Int64(wait * 1000)))
-                    print(WorkflowCommand.tree(status))
-                }
+                try await WorkflowCommand.waitAndDraw(submitted.id, seconds: wait, client)
             }
         }
     }
@@ -93,6 +90,12 @@ struct WorkflowCommand: AsyncParsableCommand {
                 print("\(id): \(outcome.cancelled) cancelled, \(outcome.stopping) running and being stopped")
             }
         }
+    }
+
+    /// With `--wait`: waits up to that many seconds for the workflow to finish, then draws it.
+    static func waitAndDraw(_ id: JobID, seconds: Double?, _ client: DroverClient) async throws {
+        guard let seconds else { return }
+        print(tree(try await client.wait(forWorkflow: id, timeout: .milliseconds(Int64(seconds * 1000)))))
     }
 
     /// What a JSON file (or standard input, for `-`) holds, as `parse` reads its fields; a file

@@ -82,8 +82,10 @@ struct WorkflowSubmitFunction: QueueFunction {
         return size
         """
 
-    /// How a job that ends tells its children and its workflow, in the call that ends it; in the
-    /// prelude, after `end_cancelled`, which it uses and which uses it (through `finished`).
+    /// The prelude's workflow helpers: writing a workflow's jobs (for `workflow_submit` and
+    /// `batch_add`), and how a job that ends tells its children and its workflow in the call
+    /// that ends it. After `end_cancelled`, which they use and which uses them (through
+    /// `finished`).
     static let helpers = """
         -- The queue's defaults for a workflow's jobs, the caller's when the queue has none; sets
         -- PAUSED for `enqueue_job`.
