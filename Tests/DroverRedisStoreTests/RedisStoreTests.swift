@@ -227,9 +227,10 @@ import Testing
             #expect(claimed.isEmpty)
         }
         // Each fetch closes the connections that sat idle past the timeout: the last worker's
-        // and the few whose BLMOVE had not yet answered (on a loaded machine Redis answers a
-        // timed-out BLMOVE late) remain; twenty before the fix.
-        #expect(store.fetchConnectionCount <= 4)
+        // and those whose BLMOVE had not yet answered remain (how many depends on how late a
+        // loaded Redis answers a timed-out BLMOVE), never one per vanished worker as before the
+        // fix. The next check is the exact one.
+        #expect(store.fetchConnectionCount < 20)
         // Once those fetches have answered, the next worker's fetch closes them as well.
         #expect(
             try await eventually {
