@@ -85,14 +85,14 @@ public struct DroverClient: Sendable {
         try await store.queueCounts()
     }
 
-    /// One page of a queue's jobs in one state.
-    public func jobs(queue: String, state: JobState, offset: Int = 0, limit: Int = 50) async throws -> [Job] {
-        try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
+    /// One page of a queue's jobs in one state; pass a page's `next` for the page after it.
+    public func jobs(queue: String, state: JobState, after cursor: JobCursor? = nil, limit: Int = 50) async throws -> JobPage {
+        try await store.jobs(queue: queue, state: state, after: cursor, limit: limit)
     }
 
-    /// One page of a queue's dead letters, newest first.
-    public func deadLetters(queue: String, offset: Int = 0, limit: Int = 50) async throws -> [Job] {
-        try await store.jobs(queue: queue, state: .deadLetter, offset: offset, limit: limit)
+    /// One page of a queue's dead letters, newest first; pass a page's `next` for the page after it.
+    public func deadLetters(queue: String, after cursor: JobCursor? = nil, limit: Int = 50) async throws -> JobPage {
+        try await store.jobs(queue: queue, state: .deadLetter, after: cursor, limit: limit)
     }
 
     /// Queues a dead letter again with a fresh set of attempts.

@@ -5,7 +5,7 @@
 /// and decoded in one place.
 public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     // Clients
-    case submit, submitBatch, get, cancel, queues, jobs, workers, health, metrics
+    case submit, submitBatch, get, cancel, queues, jobs, workers, throughput, health, metrics
     // Operators
     case deadLetters, retryDeadLetter, purgeDeadLetters, pauseQueue, resumeQueue, setQueueLimits
     case schedules, putSchedule, removeSchedule, pauseSchedule, resumeSchedule
@@ -48,6 +48,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
         case .queues: Route(method: .get, path: "/v1/queues", hasBody: false)
         case .jobs: Route(method: .get, path: "/v1/queues/{queue}/jobs", hasBody: false)
         case .workers: Route(method: .get, path: "/v1/workers", hasBody: false)
+        case .throughput: Route(method: .get, path: "/v1/throughput", hasBody: false)
         case .health: Route(method: .get, path: "/health", hasBody: false)
         case .metrics: Route(method: .get, path: "/metrics", hasBody: false)
         case .deadLetters: Route(method: .get, path: "/v1/dead-letters", hasBody: false)
@@ -81,7 +82,7 @@ public enum APIOperation: String, Sendable, CaseIterable, Hashable {
     public var access: Access {
         switch self {
         case .health: .anyone
-        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .metrics, .schedules, .submitWorkflow, .workflow,
+        case .submit, .submitBatch, .get, .cancel, .queues, .jobs, .workers, .throughput, .metrics, .schedules, .submitWorkflow, .workflow,
             .cancelWorkflow, .createBatch, .addToBatch:
             .client
         case .deadLetters, .retryDeadLetter, .purgeDeadLetters, .pauseQueue, .resumeQueue, .setQueueLimits, .putSchedule, .removeSchedule,

@@ -21,8 +21,12 @@ extension APIRequest {
             return Self.fields(of: schedule)
         case .removeSchedule(let name), .pauseSchedule(let name), .resumeSchedule(let name):
             return ["name": q(name)]
-        case .jobs(let queue, let state, let offset, let limit):
-            return ["queue": q(queue), "state": q(state.rawValue), "offset": String(offset), "limit": String(limit)]
+        case .throughput(let since):
+            return since.map { ["since": String($0)] } ?? [:]
+        case .jobs(let queue, let state, let cursor, let limit):
+            var fields = ["queue": q(queue), "state": q(state.rawValue), "limit": String(limit)]
+            if let cursor { fields["cursor"] = q(cursor.description) }
+            return fields
         case .deadLetters(let queue, let offset, let limit):
             var fields = ["offset": String(offset), "limit": String(limit)]
             if let queue { fields["queue"] = q(queue) }

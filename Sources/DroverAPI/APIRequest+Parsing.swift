@@ -26,9 +26,18 @@ extension APIRequest {
             guard let state = JobState(rawValue: stateName.uppercased()) else {
                 throw .invalid("'state' must be one of \(JobState.observable.map(\.rawValue).joined(separator: ", "))")
             }
-            self = .jobs(queue: try f.required("queue", f.string), state: state, offset: try Self.offset(f), limit: try Self.limit(f))
+            var cursor: JobCursor?
+            if let text = try f.string("cursor") {
+                guard let parsed = JobCursor(text) else {
+                    throw .invalid("'cursor' must be the 'next' of an earlier page, like r50:\(JobID())")
+                }
+                cursor = parsed
+            }
+            self = .jobs(queue: try f.required("queue", f.string), state: state, after: cursor, limit: try Self.limit(f))
         case .workers:
             self = .workers
+        case .throughput:
+            self = .throughput(since: try f.bounded("since", 0...Int(JobStart.latestRunAtMs)).map(Int64.init))
         case .deadLetters:
             self = .deadLetters(queue: try f.string("queue"), offset: try Self.offset(f), limit: try Self.limit(f))
         case .retryDeadLetter:

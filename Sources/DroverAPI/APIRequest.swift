@@ -9,8 +9,11 @@ public enum APIRequest: Sendable, Equatable {
     case submitBatch([JobRequest])
     case job(JobID, queue: String?, wait: Duration?)
     case queues
-    case jobs(queue: String, state: JobState, offset: Int, limit: Int)
+    /// One page of a queue's jobs in one state, after `cursor` (from the start without one).
+    case jobs(queue: String, state: JobState, after: JobCursor?, limit: Int)
     case workers
+    /// Each queue's throughput samples, only those after `since` (ms) when given.
+    case throughput(since: Int64?)
     case deadLetters(queue: String?, offset: Int, limit: Int)
     case retryDeadLetter(JobID, queue: String?)
     case cancel(JobID, queue: String?)
@@ -66,6 +69,7 @@ public enum APIRequest: Sendable, Equatable {
         case .queues: .queues
         case .jobs: .jobs
         case .workers: .workers
+        case .throughput: .throughput
         case .deadLetters: .deadLetters
         case .retryDeadLetter: .retryDeadLetter
         case .purgeDeadLetters: .purgeDeadLetters

@@ -12,9 +12,13 @@ public enum APIResult: Sendable, Equatable {
     /// `submitBatch` (201).
     case submitted([SubmittedJob])
     case queues([QueueCounts])
-    /// One page: `jobs`, `deadLetters`.
+    /// `jobs`: one page, and where the next starts.
+    case jobPage(JobPage)
+    /// `deadLetters`: one page.
     case jobs([Job], offset: Int, limit: Int)
     case workers([WorkerInfo])
+    /// `throughput`: each queue's samples, oldest first.
+    case throughput([QueueThroughput])
     case purged(Int)
     case healthy
     /// `heartbeat`, `deregister`.
@@ -62,9 +66,14 @@ public enum APIResult: Sendable, Equatable {
         case .job(let job): return WireFormat.encode(job)
         case .submitted(let jobs): return #"{"jobs":\#(WireFormat.encode(jobs))}"#
         case .queues(let counts): return #"{"queues":\#(WireFormat.encode(counts))}"#
+        case .jobPage(let page):
+            let next = page.next.map { JSONScanner.quote($0.description) } ?? "null"
+            return #"{"jobs":\#(WireFormat.array(page.jobs.map(WireFormat.encode))),"next":\#(next)}"#
         case .jobs(let jobs, let offset, let limit):
             return #"{"jobs":\#(WireFormat.array(jobs.map(WireFormat.encode))),"offset":\#(offset),"limit":\#(limit)}"#
         case .workers(let workers): return #"{"workers":\#(WireFormat.encode(workers))}"#
+        case .throughput(let queues):
+            return #"{"windowSeconds":\#(ThroughputSample.windowSeconds),"queues":\#(WireFormat.encode(queues))}"#
         case .purged(let count): return #"{"purged":\#(count)}"#
         case .healthy: return #"{"status":"ok"}"#
         case .done: return #"{"ok":true}"#
@@ -114,11 +123,17 @@ public enum APIResult: Sendable, Equatable {
             case .get, .retryDeadLetter: self = .job(try WireFormat.decodeJob(json))
             case .submitBatch: self = .submitted(try Self.member("jobs", of: json))
             case .queues: self = .queues(try Self.member("queues", of: json))
-            case .jobs, .deadLetters:
+            case .jobs:
+                let f = try JSONScanner.objectFields(json)
+                let jobs = try JSONScanner.arrayElements(f["jobs"] ?? "null").map(WireFormat.decodeJob)
+                let next = try f["next"].flatMap { try WireFormat.decode(String?.self, from: $0) }
+                self = .jobPage(JobPage(jobs: jobs, next: next.flatMap(JobCursor.init)))
+            case .deadLetters:
                 let f = try JSONScanner.objectFields(json)
                 let jobs = try JSONScanner.arrayElements(f["jobs"] ?? "null").map(WireFormat.decodeJob)
                 self = .jobs(jobs, offset: Int(f["offset"] ?? "") ?? 0, limit: Int(f["limit"] ?? "") ?? jobs.count)
             case .workers: self = .workers(try Self.member("workers", of: json))
+            case .throughput: self = .throughput(try Self.member("queues", of: json))
             case .purgeDeadLetters: self = .purged(try Self.member("purged", of: json))
             case .health: self = .healthy
             case .heartbeat, .deregister: self = .done

@@ -138,3 +138,30 @@ extension InMemoryJobStore {
         return report
     }
 }
+
+// MARK: Throughput
+
+extension InMemoryJobStore {
+    public func throughput(since: Int64?) async throws -> [QueueThroughput] {
+        let oldest = clock() - Int64(ThroughputSample.windowSeconds) * 1000
+        return queueState.keys.sorted().map { queue in
+            QueueThroughput(
+                queue: queue,
+                samples: (throughputSamples[queue] ?? []).filter { $0.at >= oldest && $0.at > (since ?? .min) })
+        }
+    }
+
+    public func sampleThroughput() async throws {
+        let second = clock() / 1000 * 1000
+        let oldest = second - Int64(ThroughputSample.windowSeconds) * 1000
+        for (queue, state) in queueState {
+            var samples = throughputSamples[queue] ?? []
+            guard samples.last?.at != second else { continue }
+            func value(_ counter: JobCounter) -> Int { state.stats[counter.rawValue] ?? 0 }
+            samples.append(
+                ThroughputSample(at: second, completed: value(.completed), failed: value(.failed), deadLettered: value(.deadLettered)))
+            samples.removeAll { $0.at < oldest }
+            throughputSamples[queue] = samples
+        }
+    }
+}

@@ -24,6 +24,8 @@ public actor InMemoryJobStore: JobStore {
     /// Fired when a job gets a due time (delayed or retried), for the promoter.
     let dueTimesChanged = Wakeup()
     let clock: @Sendable () -> Int64
+    /// Each queue's ``ThroughputSample``s, oldest first.
+    var throughputSamples: [String: [ThroughputSample]] = [:]
 
     struct QueueState {
         /// Next to run first.
@@ -183,9 +185,9 @@ public actor InMemoryJobStore: JobStore {
         }
     }
 
-    public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
+    public func jobs(queue: String, state: JobState, after cursor: JobCursor?, limit: Int) async throws -> JobPage {
         try Names.validateQueue(queue)
-        guard let q = queueState[queue], limit > 0 else { return [] }
+        guard let q = queueState[queue], limit > 0 else { return JobPage(jobs: [], next: nil) }
         let ids: [JobID]
         switch state {
         case .queued: ids = q.ready
@@ -198,7 +200,21 @@ public actor InMemoryJobStore: JobStore {
         case .assigned, .running: ids = q.active.values.flatMap { $0 }.filter { jobs[$0]?.state == state }.sorted(by: >)
         case .submitted, .failed: ids = []
         }
-        return ids.dropFirst(offset).prefix(limit).compactMap { jobs[$0] }
+        // After the cursor's job if it is still listed, else where it stood (a line: its start).
+        var start = 0
+        if let cursor {
+            if let index = ids.firstIndex(of: cursor.last) {
+                start = index + 1
+            } else if case .rank(let rank) = cursor.place {
+                start = min(rank, ids.count)
+            }
+        }
+        let page = Array(ids[start...].prefix(limit))
+        let more = start + page.count < ids.count
+        let place: (Int) -> JobCursor.Place = state == .queued ? { .line($0) } : { .rank($0) }
+        return JobPage(
+            jobs: page.compactMap { jobs[$0] },
+            next: more ? page.last.map { JobCursor(last: $0, place: place(start + page.count)) } : nil)
     }
 
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {

@@ -32,8 +32,20 @@ public protocol JobStore: Sendable {
     /// (`runtime:<type>:<le ms>`, `runtimeSum:<type>`).
     func statistics() async throws -> [String: [String: Int]]
 
-    /// The jobs of one queue in one state, newest first except QUEUED (next to run first).
-    func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job]
+    /// One page of the jobs of one queue in one state, newest first except QUEUED (next to run
+    /// first), SCHEDULED, RETRY_QUEUED and WAITING (soonest due, or oldest, first): up to
+    /// `limit` jobs after `cursor` (from the start without one). A page costs the same however
+    /// deep it is; see ``JobCursor``.
+    func jobs(queue: String, state: JobState, after cursor: JobCursor?, limit: Int) async throws -> JobPage
+
+    /// Each queue's ``ThroughputSample``s of the last ``ThroughputSample/windowSeconds``,
+    /// oldest first; only those taken after `since` (milliseconds since 1970) when given.
+    func throughput(since: Int64?) async throws -> [QueueThroughput]
+
+    /// Samples every queue's lifetime counters for the current second of the store's clock,
+    /// once in that second however many processes call it, and forgets samples older than
+    /// ``ThroughputSample/windowSeconds``. A master calls it every second.
+    func sampleThroughput() async throws
 
     // MARK: Queues
 
@@ -204,6 +216,11 @@ public protocol JobStore: Sendable {
 
 extension JobStore {
     public func close() async {}
+
+    /// The first page's jobs.
+    public func jobs(queue: String, state: JobState, limit: Int) async throws -> [Job] {
+        try await jobs(queue: queue, state: state, after: nil, limit: limit).jobs
+    }
 
     /// Without notifications, the promoter looks again at its interval.
     public func waitForNewDueTimes(timeout: Duration) async {

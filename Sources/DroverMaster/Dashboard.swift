@@ -21,6 +21,8 @@ enum Dashboard {
     static let login = String(decoding: PackageResources.login_html, as: UTF8.self)
     static let assets: [String: (type: String, body: String)] = [
         "dashboard.js": ("text/javascript; charset=utf-8", String(decoding: PackageResources.dashboard_js, as: UTF8.self)),
+        "overview.js": ("text/javascript; charset=utf-8", String(decoding: PackageResources.overview_js, as: UTF8.self)),
+        "pages.js": ("text/javascript; charset=utf-8", String(decoding: PackageResources.pages_js, as: UTF8.self)),
         "dashboard.css": ("text/css; charset=utf-8", String(decoding: PackageResources.dashboard_css, as: UTF8.self)),
     ]
 
@@ -77,8 +79,10 @@ enum Dashboard {
         }
     }
 
-    /// Queue counts once a second, and the workers every other second, as Server-Sent Events,
-    /// until the page goes away.
+    /// Queue counts and the throughput samples taken since the last event once a second, and
+    /// the workers every other second, as Server-Sent Events, until the page goes away. However
+    /// many jobs change meanwhile, a page gets one update a second: it draws the queues'
+    /// state, not each change.
     static func events(api: MasterAPI) -> Response {
         var headers = securityHeaders
         headers[.contentType] = "text/event-stream"
@@ -87,9 +91,19 @@ enum Dashboard {
             status: .ok, headers: headers,
             body: ResponseBody { writer in
                 var tick = 0
+                // The page reads the history once from /v1/throughput and the stream brings what
+                // follows; it starts a minute back, for a master whose clock is ahead of Redis's
+                // (the page drops samples it has).
+                var sampledUpTo = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
                 while !Task.isCancelled {
                     var text = ""
                     if let queues = try? await api.perform(.queues) { text += "event: queues\ndata: \(queues.json)\n\n" }
+                    if case .throughput(let queues)? = try? await api.perform(.throughput(since: sampledUpTo)),
+                        let newest = queues.compactMap({ $0.samples.last?.at }).max()
+                    {
+                        sampledUpTo = newest
+                        text += "event: throughput\ndata: \(APIResult.throughput(queues).json)\n\n"
+                    }
                     if tick % 2 == 0, let workers = try? await api.perform(.workers) { text += "event: workers\ndata: \(workers.json)\n\n" }
                     try await writer.write(ByteBuffer(string: text.isEmpty ? ": waiting for Redis\n\n" : text))
                     tick += 1

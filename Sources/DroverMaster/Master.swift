@@ -10,7 +10,7 @@ import NIOSSL
 import ServiceLifecycle
 
 /// `drover master`: the REST and TCP front doors, the reaper, the promoter and the janitor,
-/// and metrics, all against one Redis that holds every piece of state. Run as many as you
+/// metrics and the throughput history behind the dashboard, all against one Redis that holds every piece of state. Run as many as you
 /// like on one Redis; stop any of them and nothing is lost.
 public struct Master: Sendable {
     public struct Configuration: Sendable {
@@ -83,7 +83,7 @@ public struct Master: Sendable {
         let tcp = TCPServer(
             host: configuration.tcpHost, port: configuration.tcpPort, api: api, limits: configuration.limits, doors: doors,
             tls: tls?.context, logger: logger)
-        var services: [any Service] = [http, tcp]
+        var services: [any Service] = [http, tcp, ThroughputSampler(store: store, logger: logger)]
         if configuration.runsMaintenance {
             services.append(Maintenance(store: store, configuration: configuration.maintenance, logger: logger))
         }

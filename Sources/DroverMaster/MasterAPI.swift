@@ -70,19 +70,21 @@ public struct MasterAPI: Sendable {
         case .queues:
             return .queues(try await store.queueCounts())
 
-        case .jobs(let queue, let state, let offset, let limit):
-            let jobs = try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
-            return .jobs(jobs, offset: offset, limit: limit)
+        case .jobs(let queue, let state, let cursor, let limit):
+            return .jobPage(try await store.jobs(queue: queue, state: state, after: cursor, limit: limit))
 
         case .workers:
             return .workers(try await store.workers())
+
+        case .throughput(let since):
+            return .throughput(try await store.throughput(since: since))
 
         case .deadLetters(let queue, let offset, let limit):
             let queues: [String]
             if let queue { queues = [queue] } else { queues = try await store.queues() }
             var jobs: [Job] = []
             for queue in queues {
-                jobs += try await store.jobs(queue: queue, state: .deadLetter, offset: 0, limit: offset + limit)
+                jobs += try await store.jobs(queue: queue, state: .deadLetter, limit: offset + limit)
             }
             // Newest first across queues.
             let page = jobs.sorted {

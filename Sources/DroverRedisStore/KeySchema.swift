@@ -25,6 +25,7 @@ import DroverCore
 /// | `drover:{q}:stats` | hash | ASSIGNED and RUNNING gauges; lifetime counters |
 /// | `drover:{q}:config` | hash | the queue's default `maxAttempts`, `backoff` and `priority`; `paused` (ms) while it is paused |
 /// | `drover:{q}:limits` | hash | the queue's limits (`rate`, `ratePeriodMs`, `concurrency`) and its rate bucket (`tokens` as of `at` ms); absent without limits |
+/// | `drover:{q}:throughput` | sorted set | `<second>:<completed>:<failed>:<deadLettered>` by second (Unix time): the queue's lifetime counters, sampled once a second by the masters, for the last 15 minutes |
 /// | `drover:{q}:cron` | sorted set | the names of the queue's active cron schedules, by next fire time (ms) |
 /// | `drover:{q}:cron:<name>` | hash | one cron schedule: `cron`, `timeZone`, `missedFirings`, the job (`type`, `payload`, options), `paused`, `nextFireAt`, `lastFireAt`, `lastJobId`, `firings` |
 /// | `drover:cron` | hash | every cron schedule's name → its queue |
@@ -79,6 +80,8 @@ public struct QueueKeys: Sendable, Hashable {
     public var stats: String { base + "stats" }
     public var config: String { base + "config" }
     public var limits: String { base + "limits" }
+    /// Samples of the queue's lifetime counters, one a second, for the dashboard's chart.
+    public var throughput: String { base + "throughput" }
     /// The queue's cron schedules by next fire time.
     public var cron: String { base + "cron" }
     public func cron(_ name: String) -> String { base + "cron:" + name }

@@ -85,47 +85,138 @@ extension RedisJobStore {
         return result
     }
 
-    public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
+    public func jobs(queue: String, state: JobState, after cursor: JobCursor?, limit: Int) async throws -> JobPage {
         try Names.validateQueue(queue)
-        guard limit > 0 else { return [] }
+        guard limit > 0 else { return JobPage(jobs: [], next: nil) }
         let q = keys.queue(queue)
-        let last = offset + limit - 1
-        let ids: [String]
+        let listed: JobListing
         switch state {
         case .queued:
-            // Prioritized jobs first, best first; then the list, whose next to run is last (a
-            // paused queue's list is the paused one), without its wake-ups.
-            let replies = try await redis.pipeline([
-                RedisCommand("ZRANGE", q.prioritized, 0, last), RedisCommand("HGET", q.stats, Self.wakeMarkers),
-            ])
-            let prioritized = (replies[0].array ?? []).compactMap(\.string)
-            let markers = replies[1].string.flatMap { Int($0) } ?? 0
-            let range = [-(last + 1 + markers), -1]
-            let lines = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
-            let listed = lines.flatMap { ($0.array ?? []).compactMap(\.string).reversed() }.filter { $0 != "*" }
-            ids = Array((prioritized + listed).dropFirst(offset).prefix(limit))
+            listed = try await queuedIDs(q, after: cursor, limit: limit)
         case .retryQueued, .scheduled, .waiting:
             let set = state == .scheduled ? q.scheduled : state == .waiting ? q.waiting : q.retry
-            ids = try await redis.send(RedisCommand("ZRANGE", set, offset, last)).array?.compactMap(\.string) ?? []
-        case .cancelled:
-            ids = try await redis.send(RedisCommand("ZREVRANGE", q.cancelled, offset, last)).array?.compactMap(\.string) ?? []
-        case .completed:
-            ids = try await redis.send(RedisCommand("ZREVRANGE", q.completed, offset, last)).array?.compactMap(\.string) ?? []
-        case .deadLetter:
-            ids = try await redis.send(RedisCommand("ZREVRANGE", q.dead, offset, last)).array?.compactMap(\.string) ?? []
+            listed = try await sortedIDs(set, newestFirst: false, after: cursor, limit: limit)
+        case .cancelled, .completed, .deadLetter:
+            let set = state == .cancelled ? q.cancelled : state == .completed ? q.completed : q.dead
+            listed = try await sortedIDs(set, newestFirst: true, after: cursor, limit: limit)
         case .assigned, .running:
+            // Held jobs sit in their workers' lists: few, read whole, newest id first.
             let workers = try await self.workers().map(\.id)
             let lists = try await redis.pipeline(workers.map { RedisCommand("LRANGE", q.active(worker: $0), 0, -1) })
-            ids = lists.flatMap { $0.array?.compactMap(\.string) ?? [] }
+            let held = lists.flatMap { $0.array?.compactMap(\.string) ?? [] }.filter { $0 != "*" }.sorted(by: >)
+            let after = cursor.map { last in held.filter { $0 < last.last.rawValue } } ?? held
+            listed = JobListing(ids: Array(after.prefix(limit)), more: after.count > limit) { .rank($0) }
         case .submitted, .failed:
-            return []
+            return JobPage(jobs: [], next: nil)
         }
-        let replies = try await redis.pipeline(ids.map { RedisCommand("HGETALL", q.jobPrefix + $0) })
+        let replies = try await redis.pipeline(listed.ids.map { RedisCommand("HGETALL", q.jobPrefix + $0) })
+        // A job that moved on between the two reads is left out; the cursor still goes past it.
         let found = try replies.compactMap(JobHash.decodeJob).filter { $0.state == state }
-        if state == .assigned || state == .running {
-            return Array(found.sorted { $0.id > $1.id }.dropFirst(offset).prefix(limit))
+        return JobPage(jobs: found, next: listed.next)
+    }
+
+    /// Ids of one page in listing order, and where the next page starts.
+    struct JobListing {
+        var ids: [String]
+        var next: JobCursor?
+
+        init(ids: [String], more: Bool, placeOfLast: Int = 0, place: (Int) -> JobCursor.Place) {
+            self.ids = ids
+            self.next = more ? ids.last.flatMap(JobID.init).map { JobCursor(last: $0, place: place(placeOfLast)) } : nil
         }
-        return found
+    }
+
+    /// A page of a sorted set, oldest (or newest) first: after the cursor's job by its rank,
+    /// O(log n) however deep, or at its old rank if it has left the set.
+    private func sortedIDs(_ key: String, newestFirst: Bool, after cursor: JobCursor?, limit: Int) async throws -> JobListing {
+        var start = 0
+        if let cursor {
+            let rank = try await redis.send(RedisCommand(newestFirst ? "ZREVRANK" : "ZRANK", key, cursor.last.rawValue)).int
+            if let rank {
+                start = rank + 1
+            } else if case .rank(let old) = cursor.place {
+                start = old
+            }
+        }
+        // One more than the page, to know whether another follows.
+        let ids =
+            try await redis.send(RedisCommand(newestFirst ? "ZREVRANGE" : "ZRANGE", key, start, start + limit)).array?
+            .compactMap(\.string) ?? []
+        let page = Array(ids.prefix(limit))
+        return JobListing(ids: page, more: ids.count > limit, placeOfLast: start + page.count) { .rank($0) }
+    }
+
+    /// A page of QUEUED jobs in the order they will run: prioritized ones best first, then the
+    /// line from its next-to-run end (the paused line when the queue is paused), without its
+    /// wake-up markers. A cursor in the line is looked for around its old place: jobs taken
+    /// since only move it towards the front, so a window reaching `window` places before its
+    /// old place finds it unless that many were taken; past that, one bounded LPOS scans the
+    /// rest of the way. A job no longer in the line was taken, and so were those before it:
+    /// the page then starts at the front, so nothing behind it is skipped.
+    private func queuedIDs(_ q: QueueKeys, after cursor: JobCursor?, limit: Int) async throws -> JobListing {
+        var page: [String] = []
+        let inLine: Bool = if case .line = cursor?.place { true } else { false }
+        if !inLine {
+            var start = 0
+            if let cursor, case .rank(let old) = cursor.place {
+                start = try await redis.send(RedisCommand("ZRANK", q.prioritized, cursor.last.rawValue)).int.map { $0 + 1 } ?? old
+            }
+            let ids = try await redis.send(RedisCommand("ZRANGE", q.prioritized, start, start + limit)).array?.compactMap(\.string) ?? []
+            if ids.count > limit {
+                return JobListing(ids: Array(ids.prefix(limit)), more: true, placeOfLast: start + limit) { .rank($0) }
+            }
+            page = ids
+        }
+        let markers = try await redis.send(RedisCommand("HGET", q.stats, Self.wakeMarkers)).string.flatMap { Int($0) } ?? 0
+        // Places in the line are 1-based from the next-to-run end (index -1).
+        var from = 1
+        if let cursor, case .line(let old) = cursor.place {
+            from = try await placeAfter(cursor.last.rawValue, near: old, in: q, reach: limit + markers + 1)
+        }
+        let wanted = limit - page.count
+        let line = try await lineRange(q, from: from, count: wanted + markers + 1)
+        var taken = 0
+        var placeOfLast = from - 1
+        for (offset, id) in line.enumerated() where id != "*" {
+            if taken == wanted {
+                return JobListing(ids: page, more: true, placeOfLast: placeOfLast) { .line($0) }
+            }
+            page.append(id)
+            taken += 1
+            placeOfLast = from + offset
+        }
+        return JobListing(ids: page, more: false) { .line($0) }
+    }
+
+    /// How many places a job may move towards the front between two pages and still be found
+    /// by one read around its old place.
+    static let lineDrift = 1000
+
+    /// The place right after `id` in the line.
+    private func placeAfter(_ id: String, near old: Int, in q: QueueKeys, reach: Int) async throws -> Int {
+        let low = max(1, old - Self.lineDrift)
+        let window = try await lineRange(q, from: low, count: old - low + reach)
+        if let index = window.firstIndex(of: id) { return low + index + 1 }
+        guard low > 1 else { return 1 }
+        // Farther forward than the window: one scan of the places before it.
+        let replies = try await redis.pipeline([
+            RedisCommand("LPOS", q.queued, id, "RANK", -1, "MAXLEN", low - 1), RedisCommand("LLEN", q.queued),
+            RedisCommand("LPOS", q.paused, id, "RANK", -1, "MAXLEN", low - 1), RedisCommand("LLEN", q.paused),
+        ])
+        for (position, length) in [(replies[0], replies[1]), (replies[2], replies[3])] {
+            if let index = try position.throwingServerError().int, let length = try length.throwingServerError().int {
+                return length - index + 1
+            }
+        }
+        return 1
+    }
+
+    /// `count` entries of the line from place `from` on, in the order they will run. A queue's
+    /// jobs are in one of its two lines (ready or paused) at a time: both are read.
+    private func lineRange(_ q: QueueKeys, from: Int, count: Int) async throws -> [String] {
+        let range = [-(from + count - 1), -from]
+        let lines = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
+        return try lines.flatMap { try $0.elements().compactMap(\.string).reversed() }
     }
 
     public func workers() async throws -> [WorkerInfo] {

@@ -105,10 +105,20 @@ public final class RemoteJobStore: JobStore {
         throw RemoteError.unsupported("statistics are read from the master's /metrics")
     }
 
-    public func jobs(queue: String, state: JobState, offset: Int, limit: Int) async throws -> [Job] {
-        let result = try await call(.jobs(queue: queue, state: state, offset: offset, limit: limit))
-        guard case .jobs(let jobs, _, _) = result else { throw unexpected(result, for: .jobs) }
-        return jobs
+    public func jobs(queue: String, state: JobState, after cursor: JobCursor?, limit: Int) async throws -> JobPage {
+        let result = try await call(.jobs(queue: queue, state: state, after: cursor, limit: limit))
+        guard case .jobPage(let page) = result else { throw unexpected(result, for: .jobs) }
+        return page
+    }
+
+    public func throughput(since: Int64?) async throws -> [QueueThroughput] {
+        let result = try await call(.throughput(since: since))
+        guard case .throughput(let queues) = result else { throw unexpected(result, for: .throughput) }
+        return queues
+    }
+
+    public func sampleThroughput() async throws {
+        throw RemoteError.unsupported("the master samples throughput")
     }
 
     public func setDefaults(_ defaults: QueueDefaults, queue: String) async throws {

@@ -229,7 +229,7 @@ struct Demo {
         var victimHeld = 0
         _ = await poll(timeout: .seconds(20)) {
             victimHeld =
-                (try? await store.jobs(queue: queue, state: .running, offset: 0, limit: 100).filter {
+                (try? await store.jobs(queue: queue, state: .running, limit: 100).filter {
                     $0.worker == "demo-worker-1" && $0.type == "sleep"
                 }.count) ?? 0
             return victimHeld > 0

@@ -33,7 +33,7 @@ extension Demo {
         let last = try await client.schedules().first { $0.name == tick.name }?.lastJobID
         try await client.removeSchedule(named: tick.name)
         if let last { _ = try await client.wait(for: last, timeout: .seconds(30)) }
-        let ticks = try await client.jobs(queue: queue, state: .completed, limit: 100).filter { $0.payload == #"{"tick":true}"# }
+        let ticks = try await client.jobs(queue: queue, state: .completed, limit: 100).jobs.filter { $0.payload == #"{"tick":true}"# }
         let keys = Set(ticks.compactMap(\.idempotencyKey))
         let cronOK = ticks.count >= 3 && keys.count == ticks.count
         allGood = allGood && cronOK

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Drover
+import DroverAPI
 import DroverCore
 import Foundation
 import Logging
@@ -79,8 +80,8 @@ struct JobsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "SCHEDULED, QUEUED, ASSIGNED, RUNNING, RETRY_QUEUED, COMPLETED, DEAD_LETTER or CANCELLED.")
     var state: String = "QUEUED"
 
-    @Option(name: .long, help: "Jobs to skip.")
-    var offset: Int = 0
+    @Option(name: .long, help: "Start after this cursor: the 'next' a page before printed.")
+    var after: String?
 
     @Option(name: .long, help: "Jobs to show.")
     var limit: Int = 50
@@ -93,12 +94,18 @@ struct JobsCommand: AsyncParsableCommand {
         guard let state = JobState(rawValue: state.uppercased()) else {
             fail("--state must be one of \(JobState.observable.map(\.rawValue).joined(separator: ", "))")
         }
+        var cursor: JobCursor?
+        if let after {
+            guard let parsed = JobCursor(after) else { fail("--after must be the 'next' cursor a page before printed") }
+            cursor = parsed
+        }
         do {
             let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.jobs"))
-            let jobs = try await store.jobs(queue: queue, state: state, offset: offset, limit: limit)
+            let page = try await store.jobs(queue: queue, state: state, after: cursor, limit: limit)
             await store.close()
+            let jobs = page.jobs
             if json {
-                print(WireFormat.array(jobs.map(WireFormat.encode)))
+                print(APIResult.jobPage(page).json)
                 return
             }
             Output.table(
@@ -110,6 +117,7 @@ struct JobsCommand: AsyncParsableCommand {
                         Output.age(job.timestamps[job.state.timestampField]), String((job.error ?? "").prefix(60)),
                     ]
                 })
+            if let next = page.next { print("next page: --after \(next)") }
         } catch {
             fail("\(error)")
         }
@@ -175,7 +183,7 @@ struct DLQCommand: AsyncParsableCommand {
             connection.bootstrapLogging()
             do {
                 let store = try connection.store(clientName: "drover.cli", logger: Logger(label: "drover.dlq"))
-                let jobs = try await DroverClient(store: store).deadLetters(queue: queue, limit: limit)
+                let jobs = try await DroverClient(store: store).deadLetters(queue: queue, limit: limit).jobs
                 await store.close()
                 Output.table(
                     ["ID", "TYPE", "ATTEMPTS", "DIED", "ERROR"],
@@ -219,11 +227,12 @@ struct DLQCommand: AsyncParsableCommand {
                 let client = DroverClient(store: store)
                 var targets: [JobID] = []
                 if all, let queue {
-                    while true {
-                        let page = try await client.deadLetters(queue: queue, offset: targets.count, limit: 1000).map(\.id)
-                        targets += page
-                        if page.count < 1000 { break }
-                    }
+                    var cursor: JobCursor?
+                    repeat {
+                        let page = try await client.deadLetters(queue: queue, after: cursor, limit: 1000)
+                        targets += page.jobs.map(\.id)
+                        cursor = page.next
+                    } while cursor != nil
                 } else {
                     for text in ids {
                         guard let id = JobID(text) else { fail("'\(text)' is not a job id") }

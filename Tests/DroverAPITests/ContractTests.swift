@@ -23,8 +23,12 @@ import Testing
         .job(id, queue: "mail", wait: .milliseconds(1500)),
         .job(id, queue: nil, wait: nil),
         .queues,
-        .jobs(queue: "mail", state: .retryQueued, offset: 10, limit: 20),
+        .jobs(queue: "mail", state: .retryQueued, after: JobCursor(last: id, place: .rank(20)), limit: 20),
+        .jobs(queue: "mail", state: .queued, after: JobCursor(last: id, place: .line(7)), limit: 5),
+        .jobs(queue: "mail", state: .completed, after: nil, limit: 50),
         .workers,
+        .throughput(since: 1_800_000_000_000),
+        .throughput(since: nil),
         .deadLetters(queue: "mail", offset: 0, limit: 5),
         .deadLetters(queue: nil, offset: 3, limit: 50),
         .retryDeadLetter(id, queue: "mail"),
@@ -198,7 +202,20 @@ import Testing
         ),
         (.queues, .queues([QueueCounts(queue: "mail", scheduled: 4, queued: 3, running: 1, deadLetter: 2, cancelled: 5, staleReports: 1)])),
         (.queues, .queues([QueueCounts(queue: "api", limits: QueueLimits(rate: .init(count: 10, periodMs: 1000)))])),
-        (.jobs, .jobs([job], offset: 10, limit: 20)),
+        (.jobs, .jobPage(JobPage(jobs: [job], next: JobCursor(last: job.id, place: .line(51))))),
+        (.jobs, .jobPage(JobPage(jobs: [], next: nil))),
+        (
+            .throughput,
+            .throughput([
+                QueueThroughput(
+                    queue: "mail",
+                    samples: [
+                        ThroughputSample(at: 1_800_000_000_000, completed: 7, failed: 2, deadLettered: 1),
+                        ThroughputSample(at: 1_800_000_001_000, completed: 9, failed: 2, deadLettered: 1),
+                    ]),
+                QueueThroughput(queue: "empty", samples: []),
+            ])
+        ),
         (.deadLetters, .jobs([], offset: 0, limit: 50)),
         (
             .workers,

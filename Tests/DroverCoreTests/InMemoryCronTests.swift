@@ -30,7 +30,7 @@ import Testing
         #expect(report.fired == (policy == .once ? 1 : 0) && report.skipped == (policy == .skip ? 1 : 0))
         let after = try #require(try await store.schedules().first)
         #expect(after.nextFireAt! > clock.now && after.nextFireAt! <= clock.now + minute)
-        let keys = try await store.jobs(queue: "q", state: .queued, offset: 0, limit: 10).compactMap(\.idempotencyKey)
+        let keys = try await store.jobs(queue: "q", state: .queued, limit: 10).compactMap(\.idempotencyKey)
         let first = schedule.nextFireAt!
         #expect(keys.sorted() == (policy == .once ? ["cron:m:\(first)", "cron:m:\(first + minute)"] : ["cron:m:\(first)"]))
     }

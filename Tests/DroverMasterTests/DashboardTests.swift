@@ -83,9 +83,12 @@ import Testing
         let policy = try #require(page.headers["Content-Security-Policy"].first)
         #expect(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe-inline"))
         #expect(page.headers["X-Content-Type-Options"].first == "nosniff" && page.headers["X-Frame-Options"].first == "DENY")
-        let script = try await send(m, .GET, "/ui/assets/dashboard.js", cookies: cookies)
-        #expect(script.status == 200 && script.headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
-        #expect(!script.body.contains("innerHTML"), "user data is set as text only")
+        for name in ["dashboard.js", "overview.js", "pages.js"] {
+            #expect(page.body.contains("<script src=\"/ui/assets/\(name)\" defer></script>"))
+            let script = try await send(m, .GET, "/ui/assets/\(name)", cookies: cookies)
+            #expect(script.status == 200 && script.headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
+            #expect(!script.body.contains("innerHTML") && !script.body.contains("insertAdjacentHTML"), "user data is set as text only")
+        }
         #expect(try await send(m, .GET, "/ui/assets/nothing.js").status == 404)
 
         // Reading by cookie needs no CSRF header; acting does.
@@ -113,7 +116,7 @@ import Testing
             logout.status == 204 && logout.headers["Set-Cookie"].contains { $0.hasPrefix("drover_session=;") && $0.contains("Max-Age=0") })
     }
 
-    @Test func theEventStreamSendsQueueCounts() async throws {
+    @Test func theEventStreamSendsQueueCountsAndTheMastersThroughputSamples() async throws {
         let m = try await MasterFixture.start()
         defer { Task { await m.stop() } }
         _ = try await m.store.submit([JobRequest(queue: "live", type: "noop")])
@@ -124,8 +127,15 @@ import Testing
         var text = ""
         for try await buffer in response.body {
             text += String(buffer: buffer)
-            if text.contains("event: queues") && text.contains("\n\n") { break }
+            // The master samples once a second; the stream sends what it took since.
+            if text.contains("event: queues") && text.contains("event: throughput\ndata: ") && text.hasSuffix("\n\n") { break }
         }
         #expect(text.contains("event: queues\ndata: {\"queues\":[") && text.contains(#""queue":"live""#))
+        let throughput = try #require(text.components(separatedBy: "event: throughput\ndata: ").dropFirst().first?.prefix { $0 != "\n" })
+        guard case .throughput(let queues) = try APIResult(.throughput, json: String(throughput)) else {
+            Issue.record("not a throughput answer: \(throughput)")
+            return
+        }
+        #expect(queues.first { $0.queue == "live" }?.samples.isEmpty == false)
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Drover
+import DroverAPI
 import DroverCore
 import DroverMaster
 import DroverRemote
@@ -79,7 +80,20 @@ import Testing
         // Queues, workers, jobs by state.
         #expect(try await m.request(.GET, "/v1/queues").body.contains(#""queue":"default""#))
         #expect(try await m.request(.GET, "/v1/workers").body.contains(#""id":"direct""#))
-        #expect(try await m.request(.GET, "/v1/queues/default/jobs?state=COMPLETED&limit=2").body.contains(#""limit":2"#))
+        // A page of one, then the next by its cursor: the store's order, and a next only if more follow.
+        let page = try await m.request(.GET, "/v1/queues/default/jobs?state=COMPLETED&limit=1").body
+        let next = try #require(field(page, "next"), "\(page)")
+        let second = try await m.request(.GET, "/v1/queues/default/jobs?state=COMPLETED&limit=1&cursor=\(next)").body
+        guard case .jobPage(let first) = try APIResult(.jobs, json: page), case .jobPage(let last) = try APIResult(.jobs, json: second)
+        else {
+            Issue.record("not pages: \(page) \(second)")
+            return
+        }
+        let completed: [JobID] = try await m.store.jobs(queue: "default", state: .completed, limit: 100).map { $0.id }
+        #expect(first.jobs.map(\.id) + last.jobs.map(\.id) == Array(completed.prefix(2)), "\(second)")
+        #expect((last.next == nil) == (completed.count == 2))
+        let bad = try await m.request(.GET, "/v1/queues/default/jobs?state=COMPLETED&cursor=r1:nope")
+        #expect(bad.status == 422 && bad.body.contains("cursor"), "\(bad.body)")
         #expect(try await m.request(.GET, "/health").status == 200)
     }
 

@@ -66,7 +66,7 @@ import Testing
         let catcher = try #require(schedules.first { $0.name == "catcher" })
         let skipper = try #require(schedules.first { $0.name == "skipper" })
         #expect(catcher.firings == 1 && catcher.lastFireAt == caught && skipper.firings == 0 && skipper.lastFireAt == nil)
-        let jobs = try await store.jobs(queue: "cron", state: .queued, offset: 0, limit: 10)
+        let jobs = try await store.jobs(queue: "cron", state: .queued, limit: 10)
         #expect(jobs.map(\.idempotencyKey) == ["cron:catcher:\(caught)"])
         #expect(try await redis.send("HGET", "drover:{cron}:cron:skipper", "skipped").string == "1")
         // Nothing more is due.

@@ -46,6 +46,26 @@ import Testing
         let ttl = try #require(try await redis.send("PTTL", "drover:{mail}:job:\(ids[0])").int)
         #expect(ttl > 3_500_000 && ttl <= 3_600_000)
         #expect(try await redis.send("PTTL", "drover:{mail}:job:\(ids[2])").int == -1)
+        // The throughput history: one readable member a second.
+        try await store.sampleThroughput()
+        let samples = try #require(try await redis.send("ZRANGE", "drover:{mail}:throughput", 0, -1, "WITHSCORES").array)
+        let member = try #require(samples.first?.string)
+        #expect(member.hasSuffix(":1:1:1") && member.hasPrefix(samples[1].string ?? "-"), "\(member)")
+    }
+
+    @Test func aCursorWhoseJobMovedFarForwardIsStillFound() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let store = try #require(f.redisStore)
+        let ids = try await store.submit((0..<3000).map { _ in JobRequest(type: "t") }).map(\.id)
+        var cursor: JobCursor?
+        for _ in 0..<3 { cursor = try await store.jobs(queue: "default", state: .queued, after: cursor, limit: 800).next }
+        #expect(cursor?.last == ids[2399])
+        // 1,500 taken from the front: its job is now 900 places ahead, past one look around its old place.
+        _ = try await store.claim(queues: ["default"], worker: "w", max: 1500, start: true)
+        let page = try await store.jobs(queue: "default", state: .queued, after: cursor, limit: 5)
+        #expect(page.jobs.map(\.id) == Array(ids[2400..<2405]))
+        #expect(page.next == JobCursor(last: ids[2404], place: .line(905)))
     }
 
     @Test func aJobIsFoundWithoutItsQueue() async throws {

@@ -80,7 +80,7 @@ import Testing
             #expect(dead.state == .deadLetter)
             #expect(dead.attempt == 3 && dead.error == "boom")
             #expect(dead.history.filter { $0.state == .failed }.count == 3)
-            #expect(try await client.deadLetters(queue: "default").map(\.id) == [bad])
+            #expect(try await client.deadLetters(queue: "default").jobs.map(\.id) == [bad])
         }
     }
 

@@ -85,7 +85,7 @@ extension JobStoreContractTests {
         #expect(fired >= 2)
         let stored = try #require(try await f.store.schedules().first)
         #expect(stored.firings == fired && stored.lastFireAt != nil && stored.nextFireAt! > stored.lastFireAt!)
-        let jobs = try await f.store.jobs(queue: "cron", state: .queued, offset: 0, limit: 10)
+        let jobs = try await f.store.jobs(queue: "cron", state: .queued, limit: 10)
         #expect(jobs.count == fired)
         // One job per fire time, each carrying the template and a key naming its time.
         let keys = Set(jobs.compactMap(\.idempotencyKey))

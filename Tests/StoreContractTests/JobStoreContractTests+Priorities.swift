@@ -19,8 +19,10 @@ extension JobStoreContractTests {
         ids["f"] = batch[1]
         let expected = ["c", "f", "b", "d", "a", "e"].map { ids[$0]! }
         #expect(try await f.store.queueCounts().first?.queued == 6)
-        #expect(try await f.store.jobs(queue: "default", state: .queued, offset: 0, limit: 10).map(\.id) == expected)
-        #expect(try await f.store.jobs(queue: "default", state: .queued, offset: 2, limit: 2).map(\.id) == Array(expected[2..<4]))
+        #expect(try await f.store.jobs(queue: "default", state: .queued, limit: 10).map(\.id) == expected)
+        let first = try await f.store.jobs(queue: "default", state: .queued, after: nil, limit: 2)
+        #expect(
+            try await f.store.jobs(queue: "default", state: .queued, after: first.next, limit: 2).jobs.map(\.id) == Array(expected[2..<4]))
         #expect(try await f.store.job(ids["b"]!, queue: nil)?.priority == 5)
         var taken: [JobID] = []
         for _ in 0..<3 { taken += try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true).map(\.id) }

@@ -32,7 +32,7 @@ extension JobStoreContractTests {
         let counts = try #require(try await f.store.queueCounts().first { $0.queue == "p" })
         #expect(counts.paused && counts.queued == 3 && counts.running == 0)
         #expect(try await f.store.queueCounts().first { $0.queue == "other" }?.paused == false)
-        let line = try await f.store.jobs(queue: "p", state: .queued, offset: 0, limit: 10).map(\.id)
+        let line = try await f.store.jobs(queue: "p", state: .queued, limit: 10).map(\.id)
         #expect(line.count == 3 && line.first == submitted.id)
 
         try await f.store.resume(queue: "p")

@@ -16,7 +16,7 @@ extension JobStoreContractTests {
         let due = try #require(job.runAt)
         #expect(due - job.time(of: .submitted).map { Int64($0.timeIntervalSince1970 * 1000) }! == 400)
         #expect(try await f.store.queueCounts().first?.scheduled == 1)
-        #expect(try await f.store.jobs(queue: "later", state: .scheduled, offset: 0, limit: 10).map(\.id) == [submitted.id])
+        #expect(try await f.store.jobs(queue: "later", state: .scheduled, limit: 10).map(\.id) == [submitted.id])
         // Only the promoter queues it (none runs here): a claim finds nothing.
         #expect(try await f.store.claim(queues: ["later"], worker: "w", max: 1, start: true).isEmpty)
         // A job due in an hour stays SCHEDULED throughout.
@@ -83,7 +83,7 @@ extension JobStoreContractTests {
         }
         let counts = try #require(try await f.store.queueCounts().first)
         #expect(counts.cancelled == 3 && counts.scheduled == 0 && counts.queued == 1 && counts.retryQueued == 0)
-        #expect(try await f.store.jobs(queue: "default", state: .cancelled, offset: 0, limit: 10).count == 3)
+        #expect(try await f.store.jobs(queue: "default", state: .cancelled, limit: 10).count == 3)
         // Never run again: not by a claim, not by the promoter.
         #expect(try await f.maintenance.promoteDueJobs().promoted == 0)
         #expect(try await f.store.claim(queues: ["default"], worker: "w2", max: 10, start: true).map(\.id) == [retried])

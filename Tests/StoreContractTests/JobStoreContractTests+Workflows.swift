@@ -42,7 +42,7 @@ extension JobStoreContractTests {
         #expect(join.state == .waiting && join.history.map(\.state) == [.submitted, .waiting])
         #expect(join.workflow == WorkflowMembership(workflow: submitted.id, name: "join", waitingFor: 2))
         #expect(try await f.store.queueCounts() == [QueueCounts(queue: "flow", queued: 1, waiting: 3)])
-        #expect(try await f.store.jobs(queue: "flow", state: .waiting, offset: 0, limit: 10).count == 3)
+        #expect(try await f.store.jobs(queue: "flow", state: .waiting, limit: 10).count == 3)
 
         var status = try #require(try await f.store.workflow(submitted.id, queue: nil))
         #expect(status.state == .running && status.name == "diamond" && status.queue == "flow")

@@ -147,7 +147,7 @@ import Testing
         #expect(job.history.filter { $0.state == .failed }.map(\.error) == ["boom 1", "boom 2", "boom 3"])
         let stats = try #require(try await f.maintenance.statistics()["default"])
         #expect(stats["failed:t"] == 3 && stats["retried:t"] == 2 && stats["deadLettered:t"] == 1 && stats["started:t"] == 3)
-        #expect(try await f.store.jobs(queue: "default", state: .deadLetter, offset: 0, limit: 10).map(\.id) == [id])
+        #expect(try await f.store.jobs(queue: "default", state: .deadLetter, limit: 10).map(\.id) == [id])
         #expect(try await f.store.queueCounts()[0].deadLetter == 1)
 
         try await f.store.retryDeadLetter(id, queue: nil)
@@ -174,7 +174,7 @@ import Testing
         let report = try await f.maintenance.promoteDueJobs()
         #expect(report.promoted == 0)
         #expect(report.nextDueMs == stored.runAt)
-        #expect(try await f.store.jobs(queue: "default", state: .retryQueued, offset: 0, limit: 5).map(\.id) == [id])
+        #expect(try await f.store.jobs(queue: "default", state: .retryQueued, limit: 5).map(\.id) == [id])
         #expect(try await f.store.claim(queues: ["default"], worker: "w", max: 1, start: true).isEmpty)
     }
 
@@ -263,7 +263,7 @@ import Testing
         #expect(report.completedRemoved == 1 && report.deadLettersRemoved == 2)
         #expect(try await f.store.job(doneID, queue: nil) == nil)
         // The two newest dead letters stay, the two oldest are gone with their hashes.
-        let dead = try await f.store.jobs(queue: "default", state: .deadLetter, offset: 0, limit: 10).map(\.id)
+        let dead = try await f.store.jobs(queue: "default", state: .deadLetter, limit: 10).map(\.id)
         #expect(dead.count == 2)
         #expect(try await f.store.job(ids[0], queue: nil) == nil || dead.contains(ids[0]))
         #expect(try await f.store.queueCounts()[0].deadLetter == 2)
@@ -319,10 +319,11 @@ import Testing
         let ids = try await f.store.submit((0..<6).map { _ in JobRequest(type: "t") }).map(\.id)
         _ = try await f.store.claim(queues: ["default"], worker: "w", max: 2, start: true)
         try await f.store.heartbeat(worker("w"))
-        #expect(try await f.store.jobs(queue: "default", state: .queued, offset: 0, limit: 10).map(\.id) == Array(ids.dropFirst(2)))
-        #expect(try await f.store.jobs(queue: "default", state: .queued, offset: 1, limit: 2).map(\.id) == Array(ids[3...4]))
-        #expect(Set(try await f.store.jobs(queue: "default", state: .running, offset: 0, limit: 10).map(\.id)) == Set(ids.prefix(2)))
-        #expect(try await f.store.jobs(queue: "nope", state: .queued, offset: 0, limit: 10).isEmpty)
+        #expect(try await f.store.jobs(queue: "default", state: .queued, limit: 10).map(\.id) == Array(ids.dropFirst(2)))
+        let first = try await f.store.jobs(queue: "default", state: .queued, after: nil, limit: 1)
+        #expect(try await f.store.jobs(queue: "default", state: .queued, after: first.next, limit: 2).jobs.map(\.id) == Array(ids[3...4]))
+        #expect(Set(try await f.store.jobs(queue: "default", state: .running, limit: 10).map(\.id)) == Set(ids.prefix(2)))
+        #expect(try await f.store.jobs(queue: "nope", state: .queued, limit: 10).isEmpty)
     }
 
     @Test(arguments: ContractKind.allCases)

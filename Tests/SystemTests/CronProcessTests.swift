@@ -29,7 +29,7 @@ import Testing
         _ = try await store.setSchedulePaused(true, named: "tick")
         let stored = try #require(try await store.schedules().first)
 
-        let jobs = try await store.jobs(queue: "cron", state: .queued, offset: 0, limit: 1000)
+        let jobs = try await store.jobs(queue: "cron", state: .queued, limit: 1000)
         let fireTimes = jobs.compactMap { $0.idempotencyKey?.split(separator: ":").last.flatMap { Int64($0) } }.sorted()
         #expect(fireTimes.count == jobs.count && Set(fireTimes).count == jobs.count, "a firing made twice")
         #expect(jobs.count == stored.firings)

@@ -148,7 +148,7 @@ import Testing
         let frozen = try #require(cluster.worker("w1"))
         #expect(
             try await eventually {
-                try await cluster.store.jobs(queue: "default", state: .running, offset: 0, limit: 100).contains { $0.worker == "w1" }
+                try await cluster.store.jobs(queue: "default", state: .running, limit: 100).contains { $0.worker == "w1" }
             })
         frozen.send(SIGSTOP)
         // Frozen for 3 s against a heartbeat timeout of 1 s: the master reassigns its jobs.

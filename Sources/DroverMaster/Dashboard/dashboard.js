@@ -1,5 +1,7 @@
-// Drover's dashboard: one page, no framework, no build step. Every value from a job (payloads,
-// results, errors, names) is user data and is only ever set as text, never parsed as HTML.
+// Drover's dashboard: one page, no framework, no build step. This file holds what every page
+// uses (elements, the REST API, the live stream, routing); overview.js and pages.js the pages.
+// Every value from a job (payloads, results, errors, names) is user data and is only ever set
+// as text, never parsed as HTML.
 "use strict";
 
 const STATES = ["SCHEDULED", "WAITING", "QUEUED", "ASSIGNED", "RUNNING", "RETRY_QUEUED", "COMPLETED", "DEAD_LETTER", "CANCELLED"];
@@ -8,8 +10,18 @@ const COUNT_FIELDS = {
   RETRY_QUEUED: "retryQueued", COMPLETED: "completed", DEAD_LETTER: "deadLetter", CANCELLED: "cancelled",
 };
 const PAGE_SIZE = 50;
-const live = { queues: [], workers: [], samples: [] };
+// What the live stream brought: queue counts, workers, and each queue's throughput samples
+// (lifetime counters once a second, oldest first, the last 15 minutes). `renders` counts the
+// redraws it caused and the time they took, for the browser test's responsiveness check.
+const live = { queues: [], workers: [], throughput: {}, windowMs: 900000, renders: { count: 0, ms: 0 } };
+// The page's redraw for live data: called with the set of what changed ("queues",
+// "throughput", "workers") at most every RENDER_GAP_MS, however often the data arrives, so a
+// busy system costs the page a few small redraws a second.
 let renderLive = null;
+const RENDER_GAP_MS = 250;
+const changed = new Set();
+let renderScheduled = false;
+let lastRender = 0;
 
 // ---- Elements, always built from text ----------------------------------------------------
 
@@ -86,203 +98,72 @@ function actionButton(label, onClick, danger) {
 
 // ---- Live updates -----------------------------------------------------------------------
 
+// A browser keeps six connections to one server over HTTP/1.1, and each open stream holds
+// one: a page holds its stream only while it is shown, so hidden tabs and pages kept for the
+// back button leave the connections to the pages in use.
+let events = null;
+
 function connectEvents() {
+  if (events) return;
   const dot = document.getElementById("live");
-  const events = new EventSource("/ui/events");
+  events = new EventSource("/ui/events");
   events.addEventListener("open", () => dot.classList.add("on"));
   events.addEventListener("error", () => dot.classList.remove("on"));
-  events.addEventListener("queues", (event) => {
-    live.queues = JSON.parse(event.data).queues;
-    const totals = live.queues.reduce((t, q) => ({ completed: t.completed + q.completed, dead: t.dead + q.deadLetter }), { completed: 0, dead: 0 });
-    live.samples.push({ at: Date.now(), ...totals });
-    if (live.samples.length > 900) live.samples.shift();
-    if (renderLive) renderLive();
+  events.addEventListener("queues", (event) => onQueues(JSON.parse(event.data).queues));
+  events.addEventListener("throughput", (event) => addSamples(JSON.parse(event.data)));
+  events.addEventListener("workers", (event) => {
+    live.workers = JSON.parse(event.data).workers;
+    scheduleRender("workers");
   });
-  events.addEventListener("workers", (event) => { live.workers = JSON.parse(event.data).workers; });
 }
 
-// ---- Pages --------------------------------------------------------------------------------
-
-function queueTable(queues) {
-  const head = el("tr", {}, el("th", {}, "Queue"), el("th", {}, "State"), STATES.map((s) => el("th", { class: "num" }, s)), el("th", {}, ""));
-  const rows = queues.map((q) =>
-    el("tr", { "data-queue": q.queue },
-      el("td", {}, link("#/jobs?queue=" + encodeURIComponent(q.queue) + "&state=QUEUED", q.queue)),
-      el("td", {}, q.paused ? badge("PAUSED") : "running"),
-      STATES.map((s) => el("td", { class: "num", "data-state": s },
-        link("#/jobs?queue=" + encodeURIComponent(q.queue) + "&state=" + s, String(q[COUNT_FIELDS[s]] || 0)))),
-      el("td", {}, q.paused
-        ? actionButton("Resume", () => act("Resumed " + q.queue, "POST", "/v1/queues/" + encodeURIComponent(q.queue) + "/resume"))
-        : actionButton("Pause", () => act("Paused " + q.queue, "POST", "/v1/queues/" + encodeURIComponent(q.queue) + "/pause")))));
-  return el("table", { id: "queues" }, el("thead", {}, head), el("tbody", {}, rows));
+function disconnectEvents() {
+  if (!events) return;
+  events.close();
+  events = null;
+  document.getElementById("live").classList.remove("on");
 }
 
-/// Completed and dead-lettered jobs per second, from the counts the live stream brings.
-function drawRates(canvas) {
-  const context = canvas.getContext("2d");
-  const width = (canvas.width = canvas.clientWidth);
-  const height = (canvas.height = canvas.clientHeight);
-  context.clearRect(0, 0, width, height);
-  const rates = [];
-  for (let i = 1; i < live.samples.length; i++) {
-    const a = live.samples[i - 1], b = live.samples[i];
-    const seconds = Math.max(0.001, (b.at - a.at) / 1000);
-    rates.push({ completed: Math.max(0, b.completed - a.completed) / seconds, dead: Math.max(0, b.dead - a.dead) / seconds });
+/// Shown again: the samples taken meanwhile, then the stream.
+function resumeEvents() {
+  const newest = Math.max(0, ...Object.values(live.throughput).map((s) => (s.length ? s[s.length - 1].at : 0)));
+  api("GET", "/v1/throughput" + (newest ? "?since=" + newest : "")).then(addSamples, () => {});
+  connectEvents();
+}
+
+/// New counts: drawn with the next redraw, however many arrive before it.
+function onQueues(queues) {
+  live.queues = queues;
+  scheduleRender("queues");
+}
+
+/// Samples from /v1/throughput or the stream, kept per queue in order without repeats.
+function addSamples(answer) {
+  if (answer.windowSeconds) live.windowMs = answer.windowSeconds * 1000;
+  for (const { queue, samples } of answer.queues) {
+    const kept = live.throughput[queue] || (live.throughput[queue] = []);
+    for (const sample of samples) if (!kept.length || sample.at > kept[kept.length - 1].at) kept.push(sample);
+    const oldest = Date.now() - live.windowMs - 60000;
+    while (kept.length && kept[0].at < oldest) kept.shift();
   }
-  const top = Math.max(1, ...rates.map((r) => r.completed), ...rates.map((r) => r.dead));
-  for (const [key, colour] of [["completed", "#1f8a4c"], ["dead", "#c0392b"]]) {
-    context.strokeStyle = colour;
-    context.beginPath();
-    rates.forEach((r, i) => {
-      const x = width - (rates.length - 1 - i) * (width / 900);
-      const y = height - 4 - (r[key] / top) * (height - 20);
-      if (i === 0) context.moveTo(x, y); else context.lineTo(x, y);
-    });
-    context.stroke();
-  }
-  context.fillStyle = "#65707b";
-  context.fillText("max " + top.toFixed(1) + " jobs/s (green completed, red dead-lettered)", 6, 12);
+  scheduleRender("throughput");
 }
 
-async function overviewPage() {
-  const table = el("div", {});
-  const canvas = el("canvas", { id: "rates" });
-  const render = () => {
-    table.replaceChildren(queueTable(live.queues));
-    drawRates(canvas);
-  };
-  if (live.queues.length === 0) live.queues = (await api("GET", "/v1/queues")).queues;
-  show(el("h1", {}, "Overview"), el("h2", {}, "Queues"), table, el("h2", {}, "Throughput since this page opened"), canvas);
-  render();
-  renderLive = render;
-}
-
-async function jobsPage(params) {
-  const queues = live.queues.length ? live.queues : (await api("GET", "/v1/queues")).queues;
-  const queue = params.get("queue") || (queues[0] && queues[0].queue) || "default";
-  const state = params.get("state") || "QUEUED";
-  const offset = Math.max(0, parseInt(params.get("offset") || "0", 10));
-  const go = (q, s, o) => { location.hash = "#/jobs?queue=" + encodeURIComponent(q) + "&state=" + s + "&offset=" + o; };
-  const queueSelect = el("select", { id: "queue", onchange: (e) => go(e.target.value, state, 0) },
-    queues.map((q) => el("option", { value: q.queue, selected: q.queue === queue }, q.queue)));
-  const stateSelect = el("select", { id: "state", onchange: (e) => go(queue, e.target.value, 0) },
-    STATES.map((s) => el("option", { value: s, selected: s === state }, s)));
-  const search = el("input", { id: "search", placeholder: "job id", size: 30 });
-  const form = el("form", { onsubmit: (e) => { e.preventDefault(); location.hash = "#/job/" + encodeURIComponent(search.value.trim()); } },
-    search, el("button", { class: "action", type: "submit" }, "Open"));
-  const page = await api("GET", "/v1/queues/" + encodeURIComponent(queue) + "/jobs?state=" + state + "&offset=" + offset + "&limit=" + PAGE_SIZE);
-  const rows = page.jobs.map((job) => el("tr", {},
-    el("td", {}, link("#/job/" + job.id + "?queue=" + encodeURIComponent(job.queue), job.id)),
-    el("td", {}, job.type), el("td", {}, badge(job.state)), el("td", { class: "num" }, String(job.attempt)),
-    el("td", {}, time(job.history.length ? job.history[job.history.length - 1].at : 0)),
-    el("td", { class: "muted" }, job.error || "")));
-  const pager = el("div", { class: "toolbar" },
-    offset > 0 ? actionButton("← Newer", () => go(queue, state, Math.max(0, offset - PAGE_SIZE))) : null,
-    el("span", { class: "muted" }, page.jobs.length ? "jobs " + (offset + 1) + "–" + (offset + page.jobs.length) : "no jobs"),
-    page.jobs.length === PAGE_SIZE ? actionButton("Older →", () => go(queue, state, offset + PAGE_SIZE)) : null);
-  show(el("h1", {}, "Jobs"), el("div", { class: "toolbar" }, queueSelect, stateSelect, form),
-    el("table", { id: "jobs" }, el("thead", {}, el("tr", {}, ["Id", "Type", "State", "Attempt", "Last change", "Error"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows)), pager);
-}
-
-async function jobPage(id, params) {
-  const queue = params.get("queue");
-  const job = await api("GET", "/v1/jobs/" + encodeURIComponent(id) + (queue ? "?queue=" + encodeURIComponent(queue) : ""));
-  const q = encodeURIComponent(job.queue);
-  const actions = el("div", { class: "toolbar" },
-    job.state === "DEAD_LETTER" ? actionButton("Retry", () => act("Retried " + job.id, "POST", "/v1/dead-letters/" + job.id + "/retry?queue=" + q)) : null,
-    ["COMPLETED", "DEAD_LETTER", "CANCELLED"].includes(job.state) ? null
-      : actionButton("Cancel", () => act("Cancel asked for " + job.id, "POST", "/v1/jobs/" + job.id + "/cancel?queue=" + q), true));
-  const facts = [["Queue", job.queue], ["Type", job.type], ["State", badge(job.state)],
-    ["Attempt", job.attempt + " of " + job.maxAttempts + (job.attemptBase ? " (retried by an operator after " + job.attemptBase + ")" : "")],
-    ["Worker", job.worker || "—"], ["Priority", String(job.priority || 0)], ["Error", job.error || "—"]];
-  if (job.workflow) facts.push(["Workflow", link("#/workflow/" + job.workflow.workflow + "?queue=" + q, job.workflow.workflow + " (" + job.workflow.name + ")")]);
-  // The history as a timeline: each step with how long the job stayed in the one before.
-  const rows = job.history.map((step, i) => {
-    const next = job.history[i + 1];
-    return el("tr", {}, el("td", { class: "num" }, String(step.attempt)), el("td", {}, badge(step.state)), el("td", {}, time(step.at)),
-      el("td", { class: "num" }, next ? duration(next.at - step.at) : "—"), el("td", {}, step.worker || ""), el("td", { class: "muted" }, step.error || ""));
-  });
-  show(el("h1", {}, "Job ", job.id), actions,
-    el("dl", { class: "grid" }, facts.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
-    el("h2", {}, "Payload"), el("pre", { id: "payload" }, pretty(job.payload)),
-    el("h2", {}, "Result"), el("pre", { id: "result" }, pretty(job.result)),
-    el("h2", {}, "History"),
-    el("table", { id: "history" }, el("thead", {}, el("tr", {}, ["Attempt", "State", "At", "Stayed", "Worker", "Error"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows)));
-}
-
-async function workersPage() {
-  const render = () => {
-    const rows = live.workers.map((w) => el("tr", {}, el("td", {}, w.id), el("td", {}, w.host + " / " + w.pid), el("td", {}, w.queues.join(", ")),
-      el("td", { class: "num" }, w.inFlight + " / " + w.concurrency), el("td", {}, time(w.lastHeartbeat)), el("td", {}, w.version)));
-    show(el("h1", {}, "Workers"), el("table", { id: "workers" },
-      el("thead", {}, el("tr", {}, ["Id", "Host / pid", "Queues", "In flight", "Last heartbeat", "Version"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows)));
-  };
-  live.workers = (await api("GET", "/v1/workers")).workers;
-  render();
-  renderLive = render;
-}
-
-async function deadPage(params) {
-  const queue = params.get("queue") || "";
-  const offset = Math.max(0, parseInt(params.get("offset") || "0", 10));
-  const query = "?offset=" + offset + "&limit=" + PAGE_SIZE + (queue ? "&queue=" + encodeURIComponent(queue) : "");
-  const page = await api("GET", "/v1/dead-letters" + query);
-  const retryAll = async () => {
-    if (!confirm("Retry the " + page.jobs.length + " dead letters shown?")) return;
-    for (const job of page.jobs) await api("POST", "/v1/dead-letters/" + job.id + "/retry?queue=" + encodeURIComponent(job.queue)).catch((e) => toast(e.message, true));
-    toast("Retried " + page.jobs.length + " jobs");
-    route();
-  };
-  const purge = () => {
-    if (confirm("Delete every dead letter" + (queue ? " of " + queue : "") + " for good?")) {
-      act("Purged dead letters", "DELETE", "/v1/dead-letters" + (queue ? "?queue=" + encodeURIComponent(queue) : ""));
-    }
-  };
-  const rows = page.jobs.map((job) => el("tr", {},
-    el("td", {}, link("#/job/" + job.id + "?queue=" + encodeURIComponent(job.queue), job.id)), el("td", {}, job.queue), el("td", {}, job.type),
-    el("td", { class: "muted" }, job.error || ""),
-    el("td", {}, actionButton("Retry", () => act("Retried " + job.id, "POST", "/v1/dead-letters/" + job.id + "/retry?queue=" + encodeURIComponent(job.queue))))));
-  show(el("h1", {}, "Dead letters"),
-    el("div", { class: "toolbar" }, page.jobs.length ? actionButton("Retry all shown", retryAll) : null,
-      page.jobs.length ? actionButton("Purge", purge, true) : el("span", { class: "muted" }, "No dead letters.")),
-    el("table", { id: "dead" }, el("thead", {}, el("tr", {}, ["Id", "Queue", "Type", "Error", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
-}
-
-async function schedulesPage() {
-  const { schedules } = await api("GET", "/v1/schedules");
-  const rows = schedules.map((s) => el("tr", {}, el("td", {}, s.name), el("td", {}, s.cron + " (" + s.timeZone + ")"), el("td", {}, s.job.queue + " / " + s.job.type),
-    el("td", {}, s.paused ? badge("PAUSED") : time(s.nextFireAt)), el("td", { class: "num" }, String(s.firings || 0)),
-    el("td", {}, actionButton(s.paused ? "Resume" : "Pause",
-      () => act((s.paused ? "Resumed " : "Paused ") + s.name, "POST", "/v1/schedules/" + encodeURIComponent(s.name) + (s.paused ? "/resume" : "/pause"))))));
-  show(el("h1", {}, "Schedules"), schedules.length ? el("table", { id: "schedules" },
-    el("thead", {}, el("tr", {}, ["Name", "Cron", "Job", "Next firing", "Firings", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))
-    : el("p", { class: "muted" }, "No cron schedules."));
-}
-
-function workflowsPage() {
-  const input = el("input", { id: "workflow-id", placeholder: "workflow or batch id", size: 30 });
-  show(el("h1", {}, "Workflows"),
-    el("form", { class: "toolbar", onsubmit: (e) => { e.preventDefault(); location.hash = "#/workflow/" + encodeURIComponent(input.value.trim()); } },
-      input, el("button", { class: "action", type: "submit" }, "Show")),
-    el("p", { class: "muted" }, "A workflow's id is printed by drover workflow submit and on every job of it."));
-}
-
-async function workflowPage(id, params) {
-  const queue = params.get("queue");
-  const w = await api("GET", "/v1/workflows/" + encodeURIComponent(id) + (queue ? "?queue=" + encodeURIComponent(queue) : ""));
-  // Each job in the layer after its deepest parent: the graph read top to bottom.
-  const depth = {};
-  for (const job of w.jobs) depth[job.name] = Math.max(-1, ...job.dependsOn.map((p) => depth[p] ?? -1)) + 1;
-  const layers = [];
-  for (const job of w.jobs) (layers[depth[job.name]] = layers[depth[job.name]] || []).push(job);
-  const node = (job) => el("a", { class: "node", href: "#/job/" + job.id + "?queue=" + encodeURIComponent(w.queue), title: job.dependsOn.length ? "after " + job.dependsOn.join(", ") : "" },
-    job.name + " ", badge(job.state));
-  show(el("h1", {}, (w.batch ? "Batch " : "Workflow ") + w.id), el("p", {}, w.name || "", " ", badge(w.state), w.batch ? " " + w.batch : ""),
-    el("div", { id: "graph" }, layers.map((layer) => el("div", { class: "layer" }, layer.map(node)))),
-    actionButton("Cancel the workflow", () => confirm("Cancel every unfinished job of it?") && act("Cancelled", "POST", "/v1/workflows/" + w.id + "/cancel?queue=" + encodeURIComponent(w.queue)), true));
+function scheduleRender(what) {
+  changed.add(what);
+  if (renderScheduled || !renderLive) return;
+  renderScheduled = true;
+  setTimeout(() => requestAnimationFrame(() => {
+    renderScheduled = false;
+    if (!renderLive) return changed.clear();
+    const started = performance.now();
+    const what = new Set(changed);
+    changed.clear();
+    renderLive(what);
+    lastRender = performance.now();
+    live.renders.count += 1;
+    live.renders.ms += lastRender - started;
+  }), Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
 }
 
 // ---- Routing ------------------------------------------------------------------------------
@@ -317,6 +198,11 @@ document.addEventListener("DOMContentLoaded", () => {
     location.href = "/ui/login";
   });
   window.addEventListener("hashchange", route);
+  document.addEventListener("visibilitychange", () => (document.hidden ? disconnectEvents() : resumeEvents()));
+  window.addEventListener("pagehide", disconnectEvents);
+  window.addEventListener("pageshow", (event) => event.persisted && resumeEvents());
+  // The history once; the stream brings each new second.
+  api("GET", "/v1/throughput").then(addSamples, () => {});
   connectEvents();
   route();
 });

@@ -16,7 +16,7 @@ enum DroverLibrary {
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
         HeartbeatFunction.self, LostWorkersFunction.self, ForgetWorkerFunction.self, CancelFunction.self, PauseFunction.self,
         LimitsFunction.self, FireFunction.self, CronEditFunction.self, WorkflowSubmitFunction.self, WorkflowCancelFunction.self,
-        EffectFunction.self, BatchAddFunction.self,
+        EffectFunction.self, BatchAddFunction.self, ThroughputSampleFunction.self,
     ]
 
     static let library = RedisFunctionLibrary(

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -18,6 +19,8 @@ parser.add_argument("--shots", required=True)
 parser.add_argument("--script-job", required=True)
 parser.add_argument("--dead-job", required=True)
 parser.add_argument("--pause-queue", required=True)
+parser.add_argument("--paged-queue", required=True, help="a queue of QUEUED jobs no worker takes, read page by page")
+parser.add_argument("--busy-queue", required=True, help="a queue a worker runs, for jobs submitted while the overview is open")
 arguments = parser.parse_args()
 
 options = webdriver.ChromeOptions()
@@ -33,7 +36,42 @@ def shot(name):
     driver.save_screenshot(f"{arguments.shots}/{name}.png")
 
 
+def submit_batch(queue, count):
+    body = json.dumps({"jobs": [{"queue": queue, "type": "noop"} for _ in range(count)]}).encode()
+    request = urllib.request.Request(f"{arguments.url}/v1/jobs/batch", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {arguments.token}"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+# 100 queue updates a second for three seconds, straight into the page's handler of the live
+# stream: the page must redraw at most once a frame, take little of the main thread doing it,
+# and keep answering (the longest a 10 ms timer was late measures how long it was blocked).
+UPDATES_PER_SECOND = """
+const done = arguments[arguments.length - 1];
+const base = live.queues.map((q) => ({ ...q }));
+const before = { count: live.renders.count, ms: live.renders.ms };
+let injected = 0, last = performance.now(), maxLagMs = 0;
+const started = last;
+const timer = setInterval(() => {
+  const now = performance.now();
+  maxLagMs = Math.max(maxLagMs, now - last - 10);
+  last = now;
+  injected += 1;
+  onQueues(base.map((q) => ({ ...q, queued: q.queued + injected })));
+  if (injected === 300) {
+    clearInterval(timer);
+    requestAnimationFrame(() => requestAnimationFrame(() => done({
+      injected, seconds: (performance.now() - started) / 1000, renders: live.renders.count - before.count,
+      renderMs: live.renders.ms - before.ms, maxLagMs })));
+  }
+}, 10);
+"""
+
+
 def open_page(fragment, wait_for):
+    # From a blank page, so the wait cannot find the page before's elements and the time is a
+    # whole page load.
+    driver.get("about:blank")
     started = time.monotonic()
     driver.get(f"{arguments.url}/ui#/{fragment}")
     element = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, wait_for)))
@@ -63,6 +101,45 @@ try:
         }
         return queues;""")
     shot("overview")
+
+    # The page under 100 updates a second, then real work: jobs submitted now are counted on
+    # the overview as a worker completes them, with the rate column and chart fed by the
+    # masters' samples, without a reload.
+    driver.set_script_timeout(30)
+    seen["updates"] = driver.execute_async_script(UPDATES_PER_SECOND)
+    completed_cell = f"#queues tr[data-queue='{arguments.busy_queue}'] td[data-state=COMPLETED]"
+    before = int(driver.execute_script(f"return document.querySelector(\"{completed_cell}\").textContent"))
+    submit_batch(arguments.busy_queue, 1000)
+    submit_batch(arguments.busy_queue, 1000)
+    started = time.monotonic()
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script(f"""
+        const cell = document.querySelector("{completed_cell}");
+        const rate = document.querySelector("#queues tr[data-queue='{arguments.busy_queue}'] td[data-rate=completed]");
+        return cell && parseInt(cell.textContent, 10) >= {before + 2000} && rate && parseFloat(rate.textContent) > 0;"""))
+    seen["live_completed_ms"] = round((time.monotonic() - started) * 1000)
+    seen["chart_samples"] = driver.execute_script(
+        f"return (live.throughput['{arguments.busy_queue}'] || []).length")
+    shot("overview-busy")
+
+    # A queue's jobs page by page: Next follows the cursor, Previous is the browser's back.
+    pages = []
+    open_page(f"jobs?queue={arguments.paged_queue}&state=QUEUED", "#jobs tbody tr")
+    rows = """return [...document.querySelectorAll("#jobs tbody tr")].map((row) => row.cells[0].textContent)"""
+    while True:
+        pages.append(driver.execute_script(rows))
+        has_next = driver.execute_script(
+            """const next = [...document.querySelectorAll("#pager button")].find((b) => b.textContent.startsWith("Next"));
+               if (next) next.click();
+               return !!next;""")
+        if not has_next or len(pages) > 10:
+            break
+        number = len(pages) + 1
+        wait.until(lambda d: f"page={number}" in d.current_url and d.execute_script(rows) and d.execute_script(rows) != pages[-1])
+    seen["paged_ids"] = pages
+    shot("jobs-paged")
+    driver.back()
+    wait.until(lambda d: d.execute_script(rows) == pages[-2])
+    seen["previous_page_shown"] = True
 
     # A payload that is a script is shown as text, and runs nowhere.
     payload = open_page(f"job/{arguments.script_job}", "#payload")
