@@ -28,21 +28,8 @@ public struct Janitor: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var failing = false
-            while !Task.isCancelled {
-                do {
-                    try await trim()
-                    failing = false
-                } catch is CancellationError {
-                    return
-                } catch {
-                    // Logged once per streak of failures; the next pass tries again.
-                    if !failing { logger.warning("janitor pass failed, will retry", metadata: ["error": "\(error)"]) }
-                    failing = true
-                }
-                do { try await Task.sleep(for: interval) } catch { return }
-            }
+        await everyInterval(interval, logger: logger, failure: "janitor pass failed, will retry") {
+            try await trim()
         }
     }
 }

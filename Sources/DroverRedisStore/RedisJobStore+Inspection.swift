@@ -192,18 +192,25 @@ extension RedisJobStore {
     /// by one read around its old place.
     static let lineDrift = 1000
 
-    /// The place right after `id` in the line.
+    /// The place right after `id` in the line. One round trip reads the window around its old
+    /// place and the job's state; only a job still QUEUED but moved farther forward than the
+    /// window costs a scan, which ends where it finds it.
     private func placeAfter(_ id: String, near old: Int, in q: QueueKeys, reach: Int) async throws -> Int {
         let low = max(1, old - Self.lineDrift)
-        let window = try await lineRange(q, from: low, count: old - low + reach)
-        if let index = window.firstIndex(of: id) { return low + index + 1 }
-        guard low > 1 else { return 1 }
-        // Farther forward than the window: one scan of the places before it.
+        let range = [-(old + reach - 1), -low]
         let replies = try await redis.pipeline([
+            RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range),
+            RedisCommand("HGET", q.jobPrefix + id, JobField.state.rawValue),
+        ])
+        let window = try replies[0...1].flatMap { try $0.elements().compactMap(\.string).reversed() }
+        if let index = window.firstIndex(of: id) { return low + index + 1 }
+        // Taken (or gone): so was every job before it, and the next page starts at the front.
+        guard low > 1, try replies[2].throwingServerError().string == JobState.queued.rawValue else { return 1 }
+        let scans = try await redis.pipeline([
             RedisCommand("LPOS", q.queued, id, "RANK", -1, "MAXLEN", low - 1), RedisCommand("LLEN", q.queued),
             RedisCommand("LPOS", q.paused, id, "RANK", -1, "MAXLEN", low - 1), RedisCommand("LLEN", q.paused),
         ])
-        for (position, length) in [(replies[0], replies[1]), (replies[2], replies[3])] {
+        for (position, length) in [(scans[0], scans[1]), (scans[2], scans[3])] {
             if let index = try position.throwingServerError().int, let length = try length.throwingServerError().int {
                 return length - index + 1
             }

@@ -38,7 +38,7 @@ function recentRate(queue, key) {
 }
 
 function queueTable(queues) {
-  const head = el("tr", {}, el("th", {}, "Queue"), el("th", {}, "State"), STATES.map((s) => el("th", { class: "num" }, s)),
+  const head = el("tr", {}, el("th", {}, "Queue"), el("th", {}, "State"), STATES.map((s) => el("th", { class: "num" }, s.replace("_", " "))),
     el("th", { class: "num", title: "completed per second, last 10 s" }, "done/s"),
     el("th", { class: "num", title: "failed attempts per second, last 10 s" }, "failed/s"), el("th", {}, ""));
   const rows = queues.map((q) =>
@@ -52,7 +52,7 @@ function queueTable(queues) {
       el("td", {}, q.paused
         ? actionButton("Resume", () => act("Resumed " + q.queue, "POST", "/v1/queues/" + encodeURIComponent(q.queue) + "/resume"))
         : actionButton("Pause", () => act("Paused " + q.queue, "POST", "/v1/queues/" + encodeURIComponent(q.queue) + "/pause")))));
-  return el("table", { id: "queues" }, el("thead", {}, head), el("tbody", {}, rows));
+  return el("div", { class: "wide" }, el("table", { id: "queues" }, el("thead", {}, head), el("tbody", {}, rows)));
 }
 
 /// The last fifteen minutes, time running left to right, one line per series.
