@@ -49,6 +49,7 @@ import Testing
         _ = try await client.submit(JobRequest(queue: "mail", type: "noop"))
         // A job in "busy", so the overview has its row before the page submits 2,000 more there.
         _ = try await client.submit(JobRequest(queue: "busy", type: "noop"))
+        _ = try await client.submit(JobRequest(queue: "later", type: "noop", start: .after(.seconds(3600))))
         // No worker takes "bulk": its 120 jobs stay QUEUED, three pages of 50.
         _ = try await client.submit(batch: (0..<120).map { _ in JobRequest(queue: "bulk", type: "noop") })
         #expect(try await client.wait(for: script, timeout: .seconds(30)).state == .completed)
@@ -62,7 +63,7 @@ import Testing
                 repositoryRoot.appendingPathComponent("Tests/SystemTests/Browser/dashboard.py").path, "--url", master.http, "--token",
                 token,
                 "--shots", shots, "--script-job", script.rawValue, "--dead-job", dead.rawValue, "--pause-queue", "mail",
-                "--paged-queue", "bulk", "--busy-queue", "busy",
+                "--paged-queue", "bulk", "--busy-queue", "busy", "--scheduled-queue", "later",
             ],
             logPath: server.directory + "/browser.log")
         defer { browser.send(SIGKILL) }
@@ -115,6 +116,8 @@ import Testing
         #expect(pages.map(\.count) == [50, 50, 20])
         #expect(pages.flatMap { $0 } == expected)
         #expect(seen["previous_page_shown"] as? Bool == true)
+        let due = try #require(seen["due_shown"] as? String, "\(line)")
+        #expect(!due.isEmpty && due != "—", "a delayed job's due time: \(due)")
         print("dashboard in Chromium: page load to first data (ms) \(seen["timings"] ?? [:]); 100 updates/s: \(updates)")
     }
 }

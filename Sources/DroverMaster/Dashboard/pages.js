@@ -24,10 +24,13 @@ async function jobsPage(params) {
     search, el("button", { class: "action", type: "submit" }, "Open"));
   const page = await api("GET", "/v1/queues/" + encodeURIComponent(queue) + "/jobs?state=" + state + "&limit=" + PAGE_SIZE
     + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+  // Delayed and retrying jobs: when each becomes due.
+  const due = state === "SCHEDULED" || state === "RETRY_QUEUED";
   const rows = page.jobs.map((job) => el("tr", {},
     el("td", {}, link("#/job/" + job.id + "?queue=" + encodeURIComponent(job.queue), job.id)),
     el("td", {}, job.type), el("td", {}, badge(job.state)), el("td", { class: "num" }, String(job.attempt)),
     el("td", {}, time(job.history.length ? job.history[job.history.length - 1].at : 0)),
+    due ? el("td", { class: "due" }, time(job.runAt)) : null,
     el("td", { class: "muted" }, job.error || "")));
   const counts = queues.find((q) => q.queue === queue);
   const total = counts ? counts[COUNT_FIELDS[state]] || 0 : 0;
@@ -37,7 +40,8 @@ async function jobsPage(params) {
     el("span", { class: "muted" }, page.jobs.length ? "page " + number + " of " + total.toLocaleString() + " " + state + " jobs" : "no jobs"),
     page.next ? actionButton("Next →", () => go(queue, state, page.next, number + 1)) : null);
   show(el("h1", {}, "Jobs"), el("div", { class: "toolbar" }, queueSelect, stateSelect, form),
-    el("table", { id: "jobs" }, el("thead", {}, el("tr", {}, ["Id", "Type", "State", "Attempt", "Last change", "Error"].map((h) => el("th", {}, h)))),
+    el("table", { id: "jobs" }, el("thead", {}, el("tr", {},
+      ["Id", "Type", "State", "Attempt", "Last change"].concat(due ? ["Due"] : [], ["Error"]).map((h) => el("th", {}, h)))),
       el("tbody", {}, rows)), pager);
 }
 

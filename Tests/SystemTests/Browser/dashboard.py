@@ -21,6 +21,7 @@ parser.add_argument("--dead-job", required=True)
 parser.add_argument("--pause-queue", required=True)
 parser.add_argument("--paged-queue", required=True, help="a queue of QUEUED jobs no worker takes, read page by page")
 parser.add_argument("--busy-queue", required=True, help="a queue a worker runs, for jobs submitted while the overview is open")
+parser.add_argument("--scheduled-queue", required=True, help="a queue with one job delayed by an hour")
 arguments = parser.parse_args()
 
 options = webdriver.ChromeOptions()
@@ -28,7 +29,8 @@ for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-s
     options.add_argument(flag)
 options.binary_location = "/usr/bin/chromium"
 driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path="/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 30)
+# Polled every 20 ms (not the default 500), so the timings below are the page's, not the poll's.
+wait = WebDriverWait(driver, 30, poll_frequency=0.02)
 seen = {"timings": {}}
 
 
@@ -140,6 +142,10 @@ try:
     driver.back()
     wait.until(lambda d: d.execute_script(rows) == pages[-2])
     seen["previous_page_shown"] = True
+
+    # A delayed job shows when it is due.
+    open_page(f"jobs?queue={arguments.scheduled_queue}&state=SCHEDULED", "#jobs tbody tr")
+    seen["due_shown"] = driver.execute_script("""return document.querySelector("#jobs td.due").textContent""")
 
     # A payload that is a script is shown as text, and runs nowhere.
     payload = open_page(f"job/{arguments.script_job}", "#payload")
