@@ -148,11 +148,10 @@ extension RedisJobStore {
 
     /// A page of QUEUED jobs in the order they will run: prioritized ones best first, then the
     /// line from its next-to-run end (the paused line when the queue is paused), without its
-    /// wake-up markers. A cursor in the line is looked for around its old place: jobs taken
-    /// since only move it towards the front, so a window reaching `window` places before its
-    /// old place finds it unless that many were taken; past that, one bounded LPOS scans the
-    /// rest of the way. A job no longer in the line was taken, and so were those before it:
-    /// the page then starts at the front, so nothing behind it is skipped.
+    /// wake-up markers. A cursor in the line is looked for around its old place (see
+    /// ``placeAfter(_:near:in:reach:)``): jobs taken since only move it towards the front. A job
+    /// no longer in the line was taken, and so were those before it: the page then starts at
+    /// the front, so nothing behind it is skipped.
     private func queuedIDs(_ q: QueueKeys, after cursor: JobCursor?, limit: Int) async throws -> JobListing {
         var page: [String] = []
         let inLine: Bool = if case .line = cursor?.place { true } else { false }
@@ -189,7 +188,7 @@ extension RedisJobStore {
     }
 
     /// How many places a job may move towards the front between two pages and still be found
-    /// by one read around its old place.
+    /// by the one read around its old place; farther costs a scan of the line up to it.
     static let lineDrift = 1000
 
     /// The place right after `id` in the line. One round trip reads the window around its old
