@@ -14,6 +14,11 @@ import Synchronization
 /// (Redis may or may not have run them) and the next command reconnects, waiting out a
 /// capped exponential backoff after repeated failures.
 ///
+/// With a `redis+sentinel://` URL every connection attempt first asks the Sentinels where the
+/// primary is and checks that the server it reaches is one (`ROLE`); a connection whose
+/// server answers `READONLY` (a primary demoted by a failover) is dropped, so the next command
+/// asks again. Commands in flight when the primary died fail as with any lost connection.
+///
 /// A blocking command (`BLMOVE`, `BLPOP`) holds up every reply behind it, so give blocking
 /// commands a client of their own.
 public final class RedisClient: Sendable {
@@ -79,6 +84,7 @@ public final class RedisClient: Sendable {
         } catch {
             throw Self.redisError(error)
         }
+        dropIfDemoted(channel, [reply])
         return try reply.throwingServerError()
     }
 
@@ -106,9 +112,25 @@ public final class RedisClient: Sendable {
             return EventLoopFuture.whenAllSucceed(futures, on: channel.eventLoop)
         }
         do {
-            return try await future.get()
+            let replies = try await future.get()
+            dropIfDemoted(channel, replies)
+            return replies
         } catch {
             throw Self.redisError(error)
+        }
+    }
+
+    /// A server that refuses writes as a replica was the primary when this connection was made:
+    /// with Sentinels to ask, the connection goes, and the next command finds the new primary.
+    private func dropIfDemoted(_ channel: any Channel, _ replies: [RESPValue]) {
+        guard case .sentinel = configuration.url.endpoint else { return }
+        let demoted = replies.contains { reply in
+            if case .error(let message) = reply { return message.hasPrefix("READONLY") }
+            return false
+        }
+        if demoted {
+            logger.warning("Redis answered READONLY: the primary changed; asking the Sentinels again")
+            channel.close(promise: nil)
         }
     }
 
@@ -299,6 +321,10 @@ public final class RedisClient: Sendable {
                     .connect(host: host, port: port).get()
             case .unixSocket(let path):
                 channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+            case .sentinel(let nodes, let primary):
+                let address = try await Self.primaryAddress(named: primary, asking: nodes, configuration: configuration)
+                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .connect(host: address.host, port: address.port).get()
             }
         } catch {
             throw RedisError.connectionFailed("\(configuration.url): \(error)")
@@ -312,6 +338,35 @@ public final class RedisClient: Sendable {
         return channel
     }
 
+    /// Where the Sentinels say the primary `name` is: the first that answers is believed (a
+    /// stale answer is caught by the `ROLE` check of the handshake, and the attempt retried).
+    static func primaryAddress(
+        named name: String, asking nodes: [RedisURL.HostAndPort], configuration: RedisConfiguration
+    ) async throws(RedisError) -> RedisURL.HostAndPort {
+        var quiet = Logger(label: "drover.redis.sentinel")
+        quiet.logLevel = .critical
+        var failures: [String] = []
+        for node in nodes {
+            let sentinel = RedisClient(
+                configuration: RedisConfiguration(
+                    url: RedisURL(endpoint: .tcp(host: node.host, port: node.port)), connectTimeout: configuration.connectTimeout,
+                    commandTimeout: configuration.connectTimeout),
+                logger: quiet)
+            defer { Task { await sentinel.close() } }
+            do {
+                let reply = try await sentinel.send("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+                guard let parts = reply.array?.compactMap(\.string), parts.count == 2, let port = Int(parts[1]) else {
+                    failures.append("\(node) knows no primary named '\(name)'")
+                    continue
+                }
+                return RedisURL.HostAndPort(host: parts[0], port: port)
+            } catch {
+                failures.append("\(node): \(error)")
+            }
+        }
+        throw .connectionFailed("no Sentinel gave the primary '\(name)': \(failures.joined(separator: "; "))")
+    }
+
     /// AUTH, SELECT, CLIENT SETNAME and SUBSCRIBE, pipelined in one round trip.
     private func handshake(on channel: any Channel) async throws {
         var handshakeCommands: [RedisCommand] = []
@@ -321,6 +376,8 @@ public final class RedisClient: Sendable {
         }
         if url.database != 0 { handshakeCommands.append(RedisCommand("SELECT", url.database)) }
         if let name = configuration.clientName { handshakeCommands.append(RedisCommand("CLIENT", "SETNAME", name)) }
+        // A Sentinel's answer may be a moment old: the server must be the primary.
+        if case .sentinel = url.endpoint { handshakeCommands.append(RedisCommand("ROLE")) }
         // One SUBSCRIBE per channel: Redis answers a SUBSCRIBE once per channel it names.
         handshakeCommands += subscriptions.map { RedisCommand("SUBSCRIBE", $0) }
         guard !handshakeCommands.isEmpty else { return }
@@ -342,6 +399,9 @@ public final class RedisClient: Sendable {
                 case "AUTH", "SELECT": throw RedisError.authenticationFailed("\(command.name): \(message)")
                 default: throw RedisError.server("\(command.name): \(message)")
                 }
+            }
+            if command.name == "ROLE", let role = reply.array?.first?.string, role != "master" {
+                throw RedisError.connectionFailed("\(url): the server the Sentinels named is a \(role) now; asking them again")
             }
         }
     }

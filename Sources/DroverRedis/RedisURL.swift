@@ -9,12 +9,31 @@ import DroverTLS
 /// certificate, which Redis asks for unless it runs with `tls-auth-clients no`:
 /// `rediss://worker:secret@redis.internal:6380?ca=/etc/drover/ca.pem&cert=/etc/drover/worker.pem&key=/etc/drover/worker.key`.
 ///
+/// `redis+sentinel://[user:password@]s1:26379,s2:26379/mymaster[/db]` asks those Sentinels
+/// which server is the primary named `mymaster`, connects to it, and asks again on every
+/// reconnect, so a client follows a failover (see ``RedisClient``). The credentials are the
+/// primary's; the Sentinels are asked without any.
+///
 /// A password alone (`redis://:secret@host`) authenticates as Redis's default user.
 /// Percent-escapes in the user and password are decoded, so `p%40ss` means `p@ss`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public enum Endpoint: Sendable, Equatable {
         case tcp(host: String, port: Int)
         case unixSocket(path: String)
+        /// The primary named `primary`, wherever these Sentinels say it is now.
+        case sentinel(nodes: [HostAndPort], primary: String)
+    }
+
+    public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
     public var endpoint: Endpoint
@@ -54,12 +73,17 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return
         }
         let scheme: String
-        if text.hasPrefix("redis://") {
+        if text.hasPrefix("redis+sentinel://") {
+            try self.init(sentinel: text)
+            return
+        } else if text.hasPrefix("redis://") {
             scheme = "redis://"
         } else if text.hasPrefix("rediss://") {
             scheme = "rediss://"
         } else {
-            throw .invalidURL("\(Self.withoutCredentials(text)): expected redis://host:port[/db], rediss://… or unix:///path.sock")
+            throw .invalidURL(
+                "\(Self.withoutCredentials(text)): expected redis://host:port[/db], rediss://…, redis+sentinel://host:port,…/name or unix:///path.sock"
+            )
         }
         let shown = Self.withoutCredentials(text)
         var rest = Substring(text.dropFirst(scheme.count))
@@ -88,16 +112,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         var user: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
+            (user, password) = try Self.credentials(rest[..<at], in: shown)
             rest = rest[rest.index(after: at)...]
-            if let colon = credentials.firstIndex(of: ":") {
-                let u = credentials[..<colon]
-                user = u.isEmpty ? nil : try Self.percentDecoded(u, in: shown)
-                password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], in: shown)
-            } else {
-                // `redis://secret@host` is how many tools spell a password-only URL.
-                password = try Self.percentDecoded(credentials, in: shown)
-            }
         }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
@@ -108,8 +124,48 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 database = n
             }
         }
-        var host = rest
-        var port = 6379
+        let node = try Self.hostAndPort(rest, defaultPort: 6379, in: shown)
+        self.init(endpoint: .tcp(host: node.host, port: node.port), user: user, password: password, database: database, tls: tls)
+    }
+
+    /// `redis+sentinel://[user:password@]s1:26379,s2:26379/name[/db]`.
+    private init(sentinel text: String) throws(RedisError) {
+        let shown = Self.withoutCredentials(text)
+        var rest = Substring(text.dropFirst("redis+sentinel://".count))
+        guard !rest.contains("?") else { throw .invalidURL("\(shown): redis+sentinel:// takes no query parameters") }
+        var user: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            (user, password) = try Self.credentials(rest[..<at], in: shown)
+            rest = rest[rest.index(after: at)...]
+        }
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, !parts[1].isEmpty else {
+            throw .invalidURL("\(shown): expected redis+sentinel://host:port[,host:port…]/primary-name[/db]")
+        }
+        var database = 0
+        if parts.count == 3 {
+            guard let n = Int(parts[2]), n >= 0 else { throw .invalidURL("\(shown): database must be a number, got '\(parts[2])'") }
+            database = n
+        }
+        let nodes = try parts[0].split(separator: ",", omittingEmptySubsequences: false).map { (node) throws(RedisError) in
+            try Self.hostAndPort(node, defaultPort: 26379, in: shown)
+        }
+        guard !nodes.isEmpty else { throw .invalidURL("\(shown): name at least one Sentinel") }
+        self.init(endpoint: .sentinel(nodes: nodes, primary: String(parts[1])), user: user, password: password, database: database)
+    }
+
+    /// `user:password`, `:password` or `password` (how many tools spell a password-only URL).
+    private static func credentials(_ text: Substring, in shown: String) throws(RedisError) -> (String?, String?) {
+        guard let colon = text.firstIndex(of: ":") else { return (nil, try percentDecoded(text, in: shown)) }
+        let user = text[..<colon]
+        return (user.isEmpty ? nil : try percentDecoded(user, in: shown), try percentDecoded(text[text.index(after: colon)...], in: shown))
+    }
+
+    /// `host`, `host:port`, `[::1]` or `[::1]:port`.
+    private static func hostAndPort(_ text: Substring, defaultPort: Int, in shown: String) throws(RedisError) -> HostAndPort {
+        var host = text
+        var port = defaultPort
         if host.hasPrefix("[") {
             // IPv6 literal: [::1]:6379
             guard let close = host.firstIndex(of: "]") else { throw .invalidURL("\(shown): unclosed [ in host") }
@@ -129,7 +185,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw .invalidURL("\(shown): missing host") }
         guard (1...65535).contains(port) else { throw .invalidURL("\(shown): port \(port) is out of range") }
-        self.init(endpoint: .tcp(host: String(host), port: port), user: user, password: password, database: database, tls: tls)
+        return HostAndPort(host: String(host), port: port)
     }
 
     private static func percentDecoded(_ s: Substring, in text: String) throws(RedisError) -> String {
@@ -164,8 +220,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             if user != nil || password != nil {
                 credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
             }
-            let h = host.contains(":") ? "[\(host)]" : host
-            return (tls == nil ? "redis://" : "rediss://") + "\(credentials)\(h):\(port)\(db)"
+            return (tls == nil ? "redis://" : "rediss://") + "\(credentials)\(HostAndPort(host: host, port: port))\(db)"
+        case .sentinel(let nodes, let primary):
+            var credentials = ""
+            if user != nil || password != nil {
+                credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
+            }
+            return "redis+sentinel://\(credentials)\(nodes.map(\.description).joined(separator: ","))/\(primary)\(db)"
         }
     }
 }

@@ -270,9 +270,18 @@ final class Bench: Sendable {
         var processes: [ChildProcess] = []
         defer { for process in processes { process.send(SIGKILL) } }
         for n in 0..<workers { processes.append(try startWorker(queue: queue, id: "bench-\(n)")) }
+        // The workers run no maintenance (it is not what is measured), so a job one of them
+        // hands back through a retry (a claim whose reply was lost on a loaded machine) is
+        // queued again by a promoter here: about one call a second, nothing per job.
+        var quiet = Logger(label: "drover.bench.promoter")
+        quiet.logLevel = .error
+        let promoter = Task { [store, quiet] in try await Promoter(store: store, logger: quiet).run() }
+        defer { promoter.cancel() }
         // The clock starts when the first job leaves the queue: process start-up is not counted.
         var start: (ContinuousClock.Instant, done: Int)?
         let keys = KeySchema(prefix: Self.prefix).queue(queue)
+        // A run that stops moving is reported with where its jobs are, not waited on forever.
+        var progress = (done: -1, at: ContinuousClock.now)
         while true {
             let replies = try await redis.pipeline([
                 RedisCommand("LLEN", keys.queued), RedisCommand("ZCARD", keys.completed), RedisCommand("ZCARD", keys.prioritized),
@@ -283,6 +292,12 @@ final class Bench: Sendable {
                 start = (.now, done)
             }
             if done >= jobs { break }
+            if done != progress.done {
+                progress = (done, .now)
+            } else if ContinuousClock.now - progress.at > .seconds(60) {
+                let counts = try await store.queueCounts().first { $0.queue == queue }
+                throw BenchError("no job finished for 60 s, \(done) of \(jobs) done: \(counts.map { "\($0)" } ?? "no counts")")
+            }
             if let exited = processes.first(where: { !$0.isRunning }) {
                 throw BenchError("a worker exited: \(exited.output().suffix(500))")
             }

@@ -37,9 +37,24 @@ import Testing
         #expect(url.database == 2)
     }
 
+    @Test func sentinels() throws {
+        let url = try RedisURL("redis+sentinel://app:p%40ss@s1:26380,s2,[::1]:26381/mymaster/2")
+        #expect(
+            url.endpoint
+                == .sentinel(
+                    nodes: [.init(host: "s1", port: 26380), .init(host: "s2", port: 26379), .init(host: "::1", port: 26381)],
+                    primary: "mymaster"))
+        #expect(url.user == "app" && url.password == "p@ss" && url.database == 2 && url.tls == nil)
+        #expect(url.description == "redis+sentinel://app:***@s1:26380,s2:26379,[::1]:26381/mymaster/2")
+        #expect(
+            try RedisURL("redis+sentinel://127.0.0.1:26379/m").endpoint
+                == .sentinel(nodes: [.init(host: "127.0.0.1", port: 26379)], primary: "m"))
+    }
+
     @Test(arguments: [
         "http://localhost", "redis://", "redis://host:port", "redis://host:70000", "redis://host/x", "unix://relative.sock",
-        "unix:///a.sock?database=1",
+        "unix:///a.sock?database=1", "redis+sentinel://s1:26379", "redis+sentinel://s1:26379/", "redis+sentinel:///m",
+        "redis+sentinel://s1:x/m", "redis+sentinel://s1/m/x", "redis+sentinel://s1/m?ca=x", "redis+sentinel://s1,,s2/m",
     ])
     func rejectsMalformed(_ text: String) {
         #expect(throws: RedisError.self) { try RedisURL(text) }
