@@ -212,20 +212,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL with the password hidden, safe for logs.
     public var description: String {
         let db = database == 0 ? "" : "/\(database)"
+        var credentials = ""
+        if user != nil || password != nil {
+            credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
+        }
         switch endpoint {
         case .unixSocket(let path):
             return "unix://\(path)" + (database == 0 ? "" : "?db=\(database)")
         case .tcp(let host, let port):
-            var credentials = ""
-            if user != nil || password != nil {
-                credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
-            }
             return (tls == nil ? "redis://" : "rediss://") + "\(credentials)\(HostAndPort(host: host, port: port))\(db)"
         case .sentinel(let nodes, let primary):
-            var credentials = ""
-            if user != nil || password != nil {
-                credentials = (user ?? "") + (password == nil ? "" : ":***") + "@"
-            }
             return "redis+sentinel://\(credentials)\(nodes.map(\.description).joined(separator: ","))/\(primary)\(db)"
         }
     }

@@ -196,12 +196,9 @@ extension RedisJobStore {
     /// window costs a scan, which ends where it finds it.
     private func placeAfter(_ id: String, near old: Int, in q: QueueKeys, reach: Int) async throws -> Int {
         let low = max(1, old - Self.lineDrift)
-        let range = [-(old + reach - 1), -low]
-        let replies = try await redis.pipeline([
-            RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range),
-            RedisCommand("HGET", q.jobPrefix + id, JobField.state.rawValue),
-        ])
-        let window = try replies[0...1].flatMap { try $0.elements().compactMap(\.string).reversed() }
+        let replies = try await redis.pipeline(
+            Self.lineCommands(q, from: low, count: old - low + reach) + [RedisCommand("HGET", q.jobPrefix + id, JobField.state.rawValue)])
+        let window = try Self.lineEntries(replies[0...1])
         if let index = window.firstIndex(of: id) { return low + index + 1 }
         // Taken (or gone): so was every job before it, and the next page starts at the front.
         guard low > 1, try replies[2].throwingServerError().string == JobState.queued.rawValue else { return 1 }
@@ -220,9 +217,18 @@ extension RedisJobStore {
     /// `count` entries of the line from place `from` on, in the order they will run. A queue's
     /// jobs are in one of its two lines (ready or paused) at a time: both are read.
     private func lineRange(_ q: QueueKeys, from: Int, count: Int) async throws -> [String] {
+        try Self.lineEntries(try await redis.pipeline(Self.lineCommands(q, from: from, count: count))[...])
+    }
+
+    /// The two `LRANGE`s of ``lineRange(_:from:count:)``, to pipeline with other commands.
+    private static func lineCommands(_ q: QueueKeys, from: Int, count: Int) -> [RedisCommand] {
         let range = [-(from + count - 1), -from]
-        let lines = try await redis.pipeline([RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)])
-        return try lines.flatMap { try $0.elements().compactMap(\.string).reversed() }
+        return [RedisCommand("LRANGE", [q.queued] + range), RedisCommand("LRANGE", [q.paused] + range)]
+    }
+
+    /// Their replies as entries in the order they will run.
+    private static func lineEntries(_ replies: ArraySlice<RESPValue>) throws -> [String] {
+        try replies.flatMap { try $0.elements().compactMap(\.string).reversed() }
     }
 
     public func workers() async throws -> [WorkerInfo] {

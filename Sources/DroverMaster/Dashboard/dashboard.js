@@ -124,7 +124,8 @@ function disconnectEvents() {
   document.getElementById("live").classList.remove("on");
 }
 
-/// Shown again: the samples taken meanwhile, then the stream.
+/// The samples taken since the newest this page has (all of them at first), then the stream:
+/// when the page opens, and when it is shown again.
 function resumeEvents() {
   const newest = Math.max(0, ...Object.values(live.throughput).map((s) => (s.length ? s[s.length - 1].at : 0)));
   api("GET", "/v1/throughput" + (newest ? "?since=" + newest : "")).then(addSamples, () => {});
@@ -201,8 +202,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("visibilitychange", () => (document.hidden ? disconnectEvents() : resumeEvents()));
   window.addEventListener("pagehide", disconnectEvents);
   window.addEventListener("pageshow", (event) => event.persisted && resumeEvents());
-  // The history once; the stream brings each new second.
-  api("GET", "/v1/throughput").then(addSamples, () => {});
-  connectEvents();
+  resumeEvents();
   route();
 });

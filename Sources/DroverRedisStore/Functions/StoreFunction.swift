@@ -71,12 +71,17 @@ enum QueueFunctionKeys {
     /// The prelude's `begin` for a queue function: every name from the two keys and arguments.
     static var bindings: String {
         let sample = KeySchema(prefix: "p")
-        let q = sample.queue("q")
-        func suffix(_ full: String, after base: String) -> String { String(full.dropFirst(base.count)) }
         var lines = ["BASE_KEY, ACTIVE_KEY = keys[1], keys[2]", "KEY_PREFIX, HISTORY_LIMIT = args[1], tonumber(args[2])"]
-        lines += queueKeys.map { "\($0.lua) = BASE_KEY .. '\(suffix($0.key(q), after: q.base))'" }
-        lines += channels.map { "\($0.lua) = KEY_PREFIX .. '\(suffix($0.key(sample), after: sample.prefix))'" }
+        lines += queueKeys.map { "\($0.lua) = BASE_KEY .. '\(suffix(of: $0.key))'" }
+        lines += channels.map { "\($0.lua) = KEY_PREFIX .. '\(String($0.key(sample).dropFirst(sample.prefix.count)))'" }
         return lines.map { "    " + $0 }.joined(separator: "\n")
+    }
+
+    /// What a queue key adds to the queue's base key, as ``QueueKeys`` spells it: a body
+    /// appends it to `BASE_KEY` for a key the prelude does not bind.
+    static func suffix(of key: (QueueKeys) -> String) -> String {
+        let q = KeySchema(prefix: "p").queue("q")
+        return String(key(q).dropFirst(q.base.count))
     }
 }
 

@@ -13,12 +13,6 @@ struct ThroughputSampleFunction: QueueFunction {
 
     var arguments: [any RedisArgument] { Self.layout.encode([ThroughputSample.windowSeconds]) }
 
-    /// `drover:{q}:throughput` less the queue's base key, as ``QueueKeys`` spells it.
-    static let keySuffix: String = {
-        let q = KeySchema(prefix: "p").queue("q")
-        return String(q.throughput.dropFirst(q.base.count))
-    }()
-
     func decode(_ reply: RESPValue) throws(RedisError) {
         _ = try reply.throwingServerError()
     }
@@ -26,7 +20,7 @@ struct ThroughputSampleFunction: QueueFunction {
     static let body = """
         now_ms()
         \(layout.bindLeading)
-        local key = BASE_KEY .. '\(keySuffix)'
+        local key = BASE_KEY .. '\(QueueFunctionKeys.suffix(of: \.throughput))'
         local second = math.floor(NOW / 1000)
         if redis.call('ZCOUNT', key, second, second) > 0 then return 0 end
         local c = redis.call('HMGET', STATS_KEY, \(ThroughputSample.counters.map { "COUNTER.\($0.rawValue)" }.joined(separator: ", ")))
