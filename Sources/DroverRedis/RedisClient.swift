@@ -1,39 +1,33 @@
 import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
-import Synchronization
 
-/// One Redis connection that reconnects by itself, safe to share between any number of tasks.
+/// A Redis client that reconnects by itself, safe to share between any number of tasks.
 ///
-/// Every command is written to the connection as soon as it is sent and replies are matched
-/// in order, so concurrent callers pipeline for free. Nothing here blocks a thread: the socket
-/// belongs to a SwiftNIO event loop and callers only await futures.
+/// Every command is written as soon as it is sent and replies are matched in order, so
+/// concurrent callers pipeline for free. Nothing here blocks a thread: sockets belong to
+/// SwiftNIO event loops and callers only await futures.
 ///
-/// When the connection drops, commands in flight fail with ``RedisError/connectionClosed``
+/// What it talks to follows the URL. One server (`redis://`, `rediss://`, `unix://`) or the
+/// primary that Sentinels name (`redis+sentinel://`): one connection. A Redis Cluster
+/// (`redis+cluster://`): one connection per primary, each command sent to the owner of its
+/// key's slot (see ``RedisCommand``), a pipeline split per node and its replies put back in
+/// order, `MOVED` and `ASK` followed. A client that subscribes holds one connection in all
+/// cases: a cluster delivers every message on every node.
+///
+/// When a connection drops, commands in flight fail with ``RedisError/connectionClosed``
 /// (Redis may or may not have run them) and the next command reconnects, waiting out a
 /// capped exponential backoff after repeated failures.
-///
-/// With a `redis+sentinel://` URL every connection attempt first asks the Sentinels where the
-/// primary is and checks that the server it reaches is one (`ROLE`); a connection whose
-/// server answers `READONLY` (a primary demoted by a failover) is dropped, so the next command
-/// asks again. Commands in flight when the primary died fail as with any lost connection.
 ///
 /// A blocking command (`BLMOVE`, `BLPOP`) holds up every reply behind it, so give blocking
 /// commands a client of their own.
 public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
-    private let group: any EventLoopGroup
-    private let logger: Logger
-    private let onPush: (@Sendable (RESPValue) -> Void)?
-    private let subscriptions: [String]
-    private let state: Mutex<State>
+    private let route: Route
 
-    private enum State {
-        case idle(failures: Int, lastFailure: ContinuousClock.Instant?)
-        case connecting(Task<any Channel, any Error>)
-        case connected(any Channel, failuresBefore: Int)
-        case closed
+    private enum Route {
+        case single(RedisConnection)
+        case cluster(ClusterRouter)
     }
 
     /// - Parameters:
@@ -47,45 +41,23 @@ public final class RedisClient: Sendable {
         onPush: (@Sendable (RESPValue) -> Void)? = nil
     ) {
         self.configuration = configuration
-        self.group = eventLoopGroup
-        self.logger = logger
-        self.onPush = onPush
-        self.subscriptions = subscriptions
-        self.state = Mutex(.idle(failures: 0, lastFailure: nil))
-    }
-
-    deinit {
-        if case .connected(let channel, _) = state.withLock({ $0 }) {
-            channel.close(promise: nil)
+        if case .cluster(let seeds) = configuration.url.endpoint, subscriptions.isEmpty {
+            route = .cluster(ClusterRouter(configuration: configuration, seeds: seeds, eventLoopGroup: eventLoopGroup, logger: logger))
+        } else {
+            route = .single(
+                RedisConnection(
+                    configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger, subscriptions: subscriptions,
+                    onPush: onPush))
         }
     }
-
-    // MARK: Commands
 
     /// Sends one command and returns its reply; an error reply is thrown as ``RedisError/server(_:)``.
     @discardableResult
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisError) -> RESPValue {
-        let channel = try await connectedChannel()
-        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let request = RedisRequest(command: command, promise: promise, timeout: timeout ?? configuration.commandTimeout)
-        // One hop onto the event loop for write and flush together.
-        if channel.eventLoop.inEventLoop {
-            Self.write(request, to: channel)
-            channel.flush()
-        } else {
-            channel.eventLoop.execute {
-                Self.write(request, to: channel)
-                channel.flush()
-            }
+        switch route {
+        case .single(let connection): return try await connection.send(command, timeout: timeout)
+        case .cluster(let router): return try await router.pipeline([command], timeout: timeout)[0].throwingServerError()
         }
-        let reply: RESPValue
-        do {
-            reply = try await promise.futureResult.get()
-        } catch {
-            throw Self.redisError(error)
-        }
-        dropIfDemoted(channel, [reply])
-        return try reply.throwingServerError()
     }
 
     /// Sends `name` with `arguments`; a shorthand for ``send(_:timeout:)``.
@@ -99,43 +71,14 @@ public final class RedisClient: Sendable {
     /// Error replies come back as `.error` values at their position: Redis runs every command
     /// of a pipeline whatever happened to the ones before it. A lost connection throws.
     public func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws(RedisError) -> [RESPValue] {
-        guard !commands.isEmpty else { return [] }
-        let channel = try await connectedChannel()
-        let timeout = timeout ?? configuration.commandTimeout
-        let future = channel.eventLoop.flatSubmit { () -> EventLoopFuture<[RESPValue]> in
-            let futures = commands.map { command -> EventLoopFuture<RESPValue> in
-                let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-                Self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
-                return promise.futureResult
-            }
-            channel.flush()
-            return EventLoopFuture.whenAllSucceed(futures, on: channel.eventLoop)
-        }
-        do {
-            let replies = try await future.get()
-            dropIfDemoted(channel, replies)
-            return replies
-        } catch {
-            throw Self.redisError(error)
-        }
-    }
-
-    /// A server that refuses writes as a replica was the primary when this connection was made:
-    /// with Sentinels to ask, the connection goes, and the next command finds the new primary.
-    private func dropIfDemoted(_ channel: any Channel, _ replies: [RESPValue]) {
-        guard case .sentinel = configuration.url.endpoint else { return }
-        let demoted = replies.contains { reply in
-            if case .error(let message) = reply { return message.hasPrefix("READONLY") }
-            return false
-        }
-        if demoted {
-            logger.warning("Redis answered READONLY: the primary changed; asking the Sentinels again")
-            channel.close(promise: nil)
+        switch route {
+        case .single(let connection): return try await connection.pipeline(commands, timeout: timeout)
+        case .cluster(let router): return try await router.pipeline(commands, timeout: timeout)
         }
     }
 
     /// Calls `function` with `FCALL`, loading its library first if this server lacks it (a new
-    /// or restarted server, `FUNCTION FLUSH`).
+    /// or restarted server, `FUNCTION FLUSH`, a node that joined the cluster).
     @discardableResult
     public func run(_ function: RedisFunction, keys: [any RedisArgument], arguments: [any RedisArgument]) async throws(RedisError)
         -> RESPValue
@@ -144,278 +87,78 @@ public final class RedisClient: Sendable {
     }
 
     /// Runs many function calls in one pipeline; error replies stay values.
+    ///
+    /// With ``RedisConfiguration/Durability/replicas(_:timeout:)`` a `WAIT` follows the calls
+    /// on each node they ran on, and a call is done only once the replicas confirm it.
     public func run(_ calls: [RedisFunction.Call]) async throws(RedisError) -> [RESPValue] {
-        var replies = try await pipeline(calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) })
+        let commands = calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) }
+        let waits = replicaWaits(after: commands)
+        var replies = try await pipeline(commands + waits.map(\.command))
+        try Self.checkReplicated(replies.suffix(waits.count), wanted: waits.first?.wanted ?? 0)
+        replies.removeLast(waits.count)
         var loaded: Set<String> = []
         for (i, reply) in replies.enumerated() {
             guard case .error(let message) = reply, message.hasPrefix("ERR Function not found") else { continue }
             // The call did not run: loading the library and calling again is safe.
             let call = calls[i]
-            if loaded.insert(call.function.library.name).inserted {
-                try await send(RedisCommand("FUNCTION", "LOAD", "REPLACE", call.function.library.source))
+            let library = call.function.library
+            if loaded.insert("\(library.name) \(commands[i].slot ?? -1)").inserted {
+                try await send(RedisCommand("FUNCTION", "LOAD", "REPLACE", library.source).pinned(like: commands[i]))
             }
-            replies[i] = try await pipeline([call.function.command(keys: call.keys, arguments: call.arguments)])[0]
+            let again = [commands[i]] + replicaWaits(after: [commands[i]]).map(\.command)
+            let retried = try await pipeline(again)
+            try Self.checkReplicated(retried.dropFirst(), wanted: waits.first?.wanted ?? 0)
+            replies[i] = retried[0]
         }
         return replies
     }
 
-    /// Closes the connection; later commands throw ``RedisError/clientClosed``.
-    public func close() async {
-        let previous = state.withLock { state -> State in
-            defer { state = .closed }
-            return state
+    /// One `WAIT` per node the commands go to (per slot in a cluster), when the configuration
+    /// asks for replicas.
+    private func replicaWaits(after commands: [RedisCommand]) -> [(command: RedisCommand, wanted: Int)] {
+        guard case .replicas(let count, let timeout) = configuration.durability, !commands.isEmpty else { return [] }
+        let (seconds, attoseconds) = timeout.components
+        let wait = RedisCommand("WAIT", count, max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)))
+        guard case .cluster = route else { return [(wait, count)] }
+        var seen: Set<Int> = []
+        return commands.filter { seen.insert($0.slot ?? -1).inserted }.map { (wait.pinned(like: $0), count) }
+    }
+
+    private static func checkReplicated(_ replies: some Collection<RESPValue>, wanted: Int) throws(RedisError) {
+        for reply in replies {
+            let confirmed = try reply.throwingServerError().int ?? 0
+            if confirmed < wanted { throw .notReplicated(wanted: wanted, confirmed: confirmed) }
         }
-        switch previous {
-        case .connected(let channel, _):
-            try? await channel.close()
-        case .connecting(let task):
-            task.cancel()
-            if let channel = try? await task.value { try? await channel.close() }
-        case .idle, .closed:
-            break
+    }
+
+    /// Closes every connection; later commands throw ``RedisError/clientClosed``.
+    public func close() async {
+        switch route {
+        case .single(let connection): await connection.close()
+        case .cluster(let router): await router.close()
         }
     }
 
     /// Connects now instead of on the first command; useful to fail fast at start-up.
     public func connect() async throws(RedisError) {
-        _ = try await connectedChannel()
+        switch route {
+        case .single(let connection): try await connection.connect()
+        case .cluster(let router): try await router.connect()
+        }
     }
 
     /// Whether a connection is open now (a client used to subscribe is subscribed then).
     public var isConnected: Bool {
-        if case .connected(let channel, _) = state.withLock({ $0 }) { return channel.isActive }
-        return false
+        switch route {
+        case .single(let connection): connection.isConnected
+        case .cluster(let router): router.isConnected
+        }
     }
 
-    /// A future that completes when the current connection closes (`nil` when not connected).
+    /// A future that completes when the current connection closes (`nil` when not connected,
+    /// and for a cluster's many connections).
     public var currentConnectionClosed: EventLoopFuture<Void>? {
-        if case .connected(let channel, _) = state.withLock({ $0 }) { return channel.closeFuture }
-        return nil
-    }
-
-    // MARK: Connection management
-
-    /// Writes on the channel's event loop. A write to a closed channel would never reach the
-    /// handler that completes replies, so it fails the reply here instead.
-    private static func write(_ request: RedisRequest, to channel: any Channel) {
-        channel.eventLoop.preconditionInEventLoop()
-        guard channel.isActive else {
-            request.promise.fail(RedisError.connectionClosed)
-            return
-        }
-        channel.write(request, promise: nil)
-    }
-
-    private enum ConnectAction {
-        case ready(any Channel)
-        case wait(Task<any Channel, any Error>)
-    }
-
-    private func connectedChannel() async throws(RedisError) -> any Channel {
-        let action: ConnectAction = try state.withLock { (state) throws(RedisError) in
-            switch state {
-            case .connected(let channel, _):
-                if channel.isActive { return .ready(channel) }
-                return .wait(startConnecting(&state, failures: 0, lastFailure: nil))
-            case .connecting(let task):
-                return .wait(task)
-            case .idle(let failures, let lastFailure):
-                return .wait(startConnecting(&state, failures: failures, lastFailure: lastFailure))
-            case .closed:
-                throw .clientClosed
-            }
-        }
-        switch action {
-        case .ready(let channel):
-            return channel
-        case .wait(let task):
-            do {
-                return try await task.value
-            } catch {
-                throw Self.redisError(error)
-            }
-        }
-    }
-
-    private func startConnecting(_ state: inout State, failures: Int, lastFailure: ContinuousClock.Instant?) -> Task<any Channel, any Error>
-    {
-        let delay = configuration.reconnectDelay(afterFailures: failures)
-        let task = Task<any Channel, any Error> {
-            if let lastFailure, delay > .zero {
-                try await Task.sleep(until: lastFailure + delay, clock: .continuous)
-            }
-            do {
-                let channel = try await self.openChannel()
-                let stillWanted = self.state.withLock { state -> Bool in
-                    guard case .connecting = state else { return false }
-                    state = .connected(channel, failuresBefore: failures)
-                    return true
-                }
-                guard stillWanted else {
-                    try? await channel.close()
-                    throw RedisError.clientClosed
-                }
-                if failures > 0 {
-                    self.logger.info("reconnected to Redis", metadata: ["redis": "\(self.configuration.url)"])
-                }
-                channel.closeFuture.whenComplete { _ in
-                    self.state.withLock { state in
-                        if case .connected(let current, _) = state, current === channel {
-                            state = .idle(failures: 0, lastFailure: nil)
-                        }
-                    }
-                }
-                return channel
-            } catch {
-                let redisError = Self.redisError(error)
-                self.state.withLock { state in
-                    if case .connecting = state {
-                        state = .idle(failures: failures + 1, lastFailure: .now)
-                    }
-                }
-                if failures == 0 {
-                    self.logger.warning(
-                        "cannot reach Redis, will keep retrying",
-                        metadata: ["redis": "\(self.configuration.url)", "error": "\(redisError)"])
-                }
-                throw redisError
-            }
-        }
-        state = .connecting(task)
-        return task
-    }
-
-    private func openChannel() async throws -> any Channel {
-        let onPush = self.onPush
-        // Files are read on every connection attempt, so renewed certificates are picked up
-        // by the next reconnect without a restart.
-        let tls: (context: NIOSSLContext, serverName: String?)?
-        if let files = configuration.url.tls, case .tcp(let host, _) = configuration.url.endpoint {
-            do {
-                // SNI and name checks take a host name; an IP address is checked against the
-                // certificate's IP entries by NIOSSL instead.
-                let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                tls = (try NIOSSLContext(configuration: try files.clientConfiguration()), isAddress ? nil : host)
-            } catch {
-                throw RedisError.connectionFailed("\(configuration.url): TLS: \(error)")
-            }
-        } else {
-            tls = nil
-        }
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(RESPHandler(onPush: onPush))
-                }
-            }
-        let channel: any Channel
-        do {
-            switch configuration.url.endpoint {
-            case .tcp(let host, let port):
-                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .connect(host: host, port: port).get()
-            case .unixSocket(let path):
-                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-            case .sentinel(let nodes, let primary):
-                let address = try await Self.primaryAddress(named: primary, asking: nodes, configuration: configuration)
-                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                    .connect(host: address.host, port: address.port).get()
-            }
-        } catch {
-            throw RedisError.connectionFailed("\(configuration.url): \(error)")
-        }
-        do {
-            try await handshake(on: channel)
-        } catch {
-            try? await channel.close()
-            throw error
-        }
-        return channel
-    }
-
-    /// Where the Sentinels say the primary `name` is: the first that answers is believed (a
-    /// stale answer is caught by the `ROLE` check of the handshake, and the attempt retried).
-    static func primaryAddress(
-        named name: String, asking nodes: [RedisURL.HostAndPort], configuration: RedisConfiguration
-    ) async throws(RedisError) -> RedisURL.HostAndPort {
-        var quiet = Logger(label: "drover.redis.sentinel")
-        quiet.logLevel = .critical
-        var failures: [String] = []
-        for node in nodes {
-            let sentinel = RedisClient(
-                configuration: RedisConfiguration(
-                    url: RedisURL(endpoint: .tcp(host: node.host, port: node.port)), connectTimeout: configuration.connectTimeout,
-                    commandTimeout: configuration.connectTimeout),
-                logger: quiet)
-            defer { Task { await sentinel.close() } }
-            do {
-                let reply = try await sentinel.send("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
-                guard let parts = reply.array?.compactMap(\.string), parts.count == 2, let port = Int(parts[1]) else {
-                    failures.append("\(node) knows no primary named '\(name)'")
-                    continue
-                }
-                return RedisURL.HostAndPort(host: parts[0], port: port)
-            } catch {
-                failures.append("\(node): \(error)")
-            }
-        }
-        throw .connectionFailed("no Sentinel gave the primary '\(name)': \(failures.joined(separator: "; "))")
-    }
-
-    /// AUTH, SELECT, CLIENT SETNAME and SUBSCRIBE, pipelined in one round trip.
-    private func handshake(on channel: any Channel) async throws {
-        var handshakeCommands: [RedisCommand] = []
-        let url = configuration.url
-        if let password = url.password {
-            handshakeCommands.append(url.user.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
-        }
-        if url.database != 0 { handshakeCommands.append(RedisCommand("SELECT", url.database)) }
-        if let name = configuration.clientName { handshakeCommands.append(RedisCommand("CLIENT", "SETNAME", name)) }
-        // A Sentinel's answer may be a moment old: the server must be the primary.
-        if case .sentinel = url.endpoint { handshakeCommands.append(RedisCommand("ROLE")) }
-        // One SUBSCRIBE per channel: Redis answers a SUBSCRIBE once per channel it names.
-        handshakeCommands += subscriptions.map { RedisCommand("SUBSCRIBE", $0) }
-        guard !handshakeCommands.isEmpty else { return }
-        let commands = handshakeCommands
-        let timeout = configuration.connectTimeout
-        let futures = try await channel.eventLoop.submit { () -> [EventLoopFuture<RESPValue>] in
-            let futures = commands.map { command -> EventLoopFuture<RESPValue> in
-                let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-                Self.write(RedisRequest(command: command, promise: promise, timeout: timeout), to: channel)
-                return promise.futureResult
-            }
-            channel.flush()
-            return futures
-        }.get()
-        for (command, future) in zip(commands, futures) {
-            let reply = try await future.get()
-            if case .error(let message) = reply {
-                switch command.name {
-                case "AUTH", "SELECT": throw RedisError.authenticationFailed("\(command.name): \(message)")
-                default: throw RedisError.server("\(command.name): \(message)")
-                }
-            }
-            if command.name == "ROLE", let role = reply.array?.first?.string, role != "master" {
-                throw RedisError.connectionFailed("\(url): the server the Sentinels named is a \(role) now; asking them again")
-            }
-        }
-    }
-
-    static func redisError(_ error: any Error) -> RedisError {
-        switch error {
-        case let error as RedisError: return error
-        case is CancellationError: return .connectionClosed
-        case let error as ChannelError:
-            switch error {
-            case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed, .inputClosed: return .connectionClosed
-            default: return .connectionFailed(String(describing: error))
-            }
-        default: return .connectionFailed(String(describing: error))
-        }
+        guard case .single(let connection) = route else { return nil }
+        return connection.currentConnectionClosed
     }
 }

@@ -47,11 +47,22 @@ extension ByteBuffer: RedisArgument {
 ///
 /// Encoding happens where the command is built, on the caller's thread, so the event loop
 /// only copies finished bytes into its write buffer. Arguments are binary-safe.
+///
+/// Under Redis Cluster a command runs on the node that owns the slot of its key: the first
+/// argument, the first key of `FCALL`/`EVAL`, the second argument of `MEMORY`/`OBJECT`, and
+/// no key at all for server commands such as `TIME`, `PUBLISH` or `CLIENT`, which any node
+/// runs. ``pinned(toSlotOf:)`` sends a command to a chosen key's node instead (a `WAIT` after
+/// a write, a `CLIENT ID` before a blocking fetch). Command names are given in upper case.
 public struct RedisCommand: Sendable {
     /// The command name, kept for error messages and logs (arguments may hold secrets).
     public let name: String
     /// The RESP bytes of the whole command.
     public let bytes: ByteBuffer
+    /// Where the key that picks the cluster slot lies in `bytes` (indices of the buffer);
+    /// `nil` when no key does.
+    private var keyBytes: Range<Int>?
+    /// A key whose slot replaces the command's own (see ``pinned(toSlotOf:)``).
+    private var pinnedKey: String?
 
     public init(_ name: String, _ arguments: [any RedisArgument] = []) {
         self.name = name
@@ -60,8 +71,13 @@ public struct RedisCommand: Sendable {
         buffer.writeString(String(arguments.count + 1))
         buffer.writeStaticString("\r\n")
         Self.writeBulk(name, to: &buffer)
-        for argument in arguments {
-            Self.writeBulk(argument, to: &buffer)
+        let keyIndex = Self.keyIndex(name, arguments)
+        for (i, argument) in arguments.enumerated() {
+            if i == keyIndex {
+                Self.writeBulk(argument, to: &buffer, marking: &keyBytes)
+            } else {
+                Self.writeBulk(argument, to: &buffer)
+            }
         }
         self.bytes = buffer
     }
@@ -70,11 +86,98 @@ public struct RedisCommand: Sendable {
         self.init(name, arguments)
     }
 
+    /// The same command, sent to the cluster node that owns `key`'s slot.
+    public func pinned(toSlotOf key: String) -> RedisCommand {
+        var command = self
+        command.pinnedKey = key
+        return command
+    }
+
+    /// The same command, sent to the node `other` goes to.
+    public func pinned(like other: RedisCommand) -> RedisCommand {
+        var command = self
+        command.pinnedKey = other.pinnedKey
+        if other.pinnedKey == nil, let range = other.keyBytes {
+            command.pinnedKey = other.bytes.getString(at: range.lowerBound, length: range.count)
+        }
+        return command
+    }
+
+    /// Whether ``pinned(toSlotOf:)`` chose its node: a command that follows another there.
+    var isPinned: Bool { pinnedKey != nil }
+
+    /// The cluster slot this command runs in; `nil` when any node may run it.
+    public var slot: Int? {
+        if let pinnedKey { return ClusterSlot.of(pinnedKey.utf8) }
+        guard let keyBytes, let key = bytes.viewBytes(at: keyBytes.lowerBound, length: keyBytes.count) else { return nil }
+        return ClusterSlot.of(key)
+    }
+
+    /// Commands that name no key: any cluster node runs them.
+    private static let keyless: Set<String> = [
+        "ASKING", "AUTH", "CLIENT", "CLUSTER", "COMMAND", "CONFIG", "DBSIZE", "DEBUG", "ECHO", "FLUSHALL", "FLUSHDB",
+        "FUNCTION", "HELLO", "INFO", "LATENCY", "PING", "PUBLISH", "QUIT", "READONLY", "READWRITE", "ROLE", "SCAN",
+        "SCRIPT", "SELECT", "SENTINEL", "SLOWLOG", "SUBSCRIBE", "TIME", "UNSUBSCRIBE", "WAIT",
+    ]
+
+    /// The position among `arguments` of the key that picks the slot.
+    private static func keyIndex(_ name: String, _ arguments: [any RedisArgument]) -> Int? {
+        switch name {
+        case "FCALL", "FCALL_RO", "EVAL", "EVALSHA":
+            guard arguments.count > 2, let count = arguments[1] as? Int, count > 0 else { return nil }
+            return 2
+        case "MEMORY", "OBJECT":
+            return arguments.count > 1 ? 1 : nil
+        default:
+            return arguments.isEmpty || keyless.contains(name) ? nil : 0
+        }
+    }
+
     private static func writeBulk(_ argument: any RedisArgument, to buffer: inout ByteBuffer) {
         buffer.writeStaticString("$")
         buffer.writeString(String(argument.byteCount))
         buffer.writeStaticString("\r\n")
         argument.writeBytes(to: &buffer)
         buffer.writeStaticString("\r\n")
+    }
+
+    private static func writeBulk(_ argument: any RedisArgument, to buffer: inout ByteBuffer, marking range: inout Range<Int>?) {
+        buffer.writeStaticString("$")
+        buffer.writeString(String(argument.byteCount))
+        buffer.writeStaticString("\r\n")
+        let start = buffer.writerIndex
+        argument.writeBytes(to: &buffer)
+        range = start..<buffer.writerIndex
+        buffer.writeStaticString("\r\n")
+    }
+}
+
+/// Redis Cluster's key → slot mapping: CRC16 (XMODEM) of the key, or of its hash tag (the
+/// text between the first `{` and the next `}`, when not empty), modulo 16,384.
+public enum ClusterSlot {
+    public static let count = 16384
+
+    public static func of<Bytes: Collection>(_ key: Bytes) -> Int where Bytes.Element == UInt8 {
+        if let open = key.firstIndex(of: UInt8(ascii: "{")) {
+            let afterOpen = key.index(after: open)
+            if let close = key[afterOpen...].firstIndex(of: UInt8(ascii: "}")), close != afterOpen {
+                return Int(crc16(key[afterOpen..<close]) & 0x3FFF)
+            }
+        }
+        return Int(crc16(key) & 0x3FFF)
+    }
+
+    static func crc16<Bytes: Collection>(_ bytes: Bytes) -> UInt16 where Bytes.Element == UInt8 {
+        var crc: UInt16 = 0
+        for byte in bytes {
+            crc = (crc << 8) ^ table[Int((crc >> 8) ^ UInt16(byte))]
+        }
+        return crc
+    }
+
+    private static let table: [UInt16] = (0..<256).map { n in
+        var crc = UInt16(n) << 8
+        for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        return crc
     }
 }

@@ -11,6 +11,19 @@ public struct RedisConfiguration: Sendable {
     public var reconnectMaximumDelay: Duration
     /// Sent as `CLIENT SETNAME`, so `CLIENT LIST` shows who is connected.
     public var clientName: String?
+    /// When a function call (every job transition) counts as done.
+    public var durability: Durability = .primary
+
+    /// When Redis's answer to a write is enough.
+    public enum Durability: Sendable, Equatable {
+        /// When the primary has it (Redis's default): a failover may lose the last writes the
+        /// replicas had not received yet.
+        case primary
+        /// When `replicas` replicas have it too (`WAIT` after the call, on the same
+        /// connection); a write not confirmed within `timeout` fails with
+        /// ``RedisError/notReplicated(wanted:confirmed:)``, its outcome unknown.
+        case replicas(Int, timeout: Duration)
+    }
 
     public init(
         url: RedisURL,

@@ -19,6 +19,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case authenticationFailed(String)
     /// The client was shut down.
     case clientClosed
+    /// A write was not confirmed by as many replicas as ``RedisConfiguration/durability``
+    /// asks within its timeout: the primary has it, but a failover now could lose it.
+    case notReplicated(wanted: Int, confirmed: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +34,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply(let s): return "unexpected Redis reply: \(s)"
         case .authenticationFailed(let s): return "Redis refused the credentials: \(s)"
         case .clientClosed: return "the Redis client is closed"
+        case .notReplicated(let wanted, let confirmed):
+            return
+                "Redis confirmed the write on \(confirmed) of the \(wanted) replicas asked for in time; it may be lost if the primary fails now"
         }
     }
 
@@ -38,7 +44,13 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// gone wrong with the command itself.
     public var isConnectionProblem: Bool {
         switch self {
-        case .connectionFailed, .connectionClosed, .timeout, .protocolError: return true
+        case .connectionFailed, .connectionClosed, .timeout, .protocolError, .notReplicated: return true
+        // A server that is loading, a primary demoted or a cluster mid-failover: the command
+        // did not run, and will once the servers settle.
+        case .server(let message):
+            return ["LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK"].contains {
+                message.hasPrefix($0 + " ")
+            }
         default: return false
         }
     }

@@ -14,6 +14,10 @@ import DroverTLS
 /// reconnect, so a client follows a failover (see ``RedisClient``). The credentials are the
 /// primary's; the Sentinels are asked without any.
 ///
+/// `redis+cluster://[user:password@]h1:7000,h2:7001` is a Redis Cluster known by some of its
+/// nodes (seeds): the client learns the rest from them and sends each command to the node
+/// that owns its key's slot. A cluster has only database 0.
+///
 /// A password alone (`redis://:secret@host`) authenticates as Redis's default user.
 /// Percent-escapes in the user and password are decoded, so `p%40ss` means `p@ss`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
@@ -22,9 +26,11 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case unixSocket(path: String)
         /// The primary named `primary`, wherever these Sentinels say it is now.
         case sentinel(nodes: [HostAndPort], primary: String)
+        /// A Redis Cluster, found through these seed nodes.
+        case cluster(nodes: [HostAndPort])
     }
 
-    public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
+    public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
 
@@ -76,13 +82,16 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if text.hasPrefix("redis+sentinel://") {
             try self.init(sentinel: text)
             return
+        } else if text.hasPrefix("redis+cluster://") {
+            try self.init(cluster: text)
+            return
         } else if text.hasPrefix("redis://") {
             scheme = "redis://"
         } else if text.hasPrefix("rediss://") {
             scheme = "rediss://"
         } else {
             throw .invalidURL(
-                "\(Self.withoutCredentials(text)): expected redis://host:port[/db], rediss://…, redis+sentinel://host:port,…/name or unix:///path.sock"
+                "\(Self.withoutCredentials(text)): expected redis://host:port[/db], rediss://…, redis+sentinel://host:port,…/name, redis+cluster://host:port,… or unix:///path.sock"
             )
         }
         let shown = Self.withoutCredentials(text)
@@ -155,6 +164,27 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.init(endpoint: .sentinel(nodes: nodes, primary: String(parts[1])), user: user, password: password, database: database)
     }
 
+    /// `redis+cluster://[user:password@]h1:7000,h2:7001`.
+    private init(cluster text: String) throws(RedisError) {
+        let shown = Self.withoutCredentials(text)
+        var rest = Substring(text.dropFirst("redis+cluster://".count))
+        guard !rest.contains("?") else { throw .invalidURL("\(shown): redis+cluster:// takes no query parameters") }
+        var user: String?
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            (user, password) = try Self.credentials(rest[..<at], in: shown)
+            rest = rest[rest.index(after: at)...]
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard !rest.contains("/") else {
+            throw .invalidURL("\(shown): a cluster has only database 0; expected redis+cluster://host:port[,host:port…]")
+        }
+        let nodes = try rest.split(separator: ",", omittingEmptySubsequences: false).map { (node) throws(RedisError) in
+            try Self.hostAndPort(node, defaultPort: 6379, in: shown)
+        }
+        self.init(endpoint: .cluster(nodes: nodes), user: user, password: password)
+    }
+
     /// `user:password`, `:password` or `password` (how many tools spell a password-only URL).
     private static func credentials(_ text: Substring, in shown: String) throws(RedisError) -> (String?, String?) {
         guard let colon = text.firstIndex(of: ":") else { return (nil, try percentDecoded(text, in: shown)) }
@@ -223,6 +253,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             return (tls == nil ? "redis://" : "rediss://") + "\(credentials)\(HostAndPort(host: host, port: port))\(db)"
         case .sentinel(let nodes, let primary):
             return "redis+sentinel://\(credentials)\(nodes.map(\.description).joined(separator: ","))/\(primary)\(db)"
+        case .cluster(let nodes):
+            return "redis+cluster://\(credentials)\(nodes.map(\.description).joined(separator: ","))"
         }
     }
 }

@@ -110,7 +110,8 @@ final class BlockingFetcher: Sendable {
             do {
                 // Known before blocking, so `interrupt` can end the BLMOVE from another
                 // connection with CLIENT UNBLOCK, in order with everything else Redis does.
-                let connection = try await client.send(RedisCommand("CLIENT", "ID")).int
+                // Under Redis Cluster both go to the queue's node.
+                let connection = try await client.send(RedisCommand("CLIENT", "ID").pinned(toSlotOf: q.queued)).int
                 self.state.withLock { $0.lanes[key]?.fetch = .inFlight(connection: connection) }
                 fetch = try await client.send(command, timeout: replyTimeout).string.map(Fetch.moved)
             } catch {
@@ -240,17 +241,20 @@ final class BlockingFetcher: Sendable {
         wakeup.fire()
         while true {
             // One entry per fetch still in flight; `nil` where its connection id is not known yet.
-            let connections = state.withLock { state -> [Int?] in
-                var connections: [Int?] = []
+            let connections = state.withLock { state -> [(queue: String, id: Int?)] in
+                var connections: [(queue: String, id: Int?)] = []
                 for (key, lane) in state.lanes where key.worker == worker {
-                    if case .inFlight(let connection) = lane.fetch { connections.append(connection) }
+                    if case .inFlight(let connection) = lane.fetch { connections.append((key.queue, connection)) }
                 }
                 return connections
             }
             if connections.isEmpty { return }
-            let known = connections.compactMap { $0 }
+            // Under Redis Cluster, each to the node of the fetch's queue.
+            let known = connections.compactMap { c in
+                c.id.map { RedisCommand("CLIENT", "UNBLOCK", $0).pinned(toSlotOf: keys.queue(c.queue).queued) }
+            }
             if !known.isEmpty {
-                _ = try await redis.pipeline(known.map { RedisCommand("CLIENT", "UNBLOCK", $0) })
+                _ = try await redis.pipeline(known)
             }
             await wakeup.wait(timeout: .milliseconds(50))
         }

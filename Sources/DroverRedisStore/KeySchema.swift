@@ -2,8 +2,9 @@ import DroverCore
 
 /// Every Redis key and channel name Drover uses, and nothing else builds one.
 ///
-/// Keys of one queue share the hash tag `{queue}`, so each queue lives in one Redis Cluster
-/// slot and every per-queue script touches a single slot.
+/// Every key carries a hash tag, so that under Redis Cluster no function call touches two
+/// slots: the keys of one queue share `{queue}`, and the few keys of no queue share `{@}`, a
+/// tag no queue name can be. A queue lives on one cluster node; the queues spread over them.
 ///
 /// | key | type | holds |
 /// |---|---|---|
@@ -28,10 +29,10 @@ import DroverCore
 /// | `drover:{q}:throughput` | sorted set | `<second>:<completed>:<failed>:<deadLettered>` by second (Unix time): the queue's lifetime counters, sampled once a second by the masters, for the last 15 minutes |
 /// | `drover:{q}:cron` | sorted set | the names of the queue's active cron schedules, by next fire time (ms) |
 /// | `drover:{q}:cron:<name>` | hash | one cron schedule: `cron`, `timeZone`, `missedFirings`, the job (`type`, `payload`, options), `paused`, `nextFireAt`, `lastFireAt`, `lastJobId`, `firings` |
-/// | `drover:cron` | hash | every cron schedule's name → its queue |
-/// | `drover:queues` | set | every queue ever submitted to |
-/// | `drover:workers` | sorted set | worker id → last heartbeat (ms) |
-/// | `drover:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
+/// | `drover:{@}:cron` | hash | every cron schedule's name → its queue |
+/// | `drover:{@}:queues` | set | every queue ever submitted to |
+/// | `drover:{@}:workers` | sorted set | worker id → last heartbeat (ms) |
+/// | `drover:{@}:worker:<id>` | hash | host, pid, queues, concurrency, in-flight, started, version |
 /// | `drover:finished` | pub/sub channel | `"<id> <state>"` when a job completes, is dead-lettered or cancelled |
 /// | `drover:due` | pub/sub channel | a due time (ms) earlier than any its queue had: promoters wake for it |
 /// | `drover:cancel` | pub/sub channel | `"<id> <worker>"`: a worker is to stop a job it runs |
@@ -47,15 +48,23 @@ public struct KeySchema: Sendable, Hashable {
     /// The keys of one queue.
     public func queue(_ name: String) -> QueueKeys { QueueKeys(base: "\(prefix):{\(name)}:") }
 
-    public var queues: String { "\(prefix):queues" }
-    public var workers: String { "\(prefix):workers" }
-    public func worker(_ id: String) -> String { "\(prefix):worker:\(id)" }
+    /// `drover:{@}:`, which every key of no queue starts with.
+    public var globalBase: String { "\(prefix):{@}:" }
+    public var queues: String { globalBase + "queues" }
+    public var workers: String { globalBase + "workers" }
+    public func worker(_ id: String) -> String { globalBase + "worker:" + id }
     public var finishedChannel: String { "\(prefix):finished" }
     public var dueChannel: String { "\(prefix):due" }
     public var cancelChannel: String { "\(prefix):cancel" }
     public var slotsChannel: String { "\(prefix):slots" }
     /// Every cron schedule's name → its queue.
-    public var cronSchedules: String { "\(prefix):cron" }
+    public var cronSchedules: String { globalBase + "cron" }
+
+    /// Names of the keys of no queue before they carried `{@}`, which the first store of this
+    /// version to start moves (see `RedisJobStore.moveLegacyKeys()`).
+    var legacyQueues: String { "\(prefix):queues" }
+    var legacyCronSchedules: String { "\(prefix):cron" }
+    var legacyWorkers: String { "\(prefix):workers" }
 }
 
 /// The keys of one queue; see ``KeySchema``.

@@ -3,7 +3,10 @@ import DroverRedis
 
 // Cron schedules: kept per queue (`drover:{q}:cron:<name>`, indexed by next fire time in
 // `drover:{q}:cron`) so that a firing, which submits into the queue, touches one slot; the
-// registry `drover:cron` maps each name to its queue.
+// registry `drover:{@}:cron` maps each name to its queue. The registry lives in another slot,
+// so it is written around the schedule's call, in an order that a crash between the two
+// leaves harmless: an entry is written before its schedule and removed after it, so every
+// schedule is registered and an entry without a schedule reads as no schedule.
 extension RedisJobStore {
     public func putSchedule(_ schedule: Schedule) async throws -> (schedule: Schedule, created: Bool) {
         let (cron, zone) = try schedule.validated(limits: configuration.limits)
@@ -16,6 +19,7 @@ extension RedisJobStore {
             _ = try await run(edit(schedule.name, queue: old, .remove))
             moved = true
         }
+        try await redis.send(RedisCommand("HSET", keys.cronSchedules, schedule.name, queue))
         let next = schedule.paused ? nil : cron.nextFire(after: try await serverTimeMs(), in: zone)
         let reply = try await run(edit(schedule.name, queue: queue, .put(ScheduleHash.encode(schedule), nextAt: next)))
         guard case .done(let fields, let created) = reply, let stored = ScheduleHash.decode(fields) else {
@@ -25,6 +29,7 @@ extension RedisJobStore {
     }
 
     public func schedules() async throws -> [Schedule] {
+        try await moveLegacyKeys()
         let registry = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.cronSchedules)))
         let names = registry.keys.sorted()
         let hashes = try await redis.pipeline(names.map { RedisCommand("HGETALL", keys.queue(registry[$0]!).cron($0)) })
@@ -33,9 +38,10 @@ extension RedisJobStore {
 
     public func removeSchedule(named name: String) async throws {
         try Names.validateSchedule(name)
-        guard let queue = try await scheduleQueue(name), try await run(edit(name, queue: queue, .remove)) != .missing else {
-            throw JobError.unknownSchedule(name)
-        }
+        guard let queue = try await scheduleQueue(name) else { throw JobError.unknownSchedule(name) }
+        let removed = try await run(edit(name, queue: queue, .remove)) != .missing
+        try await redis.send(RedisCommand("HDEL", keys.cronSchedules, name))
+        guard removed else { throw JobError.unknownSchedule(name) }
     }
 
     public func setSchedulePaused(_ paused: Bool, named name: String) async throws -> Schedule {
@@ -56,6 +62,7 @@ extension RedisJobStore {
     }
 
     public func fireDueSchedules() async throws -> ScheduleReport {
+        try await moveLegacyKeys()
         let registry = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.cronSchedules)))
         let queues = Set(registry.values).sorted()
         guard !queues.isEmpty else { return ScheduleReport() }
@@ -112,13 +119,14 @@ extension RedisJobStore {
 
     /// The queue a schedule lives in, from the registry.
     private func scheduleQueue(_ name: String) async throws -> String? {
-        try await redis.send(RedisCommand("HGET", keys.cronSchedules, name)).string
+        try await moveLegacyKeys()
+        return try await redis.send(RedisCommand("HGET", keys.cronSchedules, name)).string
     }
 
     private func edit(_ name: String, queue: String, _ action: CronEditFunction.Action) -> CronEditFunction {
         let q = keys.queue(queue)
         return CronEditFunction(
-            queue: queue, name: name, action: action, registryKey: keys.cronSchedules, cronKey: q.cron, scheduleKey: q.cron(name))
+            queue: queue, name: name, action: action, cronKey: q.cron, scheduleKey: q.cron(name))
     }
 
     /// Redis's clock, in milliseconds.

@@ -31,6 +31,7 @@ extension RedisJobStore {
     }
 
     public func queues() async throws -> [String] {
+        try await moveLegacyKeys()
         let reply = try await redis.send(RedisCommand("SMEMBERS", keys.queues))
         return (reply.array ?? []).compactMap(\.string).sorted()
     }

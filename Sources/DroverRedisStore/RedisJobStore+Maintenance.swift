@@ -49,10 +49,10 @@ extension RedisJobStore {
                 let backoff = f.count > 2 ? f[2].string.flatMap(JobHash.decodeBackoff) ?? .standard : .standard
                 delays.append((id, backoff.delayMs(afterAttempt: used)))
             }
+            // Checked right before the reap, not inside it: see ReapFunction.
+            guard try await run(SilentWorkerFunction(worker: worker, heartbeatTimeout: heartbeatTimeout)) else { return false }
             // Runs even for an empty list, to drop the worker from the queue's holders.
-            let reply = try await run(
-                ReapFunction(queue: queue, worker: worker, jobs: delays, heartbeatTimeout: heartbeatTimeout, workersKey: keys.workers))
-            guard case .reaped(let answers) = reply else { return false }
+            let answers = try await run(ReapFunction(queue: queue, worker: worker, jobs: delays, heartbeatTimeout: heartbeatTimeout))
             for (id, answer) in zip(ids, answers) {
                 guard let jobID = JobID(id) else { continue }
                 switch answer {

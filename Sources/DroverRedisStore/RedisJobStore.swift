@@ -52,6 +52,8 @@ public final class RedisJobStore: JobStore {
     let subscriber: RedisClient
     let fetcher: BlockingFetcher
     let registeredQueues = Mutex<Set<String>>([])
+    /// Whether ``moveLegacyKeys()`` ran.
+    let legacyKeysMoved = Mutex(false)
     let context: FunctionContext
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "drover.store")) {

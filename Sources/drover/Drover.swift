@@ -35,7 +35,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Redis URL: redis://[user:password@]host:port[/db], rediss://…[?ca=PEM&cert=PEM&key=PEM] (TLS) or unix:///path.sock (env DROVER_REDIS_URL).",
+            "Redis URL: redis://[user:password@]host:port[/db], rediss://…[?ca=PEM&cert=PEM&key=PEM] (TLS), unix:///path.sock, redis+sentinel://host:port,…/primary-name or redis+cluster://host:port,… (env DROVER_REDIS_URL).",
             valueName: "url"))
     var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
@@ -84,6 +84,22 @@ struct ConnectionOptions: ParsableArguments {
         return files == TLSFiles() ? nil : files
     }
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "When Redis's answer to a job transition is enough: primary (when the primary has it) or replica (when a replica has it too: WAIT after each call) (env DROVER_DURABILITY).",
+            valueName: "primary|replica"))
+    var durability: String?
+
+    /// `--durability`, else `DROVER_DURABILITY`; `replica` waits up to a second for one replica.
+    func redisDurability() throws -> RedisConfiguration.Durability {
+        switch durability ?? ProcessInfo.processInfo.environment["DROVER_DURABILITY"] ?? "primary" {
+        case "primary": return .primary
+        case "replica": return .replicas(1, timeout: .seconds(1))
+        case let other: throw ValidationError("--durability is primary or replica, not '\(other)'")
+        }
+    }
+
     @Option(name: .long, help: ArgumentHelp("Prefix of every Redis key.", valueName: "prefix"))
     var keyPrefix: String = "drover"
 
@@ -112,7 +128,8 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func redisStore(clientName: String, logger: Logger) throws -> RedisJobStore {
-        let redis = try RedisConfiguration(self.redis, clientName: clientName)
+        var redis = try RedisConfiguration(self.redis, clientName: clientName)
+        redis.durability = try redisDurability()
         return RedisJobStore(configuration: .init(redis: redis, keys: KeySchema(prefix: keyPrefix)), logger: logger)
     }
 }

@@ -23,7 +23,7 @@ import Testing
             Schedule(
                 name: "report", cron: "30 8 * * MON-FRI", timeZone: "Europe/Berlin",
                 job: JobRequest(queue: "cron", type: "report", payload: #"{"all":true}"#, priority: 2)))
-        #expect(try await redis.send("HGET", "drover:cron", "report").string == "cron")
+        #expect(try await redis.send("HGET", "drover:{@}:cron", "report").string == "cron")
         let fields = JobHash.fields(try await redis.send("HGETALL", "drover:{cron}:cron:report"))
         #expect(fields["cron"] == "30 8 * * MON-FRI" && fields["timeZone"] == "Europe/Berlin" && fields["payload"] == #"{"all":true}"#)
         #expect(fields["priority"] == "2" && fields["nextFireAt"] == String(schedule.nextFireAt!))
@@ -36,7 +36,7 @@ import Testing
         #expect(!keys.isEmpty && keys.allSatisfy { $0.hasPrefix("drover:{cron}:") }, "\(keys)")
         try await store.removeSchedule(named: "report")
         #expect(try await redis.send("EXISTS", "drover:{cron}:cron:report", "drover:{cron}:cron").int == 0)
-        #expect(try await redis.send("HLEN", "drover:cron").int == 0)
+        #expect(try await redis.send("HLEN", "drover:{@}:cron").int == 0)
     }
 
     /// A firing an hour old, as if every master and worker had been down since.

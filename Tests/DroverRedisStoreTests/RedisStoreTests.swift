@@ -25,9 +25,9 @@ import Testing
         _ = try await store.fail([FailureReport(job: claimed[2], error: "bad")], worker: "w1")
 
         func type(_ key: String) async throws -> String? { try await redis.send("TYPE", key).string }
-        #expect(try await type("drover:queues") == "set")
-        #expect(try await type("drover:workers") == "zset")
-        #expect(try await type("drover:worker:w1") == "hash")
+        #expect(try await type("drover:{@}:queues") == "set")
+        #expect(try await type("drover:{@}:workers") == "zset")
+        #expect(try await type("drover:{@}:worker:w1") == "hash")
         #expect(try await type("drover:{mail}:active:w1") == "list")
         #expect(try await type("drover:{mail}:completed") == "zset")
         #expect(try await type("drover:{mail}:dead") == "zset")
@@ -39,7 +39,7 @@ import Testing
         #expect(try await redis.send("HGET", "drover:{mail}:job:\(ids[0])", "result").string == "true")
         #expect(try await redis.send("HGET", "drover:{mail}:job:\(ids[1])", "worker").string == "w1")
         #expect(try await redis.send("HGET", "drover:{mail}:stats", "RUNNING").int == 1)
-        #expect(try await redis.send("HGET", "drover:worker:w1", "pid").string == "7")
+        #expect(try await redis.send("HGET", "drover:{@}:worker:w1", "pid").string == "7")
         let history = try #require(try await redis.send("HGET", "drover:{mail}:job:\(ids[2])", "history").string)
         #expect(history.contains(#""state":"DEAD_LETTER""#))
         // Completed jobs expire on their own too, so memory stays bounded without a janitor.

@@ -35,6 +35,20 @@ public struct StoreFixture: Sendable {
         }
     }
 
+    /// A fresh store on the cluster every test of this process shares
+    /// (``RedisClusterServers/shared``): its keys under a prefix of its own.
+    public static func onSharedCluster(
+        retention: RetentionPolicy = RetentionPolicy(), defaults: QueueDefaults = .standard, limits: SubmitLimits = SubmitLimits()
+    ) async throws -> StoreFixture {
+        let cluster = try await RedisClusterServers.shared()
+        let store = RedisJobStore(
+            configuration: .init(
+                redis: try RedisConfiguration(cluster.url), keys: KeySchema(prefix: "t\(UInt32.random(in: 0...UInt32.max))"),
+                retention: retention, defaults: defaults, limits: limits),
+            logger: quietLogger)
+        return StoreFixture(store: store, server: nil, redisStore: store)
+    }
+
     public func tearDown() async {
         await redisStore?.close()
         await server?.stop()

@@ -4,10 +4,12 @@ import DroverRemote
 import DroverTestSupport
 import ServiceLifecycle
 
-/// The stores the contract suite holds to one set of tests: Redis, in memory, and remote (a
-/// master in this process, over its REST door and over its TCP door).
+/// The stores the contract suite holds to one set of tests: Redis, Redis Cluster (three
+/// primaries with a replica each), in memory, and remote (a master in this process, over its
+/// REST door and over its TCP door).
 enum ContractKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case redis
+    case redisCluster
     case memory
     case remoteHTTP
     case remoteTCP
@@ -35,6 +37,9 @@ struct ContractFixture: Sendable {
             let local = try await StoreFixture.make(
                 kind == .memory ? .memory : .redis, retention: retention, defaults: defaults, limits: limits)
             return ContractFixture(store: local.store, maintenance: local.store, server: local.server, local: local, master: nil)
+        case .redisCluster:
+            let local = try await StoreFixture.onSharedCluster(retention: retention, defaults: defaults, limits: limits)
+            return ContractFixture(store: local.store, maintenance: local.store, server: nil, local: local, master: nil)
         case .remoteHTTP, .remoteTCP:
             let local = try await StoreFixture.make(.redis, retention: retention, defaults: defaults, limits: limits)
             var configuration = Master.Configuration()

@@ -4,26 +4,41 @@ import DroverTestSupport
 import Foundation
 import Synchronization
 
-/// A cluster of processes: Redis with `appendfsync always`, a master that reaps after 1 s of
-/// silence, and worker processes without maintenance of their own.
+/// A cluster of processes: Redis with `appendfsync always` (or a Redis Cluster), a master
+/// that reaps after 1 s of silence, and worker processes without maintenance of their own.
 final class ProcessCluster: Sendable {
+    /// The Redis server, or for a Redis Cluster its first node (where the logs go).
     let server: RedisServer
+    /// What every process is given as `--redis`.
+    let url: String
+    /// `--durability` for every process and for `store`.
+    let durability: String?
     let httpPort: Int
     let tcpPort: Int
     let store: RedisJobStore
     let redis: RedisClient
+    private let ownsServer: Bool
     private let masterProcess: Mutex<ChildProcess?> = Mutex(nil)
     private let workers = Mutex<[String: ChildProcess]>([:])
 
-    init(redisArguments: [String] = []) async throws {
-        server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
-        store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(server.url)), logger: quietLogger)
-        redis = try server.client()
+    init(redisArguments: [String] = [], on redisCluster: RedisClusterServers? = nil, durability: String? = nil) async throws {
+        if let redisCluster {
+            (server, url, ownsServer) = (redisCluster.nodes[0], redisCluster.url, false)
+        } else {
+            server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
+            (url, ownsServer) = (server.url, true)
+        }
+        self.durability = durability
+        var configuration = try RedisConfiguration(url)
+        if durability == "replica" { configuration.durability = .replicas(1, timeout: .seconds(1)) }
+        store = RedisJobStore(configuration: .init(redis: configuration), logger: quietLogger)
+        redis = RedisClient(configuration: try RedisConfiguration(url), logger: quietLogger)
         // A port found free can be taken by another test's process before the master binds it;
         // the master then exits, and it is started again on other ports.
         for _ in 1...5 {
             let ports = (http: try LocalRedis.freePort(), tcp: try LocalRedis.freePort())
-            let process = try Self.launchMaster(server, httpPort: ports.http, tcpPort: ports.tcp)
+            let process = try Self.launchMaster(
+                url: url, durability: durability, logs: server.directory, httpPort: ports.http, tcpPort: ports.tcp)
             if await ChildMaster.doorsAnswer(process, httpPort: ports.http, tcpPort: ports.tcp) {
                 (httpPort, tcpPort) = ports
                 masterProcess.withLock { $0 = process }
@@ -39,19 +54,19 @@ final class ProcessCluster: Sendable {
 
     /// Starts the master again, on the same ports (remote workers reconnect to them).
     func startMaster() throws {
-        let process = try Self.launchMaster(server, httpPort: httpPort, tcpPort: tcpPort)
+        let process = try Self.launchMaster(url: url, durability: durability, logs: server.directory, httpPort: httpPort, tcpPort: tcpPort)
         masterProcess.withLock { $0 = process }
     }
 
-    private static func launchMaster(_ server: RedisServer, httpPort: Int, tcpPort: Int) throws -> ChildProcess {
+    private static func launchMaster(url: String, durability: String?, logs: String, httpPort: Int, tcpPort: Int) throws -> ChildProcess {
         try ChildProcess(
             executable: try droverExecutable(),
             arguments: [
-                "master", "--redis", server.url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
+                "master", "--redis", url, "--http", "127.0.0.1:\(httpPort)", "--tcp", "127.0.0.1:\(tcpPort)",
                 "--heartbeat-timeout", "1",
                 "--log-level", "warning",
-            ],
-            logPath: server.directory + "/master.log")
+            ] + (durability.map { ["--durability", $0] } ?? []),
+            logPath: logs + "/master.log")
     }
 
     /// A worker that reaches only the master.
@@ -69,13 +84,15 @@ final class ProcessCluster: Sendable {
         let process = try ChildProcess(
             executable: try droverExecutable(),
             arguments: [
-                "worker", "--redis", server.url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
+                "worker", "--redis", url, "--id", id, "--concurrency", "8", "--heartbeat-interval", "0.2", "--no-maintenance",
                 "--log-level", "warning",
-            ] + extraArguments,
+            ] + durabilityArguments + extraArguments,
             // A crashing handler should die at once, not wait on Swift's backtracer.
             environment: ["SWIFT_BACKTRACE": "enable=no"], logPath: server.directory + "/\(id).log")
         workers.withLock { $0[id] = process }
     }
+
+    private var durabilityArguments: [String] { durability.map { ["--durability", $0] } ?? [] }
 
     func worker(_ id: String) -> ChildProcess? { workers.withLock { $0[id] } }
 
@@ -94,6 +111,6 @@ final class ProcessCluster: Sendable {
         killProcesses()
         await store.close()
         await redis.close()
-        await server.stop()
+        if ownsServer { await server.stop() }
     }
 }

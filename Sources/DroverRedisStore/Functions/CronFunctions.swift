@@ -79,11 +79,10 @@ struct CronEditFunction: QueueFunction {
     var queue: String
     var name: String
     var action: Action
-    var registryKey: String
     var cronKey: String
     var scheduleKey: String
 
-    var extraKeys: [String] { [registryKey, cronKey, scheduleKey] }
+    var extraKeys: [String] { [cronKey, scheduleKey] }
 
     static let name = "cron"
     static let layout = ArgumentLayout(leading: ["action", "queue", "schedule", "next_at"], perJob: ["field", "value"])
@@ -108,8 +107,8 @@ struct CronEditFunction: QueueFunction {
     static let body = """
         now_ms()
         \(layout.bindLeading)
-        local REGISTRY_KEY, CRON_KEY, SCHEDULE_KEY = KEYS[FIRST_EXTRA_KEY], KEYS[FIRST_EXTRA_KEY + 1], KEYS[FIRST_EXTRA_KEY + 2]
-        local exists = redis.call('HGET', REGISTRY_KEY, schedule) == queue and redis.call('EXISTS', SCHEDULE_KEY) == 1
+        local CRON_KEY, SCHEDULE_KEY = KEYS[FIRST_EXTRA_KEY], KEYS[FIRST_EXTRA_KEY + 1]
+        local exists = redis.call('EXISTS', SCHEDULE_KEY) == 1
         local function activate() schedule_next(CRON_KEY, SCHEDULE_KEY, schedule, next_at, true) end
         if action == 'put' then
           local kept = exists and redis.call('HMGET', SCHEDULE_KEY, 'firings', 'skipped', 'lastFireAt', 'lastJobId') or {}
@@ -126,7 +125,6 @@ struct CronEditFunction: QueueFunction {
             end
           end
           redis.call('HSET', SCHEDULE_KEY, unpack(fields))
-          redis.call('HSET', REGISTRY_KEY, schedule, queue)
           activate()
           return { exists and 0 or 1, redis.call('HGETALL', SCHEDULE_KEY) }
         end
@@ -134,7 +132,6 @@ struct CronEditFunction: QueueFunction {
         if action == 'remove' then
           redis.call('ZREM', CRON_KEY, schedule)
           redis.call('DEL', SCHEDULE_KEY)
-          redis.call('HDEL', REGISTRY_KEY, schedule)
         elseif action == 'pause' then
           redis.call('HSET', SCHEDULE_KEY, 'paused', NOW_TEXT)
           next_at = ''

@@ -3,7 +3,11 @@ import DroverRedis
 
 /// Hands back the jobs of a worker whose heartbeat stopped: ids it moved but never claimed go
 /// back to the head of the queue; jobs it held go through FAILED (``FailureReason/workerLost``).
-/// Does nothing if the worker's heartbeat is fresh again.
+///
+/// The heartbeat is not read here: it lives in the slot of the keys of no queue, which under
+/// Redis Cluster may be another node's, so the reaper checks it (``SilentWorkerFunction``)
+/// right before this call. A worker that beats again in between has its jobs re-run, and its
+/// late reports are fenced off: at-least-once, as for any worker taken for lost.
 struct ReapFunction: QueueFunction {
     enum Answer: Equatable {
         case requeued
@@ -13,50 +17,36 @@ struct ReapFunction: QueueFunction {
         case skipped
     }
 
-    enum Reply {
-        /// The worker beat again: nothing was touched.
-        case alive
-        /// One answer per id, in order.
-        case reaped([Answer])
-    }
-
     var queue: String
     var worker: String?
     /// The ids in the worker's active list, each with the retry delay its own backoff gives.
     var jobs: [(id: String, retryDelayMs: Int)]
+    /// For the failure's reason.
     var heartbeatTimeout: Duration
-    var workersKey: String
-
-    var extraKeys: [String] { [workersKey] }
 
     static let name = "reap"
-    static let layout = ArgumentLayout(leading: ["worker", "timeout", "reason"], perJob: ["id", "delay"])
+    static let layout = ArgumentLayout(leading: ["worker", "reason"], perJob: ["id", "delay"])
 
     var arguments: [any RedisArgument] {
         Self.layout.encode(
-            [worker ?? "-", heartbeatTimeout.milliseconds, FailureReason.workerLost(worker ?? "-", silentFor: heartbeatTimeout)],
+            [worker ?? "-", FailureReason.workerLost(worker ?? "-", silentFor: heartbeatTimeout)],
             jobs: jobs.map { [$0.id, $0.retryDelayMs] })
     }
 
-    func decode(_ reply: RESPValue) throws(RedisError) -> Reply {
-        let answers = try reply.elements().compactMap(\.string)
-        if answers == ["ALIVE"] { return .alive }
-        return .reaped(
-            answers.map { answer in
-                switch answer {
-                case "REQUEUED": .requeued
-                case "SKIPPED": .skipped
-                default: JobState(rawValue: answer).map(Answer.failed) ?? .skipped
-                }
-            })
+    /// One answer per id, in order.
+    func decode(_ reply: RESPValue) throws(RedisError) -> [Answer] {
+        try reply.elements().compactMap(\.string).map { answer in
+            switch answer {
+            case "REQUEUED": .requeued
+            case "SKIPPED": .skipped
+            default: JobState(rawValue: answer).map(Answer.failed) ?? .skipped
+            }
+        }
     }
 
     static let body = """
         local at = now_ms()
         \(layout.bindLeading)
-        timeout = tonumber(timeout)
-        local seen = redis.call('ZSCORE', KEYS[FIRST_EXTRA_KEY], worker)
-        if seen and tonumber(seen) > at - timeout then return { 'ALIVE' } end
         local out = {}
         \(layout.forEachJob)
           redis.call('LREM', ACTIVE_KEY, 0, id)

@@ -1,12 +1,12 @@
 import DroverCore
 import DroverRedis
 
-/// The fields of a worker hash (`drover:worker:<id>`).
+/// The fields of a worker hash (`drover:{@}:worker:<id>`).
 enum WorkerField: String, CaseIterable {
     case id, host, pid, queues, concurrency, inFlight, startedAt, version, lastHeartbeat
 }
 
-/// Records a heartbeat: the worker's score in `drover:workers` and its hash, which expires if
+/// Records a heartbeat: the worker's score in `drover:{@}:workers` and its hash, which expires if
 /// the worker stops beating for good.
 struct HeartbeatFunction: StoreFunction {
     var info: WorkerInfo
@@ -73,6 +73,34 @@ struct LostWorkersFunction: StoreFunction {
         local at = now_ms()
         \(layout.bindLeading)
         return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. int(at - tonumber(timeout)), 'LIMIT', 0, 100)
+        """
+}
+
+/// Whether a worker is silent: no heartbeat within the timeout, or none at all. The reaper
+/// asks right before it hands back the worker's jobs in a queue.
+struct SilentWorkerFunction: StoreFunction {
+    var worker: String
+    var heartbeatTimeout: Duration
+
+    static let name = "worker_silent"
+    static let layout = ArgumentLayout(first: 1, leading: ["worker", "timeout"])
+
+    func call(_ context: FunctionContext) -> RedisFunction.Call {
+        RedisFunction.Call(
+            DroverLibrary.function(Self.self), keys: [context.keys.workers],
+            arguments: Self.layout.encode([worker, heartbeatTimeout.milliseconds]))
+    }
+
+    func decode(_ reply: RESPValue) throws(RedisError) -> Bool {
+        try reply.throwingServerError().int == 1
+    }
+
+    static let body = """
+        local at = now_ms()
+        \(layout.bindLeading)
+        local seen = redis.call('ZSCORE', KEYS[1], worker)
+        if seen and tonumber(seen) > at - tonumber(timeout) then return 0 end
+        return 1
         """
 }
 

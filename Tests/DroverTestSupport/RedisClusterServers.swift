@@ -1,0 +1,160 @@
+import DroverProcess
+import DroverRedis
+import Foundation
+import Synchronization
+
+/// A real Redis Cluster for a test: `primaries` redis-servers in cluster mode, each with
+/// `replicasEach` replicas, on free ports, joined by `redis-cli --cluster create`. Nodes
+/// decide a peer is down after 1 s, so a failover takes a few seconds.
+public final class RedisClusterServers: Sendable {
+    public var nodes: [RedisServer] { running.withLock { $0 } }
+    public let password: String
+    private let running: Mutex<[RedisServer]>
+
+    /// `redis+cluster://` naming every node as a seed.
+    public var url: String {
+        "redis+cluster://:\(password)@" + nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+    }
+
+    private init(nodes: [RedisServer], password: String) {
+        self.running = Mutex(nodes)
+        self.password = password
+    }
+
+    /// Starts a stopped node again on its port and directory: it reads its `nodes.conf` and
+    /// rejoins (a primary replaced meanwhile comes back as a replica of its replacement).
+    @discardableResult
+    public func restart(_ node: RedisServer) async throws -> RedisServer {
+        let fresh = try await RedisServer.restart(node)
+        running.withLock { nodes in
+            if let i = nodes.firstIndex(where: { $0.port == node.port }) { nodes[i] = fresh }
+        }
+        return fresh
+    }
+
+    public static func start(primaries: Int = 3, replicasEach: Int = 1) async throws -> RedisClusterServers {
+        let password = RedisServer.randomPassword()
+        var nodes: [RedisServer] = []
+        do {
+            for _ in 0..<(primaries * (1 + replicasEach)) {
+                // The cluster bus port is set, not derived (port + 10000 may be past 65535).
+                nodes.append(
+                    try await RedisServer.start(
+                        arguments: [
+                            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+                            "--cluster-port", String(try RedisServer.freePort()), "--masterauth", password,
+                            // A replica syncs at once, not after the default 5 s wait for others.
+                            "--repl-diskless-sync-delay", "0",
+                        ], password: password))
+            }
+            let cluster = RedisClusterServers(nodes: nodes, password: password)
+            let (status, output) = try await ChildProcess.run(
+                executable: try RedisServer.findExecutable("redis-cli"),
+                arguments: ["--no-auth-warning", "-a", password, "--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
+                    + ["--cluster-replicas", String(replicasEach), "--cluster-yes"], input: [])
+            guard status == 0 else {
+                throw ChildProcessError.notReady(
+                    "redis-cli --cluster create failed: \(String(decoding: output, as: UTF8.self).suffix(800))")
+            }
+            guard try await cluster.waitUntilSettled() else { throw ChildProcessError.notReady("the cluster did not settle in 30 s") }
+            return cluster
+        } catch {
+            for node in nodes { await node.stop() }
+            throw error
+        }
+    }
+
+    /// One cluster for every test of this process that needs no cluster of its own (the
+    /// contract suite: each test's keys under a prefix of its own); started by the first to
+    /// ask, killed when the process exits.
+    public static func shared() async throws -> RedisClusterServers {
+        try await sharedCluster.value
+    }
+
+    private static let sharedCluster = Task { try await RedisClusterServers.start() }
+
+    public func stop() async {
+        for node in nodes { await node.stop() }
+    }
+
+    /// A client straight to one node (no redirects followed).
+    public func client(_ node: RedisServer) throws -> RedisClient {
+        RedisClient(configuration: try RedisConfiguration("redis://:\(password)@127.0.0.1:\(node.port)"), logger: quietLogger)
+    }
+
+    /// Runs `redis-cli` against the cluster with `arguments` after `--cluster`; throws unless it succeeds.
+    @discardableResult
+    public func redisCLI(cluster arguments: [String]) async throws -> String {
+        let (status, output) = try await ChildProcess.run(
+            executable: try RedisServer.findExecutable("redis-cli"),
+            arguments: ["--no-auth-warning", "-a", password, "--cluster"] + arguments, input: [])
+        let text = String(decoding: output, as: UTF8.self)
+        guard status == 0 else {
+            throw ChildProcessError.notReady("redis-cli --cluster \(arguments.first ?? "") failed: \(text.suffix(800))")
+        }
+        return text
+    }
+
+    /// Every running node says the cluster is ok and every slot is served, and every replica
+    /// has its primary's data (a replica that never synced cannot take over).
+    public func waitUntilSettled(timeout: Duration = .seconds(30)) async throws -> Bool {
+        await eventually(timeout: timeout) {
+            for node in self.nodes where node.process.isRunning {
+                guard let client = try? self.client(node) else { return false }
+                defer { Task { await client.close() } }
+                guard let info = try? await client.send("CLUSTER", "INFO").string,
+                    info.contains("cluster_state:ok"), info.contains("cluster_slots_ok:16384"),
+                    let replication = try? await client.send("INFO", "replication").string,
+                    replication.contains("role:master") || replication.contains("master_link_status:up")
+                else { return false }
+            }
+            return true
+        }
+    }
+
+    /// `CLUSTER SLOTS`, from the first node that answers.
+    private func slots() async throws -> [RESPValue] {
+        var failure: (any Error)?
+        for node in nodes where node.process.isRunning {
+            let client = try self.client(node)
+            defer { Task { await client.close() } }
+            do {
+                return try await client.send("CLUSTER", "SLOTS").array ?? []
+            } catch {
+                failure = error
+            }
+        }
+        throw failure ?? ChildProcessError.notReady("no cluster node is running")
+    }
+
+    /// The node serving `key`'s slot as its primary, as the first node that answers sees it.
+    public func primary(forKey key: String) async throws -> RedisServer {
+        let slot = ClusterSlot.of(key.utf8)
+        for range in try await slots() {
+            guard let parts = range.array, let start = parts[0].int, let end = parts[1].int, (start...end).contains(slot),
+                let port = parts[2].array?[1].int, let node = nodes.first(where: { $0.port == port })
+            else { continue }
+            return node
+        }
+        throw ChildProcessError.notReady("no node serves slot \(slot)")
+    }
+
+    /// The primaries, and the slot ranges each serves.
+    public func primaries() async throws -> [(node: RedisServer, ranges: [ClosedRange<Int>])] {
+        var ranges: [Int: [ClosedRange<Int>]] = [:]
+        for range in try await slots() {
+            guard let parts = range.array, let start = parts[0].int, let end = parts[1].int, let port = parts[2].array?[1].int else {
+                continue
+            }
+            ranges[port, default: []].append(start...end)
+        }
+        return nodes.compactMap { node in ranges[node.port].map { (node, $0) } }
+    }
+
+    /// A node's id in the cluster.
+    public func id(of node: RedisServer) async throws -> String {
+        let client = try self.client(node)
+        defer { Task { await client.close() } }
+        return try await client.send("CLUSTER", "MYID").string ?? ""
+    }
+}

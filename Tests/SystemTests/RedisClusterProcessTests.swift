@@ -1,0 +1,155 @@
+import Drover
+import DroverCore
+import DroverRedis
+import DroverRedisStore
+import DroverTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Drover on a real Redis Cluster (three primaries, a replica each): a master and worker
+/// processes given `redis+cluster://`, the queue's slot moved by `redis-cli --cluster reshard`
+/// or its primary SIGKILLed mid-run, then the fault-injection suite's audit.
+@Suite(.serialized) struct RedisClusterProcessTests {
+    /// Submits `count` jobs of the mix in chunks, each chunk retried until the cluster takes it
+    /// (a failover in progress refuses writes for a while); returns every acknowledged id.
+    static func submitThroughFaults(_ store: RedisJobStore, count: Int) async throws -> [JobID] {
+        var ids: [JobID] = []
+        while ids.count < count {
+            var chunk: [JobID] = []
+            let taken = await eventually(timeout: .seconds(60)) {
+                guard let submitted = try? await FaultInjectionTests.submitMix(store, count: min(100, count - ids.count)) else {
+                    return false
+                }
+                chunk = submitted
+                return true
+            }
+            #expect(taken, "the cluster took no job for 60 s")
+            if !taken { break }
+            ids += chunk
+        }
+        return ids
+    }
+
+    @Test func aReshardOfTheQueuesSlotDuringARunLosesNothing() async throws {
+        let servers = try await RedisClusterServers.start()
+        defer { Task { await servers.stop() } }
+        let cluster = try await ProcessCluster(on: servers)
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
+        for n in 1...2 { try cluster.startWorker("w\(n)") }
+        let ids = try await FaultInjectionTests.submitMix(cluster.store, count: 2000)
+        #expect(try await eventually { (try await cluster.store.queueCounts().first?.completed ?? 0) >= 100 })
+
+        // `redis-cli --cluster reshard` moves a node's lowest slots first: moving as many as
+        // lie from the start of its range up to the queue's slot moves the queue's too.
+        let slot = ClusterSlot.of("drover:{default}:queued".utf8)
+        let primaries = try await servers.primaries()
+        let owner = try #require(primaries.first { $0.ranges.contains { $0.contains(slot) } })
+        let target = try #require(primaries.first { $0.node.port != owner.node.port }).node
+        let start = owner.ranges.first { $0.contains(slot) }!.lowerBound
+        let movedAt = ContinuousClock.now
+        try await servers.redisCLI(cluster: [
+            "reshard", "127.0.0.1:\(owner.node.port)", "--cluster-from", try await servers.id(of: owner.node), "--cluster-to",
+            try await servers.id(of: target), "--cluster-slots", String(slot - start + 1), "--cluster-yes",
+        ])
+        let reshard = ContinuousClock.now - movedAt
+        let now = try await servers.primary(forKey: "drover:{default}:queued")
+        #expect(now.port == target.port, "the queue's slot did not move")
+        // Jobs submitted after the move land on the new node.
+        let more = try await Self.submitThroughFaults(cluster.store, count: 500)
+
+        let audit = try await FaultInjectionTests.audit(cluster, ids: ids + more)
+        print("reshard scenario: \(slot - start + 1) slots moved in \(reshard) during the run; \(audit)")
+        audit.expectNothingLostOrWrong()
+        #expect(audit.completed + audit.deadLettered == ids.count + more.count)
+    }
+
+    /// With `--durability replica` every transition is confirmed by a replica before it
+    /// counts, so a primary's death loses none; with `primary`, the jobs lost are counted.
+    @Test(arguments: ["primary", "replica"])
+    func aPrimarySIGKILLedMidRunIsReplacedByItsReplica(_ durability: String) async throws {
+        let servers = try await RedisClusterServers.start()
+        defer { Task { await servers.stop() } }
+        let cluster = try await ProcessCluster(on: servers, durability: durability)
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
+        for n in 1...2 { try cluster.startWorker("w\(n)") }
+        let victim = try await servers.primary(forKey: "drover:{default}:queued")
+        // Submitting goes on while the primary dies.
+        let submitting = Task { try await Self.submitThroughFaults(cluster.store, count: 1500) }
+        #expect(await eventually { (try? await cluster.store.queueCounts().first?.completed ?? 0) ?? 0 >= 200 })
+
+        victim.process.send(SIGKILL)
+        let killedAt = ContinuousClock.now
+        let promoted = await eventually(timeout: .seconds(30)) {
+            (try? await servers.primary(forKey: "drover:{default}:queued").port).map { $0 != victim.port } ?? false
+        }
+        #expect(promoted, "the replica was not promoted")
+        let failover = ContinuousClock.now - killedAt
+        // The killed node comes back as the new primary's replica (with none, a write that
+        // waits for one cannot be confirmed).
+        try await servers.restart(victim)
+        // Recovered: a job submitted after the kill has run.
+        var probe: JobID?
+        let recovered = await eventually(timeout: .seconds(60)) {
+            if probe == nil { probe = try? await cluster.store.submit([JobRequest(type: "noop")]).first?.id }
+            guard let probe else { return false }
+            return (try? await cluster.store.job(probe, queue: "default"))?.state == .completed
+        }
+        let recovery = ContinuousClock.now - killedAt
+        #expect(recovered, "no job ran within 60 s of the kill: \(cluster.worker("w1")?.output().suffix(1500) ?? "")")
+        let ids = try await submitting.value + (probe.map { [$0] } ?? [])
+
+        let audit = try await FaultInjectionTests.audit(cluster, ids: ids, lossExpected: durability == "primary")
+        print(
+            "primary SIGKILL scenario, durability \(durability): replica promoted after \(failover), a new job ran \(recovery) after the kill; \(audit)"
+        )
+        let problems = audit.problems.prefix(10)
+        #expect(problems.isEmpty, "\(problems)")
+        if durability == "replica" {
+            audit.expectNothingLostOrWrong()
+            #expect(audit.completed + audit.deadLettered == ids.count)
+        }
+    }
+
+    @Test func queuesSpreadOverTheNodesAndEachKeepsItsOrder() async throws {
+        let servers = try await RedisClusterServers.start()
+        defer { Task { await servers.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(servers.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let queues = (0..<12).map { "q\($0)" }
+        var submitted: [String: [JobID]] = [:]
+        for round in 0..<20 {
+            // One pipeline per round with a job for every queue: split per node, reassembled.
+            let ids = try await store.submit(queues.map { JobRequest(queue: $0, type: "t", payload: "\(round)") })
+            for (queue, job) in zip(queues, ids) { submitted[queue, default: []].append(job.id) }
+        }
+        var owners: Set<Int> = []
+        for queue in queues { owners.insert(try await servers.primary(forKey: "drover:{\(queue)}:queued").port) }
+        #expect(owners.count == 3, "12 queues on \(owners.count) nodes")
+        for (node, _) in try await servers.primaries() {
+            let client = try servers.client(node)
+            #expect(try await client.send("DBSIZE").int ?? 0 > 0, "a primary holds no key")
+            await client.close()
+        }
+        // Claimed one at a time, each queue gives its jobs back in the order they came.
+        for queue in queues {
+            var order: [JobID] = []
+            while let job = try await store.claim(queues: [queue], worker: "w", max: 1, start: true).first {
+                order.append(job.id)
+                _ = try await store.complete([CompletionReport(job: job, result: "1")], worker: "w")
+            }
+            #expect(order == submitted[queue], "\(queue)")
+        }
+        #expect(try await store.queues().sorted() == queues.sorted())
+        #expect(try await store.queueCounts().map(\.completed).reduce(0, +) == 240)
+    }
+}
