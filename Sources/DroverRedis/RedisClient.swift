@@ -94,11 +94,16 @@ public final class RedisClient: Sendable {
         let commands = calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) }
         let waits = replicaWaits(after: commands)
         var replies = try await pipeline(commands + waits.map(\.command))
-        try Self.checkReplicated(replies.suffix(waits.count), wanted: waits.first?.wanted ?? 0)
+        let confirmations = replies.suffix(waits.count)
         replies.removeLast(waits.count)
+        let missing = replies.indices.filter { i in
+            if case .error(let message) = replies[i] { return message.hasPrefix("ERR Function not found") }
+            return false
+        }
+        // A call whose function was missing did not run; its retry has a WAIT of its own.
+        if missing.count < replies.count { try Self.checkReplicated(confirmations, wanted: waits.first?.wanted ?? 0) }
         var loaded: Set<String> = []
-        for (i, reply) in replies.enumerated() {
-            guard case .error(let message) = reply, message.hasPrefix("ERR Function not found") else { continue }
+        for i in missing {
             // The call did not run: loading the library and calling again is safe.
             let call = calls[i]
             let library = call.function.library

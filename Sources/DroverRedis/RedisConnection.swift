@@ -25,6 +25,9 @@ final class RedisConnection: Sendable {
     private let onPush: (@Sendable (RESPValue) -> Void)?
     private let subscriptions: [String]
     private let state: Mutex<State>
+    /// For a primary found through Sentinels: their announcements of a new one.
+    private let sentinelWatch: SentinelWatch?
+    private let everConnected = Atomic(false)
 
     private enum State {
         case idle(failures: Int, lastFailure: ContinuousClock.Instant?)
@@ -49,11 +52,37 @@ final class RedisConnection: Sendable {
         self.onPush = onPush
         self.subscriptions = subscriptions
         self.state = Mutex(.idle(failures: 0, lastFailure: nil))
+        if case .sentinel(let nodes, let primary) = configuration.url.endpoint {
+            sentinelWatch = SentinelWatch.shared(
+                nodes: nodes, primary: primary, configuration: configuration, eventLoopGroup: eventLoopGroup)
+        } else {
+            sentinelWatch = nil
+        }
+        sentinelWatch?.listen(self) { [weak self] in self?.primarySwitched() }
     }
 
     deinit {
+        sentinelWatch?.stopListening(self)
         if case .connected(let channel, _) = state.withLock({ $0 }) {
             channel.close(promise: nil)
+        }
+    }
+
+    /// The Sentinels named a new primary: a connection to the old one goes, and a new one is
+    /// made at once (a subscription is back in place before the next message is published).
+    private func primarySwitched() {
+        let current = state.withLock { $0 }
+        if case .closed = current { return }
+        let channel: (any Channel)?
+        if case .connected(let open, _) = current { channel = open } else { channel = nil }
+        // A subscription that the old primary's death already dropped is made again too: no
+        // command would bring it back.
+        guard channel != nil || (!subscriptions.isEmpty && everConnected.load(ordering: .relaxed)) else { return }
+        logger.notice("the Sentinels switched the primary; reconnecting", metadata: ["redis": "\(configuration.url)"])
+        channel?.close(promise: nil)
+        Task {
+            _ = try? await channel?.closeFuture.get()
+            try? await self.connect()
         }
     }
 
@@ -127,6 +156,7 @@ final class RedisConnection: Sendable {
 
     /// Closes the connection; later commands throw ``RedisError/clientClosed``.
     func close() async {
+        sentinelWatch?.stopListening(self)
         let previous = state.withLock { state -> State in
             defer { state = .closed }
             return state
@@ -221,6 +251,7 @@ final class RedisConnection: Sendable {
                     try? await channel.close()
                     throw RedisError.clientClosed
                 }
+                self.everConnected.store(true, ordering: .relaxed)
                 if failures > 0 {
                     self.logger.info("reconnected to Redis", metadata: ["redis": "\(self.configuration.url)"])
                 }
@@ -322,34 +353,59 @@ final class RedisConnection: Sendable {
         throw RedisError.connectionFailed("no cluster node answered: \(failures.joined(separator: "; "))")
     }
 
-    /// Where the Sentinels say the primary `name` is: the first that answers is believed (a
-    /// stale answer is caught by the `ROLE` check of the handshake, and the attempt retried).
+    /// Where the Sentinels say the primary `name` is. Every Sentinel is asked (`SENTINEL
+    /// MASTER`), all at once, and the answer of the newest configuration epoch wins: right
+    /// after a failover a Sentinel may still name the old primary, and if that server is back
+    /// (empty, and a primary by its own account until the Sentinels demote it) the `ROLE`
+    /// check of the handshake would not catch it.
     static func primaryAddress(
         named name: String, asking nodes: [RedisURL.HostAndPort], configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup
     ) async throws(RedisError) -> RedisURL.HostAndPort {
-        var quiet = Logger(label: "drover.redis.sentinel")
-        quiet.logLevel = .critical
-        var failures: [String] = []
-        for node in nodes {
-            let sentinel = RedisConnection(
-                configuration: RedisConfiguration(
-                    url: RedisURL(endpoint: .tcp(host: node.host, port: node.port)), connectTimeout: configuration.connectTimeout,
-                    commandTimeout: configuration.connectTimeout),
-                eventLoopGroup: eventLoopGroup, logger: quiet)
-            defer { Task { await sentinel.close() } }
-            do {
-                let reply = try await sentinel.send(RedisCommand("SENTINEL", "GET-MASTER-ADDR-BY-NAME", name))
-                guard let parts = reply.array?.compactMap(\.string), parts.count == 2, let port = Int(parts[1]) else {
-                    failures.append("\(node) knows no primary named '\(name)'")
-                    continue
+        let quiet = {
+            var logger = Logger(label: "drover.redis.sentinel")
+            logger.logLevel = .critical
+            return logger
+        }()
+        let answers = await withTaskGroup(of: Result<(RedisURL.HostAndPort, epoch: Int), RedisError>.self) { group in
+            for node in nodes {
+                group.addTask {
+                    let sentinel = RedisConnection(
+                        configuration: RedisConfiguration(
+                            url: RedisURL(endpoint: .tcp(host: node.host, port: node.port)), connectTimeout: configuration.connectTimeout,
+                            commandTimeout: configuration.connectTimeout),
+                        eventLoopGroup: eventLoopGroup, logger: quiet)
+                    defer { Task { await sentinel.close() } }
+                    do {
+                        let reply = try await sentinel.send(RedisCommand("SENTINEL", "MASTER", name))
+                        let flat = reply.array?.compactMap(\.string) ?? []
+                        var fields: [String: String] = [:]
+                        for i in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[i]] = flat[i + 1] }
+                        guard let host = fields["ip"], let port = fields["port"].flatMap({ Int($0) }) else {
+                            return .failure(.connectionFailed("\(node) knows no primary named '\(name)'"))
+                        }
+                        return .success((RedisURL.HostAndPort(host: host, port: port), fields["config-epoch"].flatMap { Int($0) } ?? 0))
+                    } catch {
+                        return .failure(.connectionFailed("\(node): \(error)"))
+                    }
                 }
-                return RedisURL.HostAndPort(host: parts[0], port: port)
-            } catch {
-                failures.append("\(node): \(error)")
+            }
+            var answers: [Result<(RedisURL.HostAndPort, epoch: Int), RedisError>] = []
+            for await answer in group { answers.append(answer) }
+            return answers
+        }
+        var best: (address: RedisURL.HostAndPort, epoch: Int)?
+        var failures: [String] = []
+        for answer in answers {
+            switch answer {
+            case .success(let (address, epoch)): if epoch > best?.epoch ?? -1 { best = (address, epoch) }
+            case .failure(let error): failures.append("\(error)")
             }
         }
-        throw .connectionFailed("no Sentinel gave the primary '\(name)': \(failures.joined(separator: "; "))")
+        guard let best else {
+            throw .connectionFailed("no Sentinel gave the primary '\(name)': \(failures.joined(separator: "; "))")
+        }
+        return best.address
     }
 
     /// AUTH, SELECT, CLIENT SETNAME and SUBSCRIBE, pipelined in one round trip.

@@ -7,6 +7,31 @@ import Testing
 
 /// What only the Redis store has: keys a person can read with redis-cli.
 @Suite struct RedisStoreTests {
+    /// Before Redis Cluster support the keys of no queue had no hash tag: the registries an
+    /// older version wrote are moved by the first store of this one to read them.
+    @Test func registriesOfAnOlderVersionAreMovedOnFirstUse() async throws {
+        let f = try await StoreFixture.make(.redis)
+        defer { Task { await f.tearDown() } }
+        let store = try #require(f.redisStore)
+        let redis = try #require(try f.server?.client())
+        defer { Task { await redis.close() } }
+        _ = try await store.submit([JobRequest(queue: "mail", type: "send")])
+        _ = try await store.putSchedule(Schedule(name: "nightly", cron: "@daily", job: JobRequest(queue: "mail", type: "report")))
+        // What an older version leaves: the same registries under their old names.
+        try await redis.send("RENAME", "drover:{@}:queues", "drover:queues")
+        try await redis.send("RENAME", "drover:{@}:cron", "drover:cron")
+        try await redis.send("ZADD", "drover:workers", 1, "old-worker")
+
+        let upgraded = RedisJobStore(configuration: .init(redis: try RedisConfiguration(f.server!.url)), logger: quietLogger)
+        defer { Task { await upgraded.close() } }
+        #expect(try await upgraded.queues() == ["mail"])
+        #expect(try await upgraded.schedules().map(\.name) == ["nightly"])
+        for old in ["drover:queues", "drover:cron", "drover:workers"] {
+            #expect(try await redis.send("EXISTS", old).int == 0, "\(old)")
+        }
+        #expect(try await redis.send("HGET", "drover:{@}:cron", "nightly").string == "mail")
+    }
+
     @Test func keysAreTheDocumentedOnesAndReadable() async throws {
         let f = try await StoreFixture.make(.redis, retention: RetentionPolicy(completed: .seconds(3600)))
         defer { Task { await f.tearDown() } }

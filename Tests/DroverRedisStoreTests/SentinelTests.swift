@@ -10,80 +10,13 @@ import Testing
     import Glibc
 #endif
 
-/// A primary, its replica and three Sentinels, all real servers on free ports: the store
-/// reached through `redis+sentinel://` follows a failover.
+/// A primary, its replica and three Sentinels, all real servers on free ports
+/// (``SentinelServers``): the store reached through `redis+sentinel://` follows a failover.
 @Suite struct SentinelTests {
-    static let primaryName = "drover-primary"
-
-    /// A Sentinel watching `primary`, quick to decide it is down (1 s) and to fail over.
-    static func startSentinel(watching primary: RedisServer, password: String) async throws -> (ChildProcess, Int, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drover-sentinel-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for _ in 0..<5 {
-            let port = try RedisServer.freePort()
-            // Sentinel rewrites its configuration file, so each has its own.
-            let config = """
-                port \(port)
-                bind 127.0.0.1
-                dir \(directory)
-                sentinel monitor \(primaryName) 127.0.0.1 \(primary.port) 2
-                sentinel auth-pass \(primaryName) \(password)
-                sentinel down-after-milliseconds \(primaryName) 1000
-                sentinel failover-timeout \(primaryName) 4000
-                sentinel parallel-syncs \(primaryName) 1
-                """
-            try config.write(toFile: directory + "/sentinel.conf", atomically: true, encoding: .utf8)
-            let process = try ChildProcess(
-                executable: try RedisServer.findExecutable("redis-server"), arguments: [directory + "/sentinel.conf", "--sentinel"],
-                logPath: directory + "/sentinel.log")
-            let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(port)"), logger: quietLogger)
-            defer { Task { await client.close() } }
-            let answers = await eventually(timeout: .seconds(10)) {
-                guard process.isRunning else { return false }
-                return (try? await client.send("PING")) != nil
-            }
-            if answers { return (process, port, directory) }
-            await process.stop()
-        }
-        throw ChildProcessError.notReady("redis-server --sentinel did not start")
-    }
-
-    /// Where the Sentinel at `port` says the primary is.
-    static func primaryPort(askingSentinelAt port: Int) async throws -> Int? {
-        let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(port)"), logger: quietLogger)
-        defer { Task { await client.close() } }
-        let reply = try await client.send("SENTINEL", "GET-MASTER-ADDR-BY-NAME", primaryName)
-        return reply.array?.last?.string.flatMap { Int($0) }
-    }
-
     @Test func aStoreBehindSentinelsFollowsAFailoverAndLosesNoReplicatedJob() async throws {
-        let password = RedisServer.randomPassword()
-        let primary = try await RedisServer.start(password: password)
-        defer { Task { await primary.stop() } }
-        let replica = try await RedisServer.start(
-            arguments: ["--replicaof", "127.0.0.1", String(primary.port), "--masterauth", password], password: password)
-        defer { Task { await replica.stop() } }
-        var sentinels: [(process: ChildProcess, port: Int, directory: String)] = []
-        defer {
-            for sentinel in sentinels {
-                sentinel.process.send(SIGKILL)
-                try? FileManager.default.removeItem(atPath: sentinel.directory)
-            }
-        }
-        for _ in 0..<3 { sentinels.append(try await Self.startSentinel(watching: primary, password: password)) }
-        // A failover needs the Sentinels to know the replica and each other (they tell each
-        // other through the primary every 2 s).
-        let ready = try await eventually(timeout: .seconds(30)) {
-            let client = RedisClient(configuration: try RedisConfiguration("redis://127.0.0.1:\(sentinels[0].port)"), logger: quietLogger)
-            defer { Task { await client.close() } }
-            let replicas = (try? await client.send("SENTINEL", "REPLICAS", Self.primaryName))?.array?.count ?? 0
-            let others = (try? await client.send("SENTINEL", "SENTINELS", Self.primaryName))?.array?.count ?? 0
-            return replicas == 1 && others == 2
-        }
-        #expect(ready, "the Sentinels did not learn of the replica and of each other")
-
-        let nodes = sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
-        let url = "redis+sentinel://:\(password)@\(nodes)/\(Self.primaryName)"
+        let servers = try await SentinelServers.start()
+        defer { Task { await servers.stop() } }
+        let (primary, replica, url) = (servers.primary, servers.replica, servers.url)
         let store = RedisJobStore(
             configuration: .init(
                 redis: RedisConfiguration(
@@ -102,11 +35,23 @@ import Testing
         await primaryClient.close()
         #expect(acknowledged == 1)
 
+        // The store's subscription (cancel requests, finished jobs) is open before the kill.
+        _ = try await store.cancelRequests(worker: "w", timeout: .milliseconds(1))
+
         primary.process.send(SIGKILL)
-        let promoted = try await eventually(timeout: .seconds(30)) {
-            (try? await Self.primaryPort(askingSentinelAt: sentinels[1].port)) == replica.port
+        let promoted = await eventually(timeout: .seconds(30)) {
+            (try? await servers.primaryPort(askingSentinel: 1)) == replica.port
         }
         #expect(promoted, "the Sentinels did not promote the replica")
+
+        // The subscription moves to the new primary by itself, before any command asks: the
+        // Sentinels announced the switch (+switch-master).
+        let newPrimary = try replica.client()
+        defer { Task { await newPrimary.close() } }
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                ((try? await newPrimary.send("CLIENT", "LIST").string) ?? "").contains("name=drover.events")
+            }, "the subscription did not follow the switch")
 
         // The same store, through the failover: retried while it has no primary to reach.
         var after: [JobID] = []

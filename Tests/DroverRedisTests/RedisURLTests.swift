@@ -51,10 +51,21 @@ import Testing
                 == .sentinel(nodes: [.init(host: "127.0.0.1", port: 26379)], primary: "m"))
     }
 
+    @Test func clusters() throws {
+        let url = try RedisURL("redis+cluster://:secret@h1:7000,h2,[::1]:7002")
+        #expect(
+            url.endpoint == .cluster(nodes: [.init(host: "h1", port: 7000), .init(host: "h2", port: 6379), .init(host: "::1", port: 7002)]))
+        #expect(url.password == "secret" && url.user == nil && url.database == 0)
+        #expect(url.description == "redis+cluster://:***@h1:7000,h2:6379,[::1]:7002")
+        #expect(try RedisURL("redis+cluster://h1:7000/").endpoint == .cluster(nodes: [.init(host: "h1", port: 7000)]))
+    }
+
     @Test(arguments: [
         "http://localhost", "redis://", "redis://host:port", "redis://host:70000", "redis://host/x", "unix://relative.sock",
         "unix:///a.sock?database=1", "redis+sentinel://s1:26379", "redis+sentinel://s1:26379/", "redis+sentinel:///m",
         "redis+sentinel://s1:x/m", "redis+sentinel://s1/m/x", "redis+sentinel://s1/m?ca=x", "redis+sentinel://s1,,s2/m",
+        // A cluster has database 0 only, and at least one seed.
+        "redis+cluster://", "redis+cluster://h1:7000/1", "redis+cluster://h1,,h2", "redis+cluster://h1:x", "redis+cluster://h1?ca=x",
     ])
     func rejectsMalformed(_ text: String) {
         #expect(throws: RedisError.self) { try RedisURL(text) }

@@ -89,7 +89,10 @@ extension JobStoreContractTests {
         #expect(jobs.count == fired)
         // One job per fire time, each carrying the template and a key naming its time.
         let keys = Set(jobs.compactMap(\.idempotencyKey))
-        #expect(keys.count == fired && keys.contains("cron:tick:\(first)"), "\(keys)")
+        // (A loaded machine may sleep past the first due time; that firing is then skipped.)
+        let times = keys.compactMap { $0.hasPrefix("cron:tick:") ? Int64($0.dropFirst("cron:tick:".count)) : nil }
+        #expect(keys.count == fired && times.count == fired && times.allSatisfy { $0 >= first }, "\(keys)")
+        #expect(keys.contains("cron:tick:\(stored.lastFireAt!)"), "\(keys)")
         #expect(jobs.allSatisfy { $0.type == "tick" && $0.payload == #"{"n":1}"# && $0.maxAttempts == 7 && $0.priority == 3 })
         #expect(jobs.map(\.id).contains(stored.lastJobID!))
         // A paused schedule fires nothing: only time passing its next second can show it.

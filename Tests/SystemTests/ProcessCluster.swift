@@ -21,9 +21,12 @@ final class ProcessCluster: Sendable {
     private let masterProcess: Mutex<ChildProcess?> = Mutex(nil)
     private let workers = Mutex<[String: ChildProcess]>([:])
 
-    init(redisArguments: [String] = [], on redisCluster: RedisClusterServers? = nil, durability: String? = nil) async throws {
-        if let redisCluster {
-            (server, url, ownsServer) = (redisCluster.nodes[0], redisCluster.url, false)
+    /// - Parameters:
+    ///   - given: A Redis the test started (a cluster, Sentinels) and its URL, with the server
+    ///     whose directory takes the logs; by default one of its own.
+    init(redisArguments: [String] = [], redis given: (url: String, logsIn: RedisServer)? = nil, durability: String? = nil) async throws {
+        if let given {
+            (server, url, ownsServer) = (given.logsIn, given.url, false)
         } else {
             server = try await RedisServer.start(arguments: ["--appendonly", "yes", "--appendfsync", "always"] + redisArguments)
             (url, ownsServer) = (server.url, true)
@@ -67,6 +70,10 @@ final class ProcessCluster: Sendable {
                 "--log-level", "warning",
             ] + (durability.map { ["--durability", $0] } ?? []),
             logPath: logs + "/master.log")
+    }
+
+    convenience init(on redisCluster: RedisClusterServers, durability: String? = nil) async throws {
+        try await self.init(redis: (redisCluster.url, redisCluster.nodes[0]), durability: durability)
     }
 
     /// A worker that reaches only the master.

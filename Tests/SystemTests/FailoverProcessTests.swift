@@ -10,10 +10,11 @@ import Testing
     import Glibc
 #endif
 
-/// Drover on a real Redis Cluster (three primaries, a replica each): a master and worker
-/// processes given `redis+cluster://`, the queue's slot moved by `redis-cli --cluster reshard`
-/// or its primary SIGKILLed mid-run, then the fault-injection suite's audit.
-@Suite(.serialized) struct RedisClusterProcessTests {
+/// Drover past one Redis: a master and worker processes given `redis+cluster://` (three
+/// primaries with a replica each) or `redis+sentinel://` (a primary, a replica, three
+/// Sentinels); the queue's slot moved by `redis-cli --cluster reshard`, or its primary
+/// SIGKILLed mid-run; then the fault-injection suite's audit.
+@Suite(.serialized) struct FailoverProcessTests {
     /// Submits `count` jobs of the mix in chunks, each chunk retried until the cluster takes it
     /// (a failover in progress refuses writes for a while); returns every acknowledged id.
     static func submitThroughFaults(_ store: RedisJobStore, count: Int) async throws -> [JobID] {
@@ -70,33 +71,35 @@ import Testing
         #expect(audit.completed + audit.deadLettered == ids.count + more.count)
     }
 
-    /// With `--durability replica` every transition is confirmed by a replica before it
-    /// counts, so a primary's death loses none; with `primary`, the jobs lost are counted.
-    @Test(arguments: ["primary", "replica"])
-    func aPrimarySIGKILLedMidRunIsReplacedByItsReplica(_ durability: String) async throws {
-        let servers = try await RedisClusterServers.start()
-        defer { Task { await servers.stop() } }
-        let cluster = try await ProcessCluster(on: servers, durability: durability)
-        defer {
-            cluster.killProcesses()
-            Task { await cluster.stop() }
+    /// What a primary's death mid-run did, as the audit and the clocks saw it.
+    struct KillReport: CustomStringConvertible {
+        var failover: Duration
+        var recovery: Duration
+        var audit: FaultInjectionTests.Audit
+
+        var description: String {
+            "replica promoted after \(failover.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))), "
+                + "a new job ran \(recovery.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))) after the kill; \(audit)"
         }
+    }
+
+    /// Submits 1,500 jobs while two workers run them, SIGKILLs the queue's primary once 200
+    /// are done, waits for its replica to be promoted, brings the killed server back (as the
+    /// new primary's replica: with none, a write that waits for one cannot be confirmed), and
+    /// audits every acknowledged job.
+    static func killPrimaryMidRun(
+        _ cluster: ProcessCluster, durability: String, victim: RedisServer, promoted: @escaping @Sendable () async -> Bool,
+        restart: () async throws -> Void
+    ) async throws -> KillReport {
         for n in 1...2 { try cluster.startWorker("w\(n)") }
-        let victim = try await servers.primary(forKey: "drover:{default}:queued")
-        // Submitting goes on while the primary dies.
         let submitting = Task { try await Self.submitThroughFaults(cluster.store, count: 1500) }
         #expect(await eventually { (try? await cluster.store.queueCounts().first?.completed ?? 0) ?? 0 >= 200 })
 
         victim.process.send(SIGKILL)
         let killedAt = ContinuousClock.now
-        let promoted = await eventually(timeout: .seconds(30)) {
-            (try? await servers.primary(forKey: "drover:{default}:queued").port).map { $0 != victim.port } ?? false
-        }
-        #expect(promoted, "the replica was not promoted")
+        #expect(await eventually(timeout: .seconds(30)) { await promoted() }, "the replica was not promoted")
         let failover = ContinuousClock.now - killedAt
-        // The killed node comes back as the new primary's replica (with none, a write that
-        // waits for one cannot be confirmed).
-        try await servers.restart(victim)
+        try await restart()
         // Recovered: a job submitted after the kill has run.
         var probe: JobID?
         let recovered = await eventually(timeout: .seconds(60)) {
@@ -109,15 +112,55 @@ import Testing
         let ids = try await submitting.value + (probe.map { [$0] } ?? [])
 
         let audit = try await FaultInjectionTests.audit(cluster, ids: ids, lossExpected: durability == "primary")
-        print(
-            "primary SIGKILL scenario, durability \(durability): replica promoted after \(failover), a new job ran \(recovery) after the kill; \(audit)"
-        )
         let problems = audit.problems.prefix(10)
         #expect(problems.isEmpty, "\(problems)")
         if durability == "replica" {
             audit.expectNothingLostOrWrong()
             #expect(audit.completed + audit.deadLettered == ids.count)
         }
+        return KillReport(failover: failover, recovery: recovery, audit: audit)
+    }
+
+    /// With `--durability replica` every transition is confirmed by a replica before it
+    /// counts, so a primary's death loses none; with `primary`, the jobs lost are counted.
+    @Test(arguments: ["replica", "primary"])
+    func aClusterPrimarySIGKILLedMidRunIsReplacedByItsReplica(_ durability: String) async throws {
+        let servers = try await RedisClusterServers.start()
+        defer { Task { await servers.stop() } }
+        let cluster = try await ProcessCluster(on: servers, durability: durability)
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
+        let victim = try await servers.primary(forKey: "drover:{default}:queued")
+        let report = try await Self.killPrimaryMidRun(
+            cluster, durability: durability, victim: victim,
+            promoted: { (try? await servers.primary(forKey: "drover:{default}:queued").port).map { $0 != victim.port } ?? false },
+            restart: { try await servers.restart(victim) })
+        print("cluster primary SIGKILL, durability \(durability): \(report)")
+    }
+
+    @Test(arguments: ["replica", "primary"])
+    func aSentinelPrimarySIGKILLedMidRunIsReplacedByItsReplica(_ durability: String) async throws {
+        let servers = try await SentinelServers.start()
+        defer { Task { await servers.stop() } }
+        let cluster = try await ProcessCluster(redis: (servers.url, servers.replica), durability: durability)
+        defer {
+            cluster.killProcesses()
+            Task { await cluster.stop() }
+        }
+        let report = try await Self.killPrimaryMidRun(
+            cluster, durability: durability, victim: servers.primary,
+            promoted: {
+                for sentinel in 0..<3 where (try? await servers.primaryPort(askingSentinel: sentinel)) != servers.replica.port {
+                    return false
+                }
+                return true
+            },
+            // Back empty and a primary by its own account, until the Sentinels make it the new
+            // primary's replica.
+            restart: { _ = try await RedisServer.restart(servers.primary) })
+        print("Sentinel primary SIGKILL, durability \(durability): \(report)")
     }
 
     @Test func queuesSpreadOverTheNodesAndEachKeepsItsOrder() async throws {
