@@ -1,6 +1,7 @@
 import DroverProcess
 import DroverRedis
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -15,6 +16,7 @@ public final class SentinelServers: Sendable {
     public let replica: RedisServer
     public let sentinels: [(process: ChildProcess, port: Int, directory: String)]
     public let password: String
+    private let restarted = Mutex<[RedisServer]>([])
 
     /// `redis+sentinel://` naming the three Sentinels.
     public var url: String {
@@ -32,14 +34,19 @@ public final class SentinelServers: Sendable {
     /// each other through the primary every 2 s), and the replica has the primary's data.
     public static func start() async throws -> SentinelServers {
         let password = RedisServer.randomPassword()
-        // The primary can become a replica too (when it comes back after a failover).
+        // The primary can become a replica too (when it comes back after a failover); both
+        // persist, as Redis advises for a replicated primary that may restart: one back empty
+        // while a failover is undone would wipe its replica.
         let primary = try await RedisServer.start(
-            arguments: ["--repl-diskless-sync-delay", "0", "--masterauth", password], password: password)
+            arguments: ["--repl-diskless-sync-delay", "0", "--masterauth", password, "--appendonly", "yes"], password: password)
         var replica: RedisServer?
         var sentinels: [(ChildProcess, Int, String)] = []
         do {
             replica = try await RedisServer.start(
-                arguments: ["--replicaof", "127.0.0.1", String(primary.port), "--masterauth", password, "--repl-diskless-sync-delay", "0"],
+                arguments: [
+                    "--replicaof", "127.0.0.1", String(primary.port), "--masterauth", password, "--repl-diskless-sync-delay", "0",
+                    "--appendonly", "yes",
+                ],
                 password: password)
             for _ in 0..<3 { sentinels.append(try await startSentinel(watching: primary, password: password)) }
             let servers = SentinelServers(primary: primary, replica: replica!, sentinels: sentinels, password: password)
@@ -64,7 +71,14 @@ public final class SentinelServers: Sendable {
         }
     }
 
+    /// Starts the (killed) first primary again on its port, with what it persisted.
+    public func restartPrimary() async throws {
+        let server = try await RedisServer.restart(primary)
+        restarted.withLock { $0.append(server) }
+    }
+
     public func stop() async {
+        for server in restarted.withLock({ $0 }) { await server.process.stop() }
         for sentinel in sentinels {
             sentinel.process.send(SIGKILL)
             try? FileManager.default.removeItem(atPath: sentinel.directory)
@@ -83,6 +97,20 @@ public final class SentinelServers: Sendable {
         defer { Task { await client.close() } }
         let reply = try await client.send("SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self.primaryName)
         return reply.array?.last?.string.flatMap { Int($0) }
+    }
+
+    /// Whether every Sentinel names the server at `port` as the primary and none is still
+    /// failing over (a failover that times out reverts to the old primary).
+    public func failoverEnded(to port: Int) async -> Bool {
+        for index in sentinels.indices {
+            guard let client = try? sentinelClient(index) else { return false }
+            defer { Task { await client.close() } }
+            let flat = (try? await client.send("SENTINEL", "MASTER", Self.primaryName))?.array?.compactMap(\.string) ?? []
+            var fields: [String: String] = [:]
+            for i in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[i]] = flat[i + 1] }
+            guard fields["port"] == String(port), fields["flags"] == "master" else { return false }
+        }
+        return true
     }
 
     private func replicaIsSynced() async throws -> Bool {

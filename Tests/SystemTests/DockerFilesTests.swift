@@ -38,6 +38,46 @@ import Testing
             "\(result)")
     }
 
+    @Test func theClusterComposeDescribesThreePrimariesWithAReplicaEach() async throws {
+        let compose = repositoryRoot.appendingPathComponent("docker/docker-compose.cluster.yml").path
+        let check = """
+            import json, sys, yaml
+            doc = yaml.safe_load(open(sys.argv[1]))
+            s = doc["services"]
+            nodes = sorted(n for n in s if n.startswith("redis-") and n != "redis-cluster-init")
+            addresses = [s[n]["networks"]["redis"]["ipv4_address"] for n in nodes]
+            init = " ".join(s["redis-cluster-init"]["command"])
+            url = s["master"]["environment"]["DROVER_REDIS_URL"]
+            out = {
+              "nodes": len(nodes),
+              "clusterMode": all(s[n]["command"][s[n]["command"].index("--cluster-enabled") + 1] == "yes" for n in nodes),
+              "announced": all(s[n]["command"][s[n]["command"].index("--cluster-announce-ip") + 1] == a for n, a in zip(nodes, addresses)),
+              "aof": all("--appendonly" in s[n]["command"] for n in nodes),
+              "volumes": all(any(v.startswith(n + "-data:") for v in s[n]["volumes"]) for n in nodes),
+              "createsWithOneReplicaEach": "--cluster-replicas 1" in init and all(a + ":6379" in init for a in addresses),
+              "initOnce": "cluster_state:ok" in init,
+              "seedsAreNodes": url.startswith("redis+cluster://") and all(seed.split(":")[0] in addresses for seed in url[len("redis+cluster://"):].split(",")),
+              "sameEnvironment": s["worker"]["environment"] == {k: v for k, v in s["master"]["environment"].items() if k in s["worker"]["environment"]},
+              "durability": s["worker"]["environment"]["DROVER_DURABILITY"],
+              "startsAfterInit": s["master"]["depends_on"]["redis-cluster-init"]["condition"],
+              "workerScalable": "ports" not in s["worker"] and "container_name" not in s["worker"],
+            }
+            print(json.dumps(out, sort_keys=True))
+            """
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("check-cluster-\(UUID().uuidString.prefix(6)).py").path
+        try check.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let log = script + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let python = try ChildProcess(executable: try LocalRedis.findExecutable("python3"), arguments: [script, compose], logPath: log)
+        #expect(await python.waitForExit(timeout: .seconds(30)) == 0, "\(python.output())")
+        let result = python.output().trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            result
+                == #"{"announced": true, "aof": true, "clusterMode": true, "createsWithOneReplicaEach": true, "durability": "replica", "initOnce": true, "nodes": 6, "sameEnvironment": true, "seedsAreNodes": true, "startsAfterInit": "service_completed_successfully", "volumes": true, "workerScalable": true}"#,
+            "\(result)")
+    }
+
     @Test func theDockerfileBuildsInOneStageAndRunsSlimWithHiredis() throws {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docker/Dockerfile"), encoding: .utf8)
         let stages = text.split(separator: "\n").filter { $0.hasPrefix("FROM ") }

@@ -151,15 +151,10 @@ import Testing
         }
         let report = try await Self.killPrimaryMidRun(
             cluster, durability: durability, victim: servers.primary,
-            promoted: {
-                for sentinel in 0..<3 where (try? await servers.primaryPort(askingSentinel: sentinel)) != servers.replica.port {
-                    return false
-                }
-                return true
-            },
-            // Back empty and a primary by its own account, until the Sentinels make it the new
-            // primary's replica.
-            restart: { _ = try await RedisServer.restart(servers.primary) })
+            promoted: { await servers.failoverEnded(to: servers.replica.port) },
+            // Back with its data (AOF) and a primary by its own account, until the Sentinels
+            // make it the new primary's replica.
+            restart: { try await servers.restartPrimary() })
         print("Sentinel primary SIGKILL, durability \(durability): \(report)")
     }
 
