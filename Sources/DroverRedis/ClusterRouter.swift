@@ -25,6 +25,7 @@ final class ClusterRouter: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
+    private let redirects = Atomic(0)
 
     /// How many times one command is sent again after redirects and pauses.
     static let maxResends = 8
@@ -74,6 +75,7 @@ final class ClusterRouter: Sendable {
             for (i, node, reply) in answered.sorted(by: { $0.0 < $1.0 }) {
                 replies[i] = reply
                 if case .error(let message) = reply, let redirect = Redirect(message, from: node) {
+                    if redirect != .pause { redirects.add(1, ordering: .relaxed) }
                     switch redirect {
                     case .moved(let slot, let target):
                         learn(slot: slot, owner: target)
@@ -274,6 +276,9 @@ final class ClusterRouter: Sendable {
         }
         return (nodes, owners)
     }
+
+    /// How many `MOVED` and `ASK` answers were followed.
+    var redirectsFollowed: Int { redirects.load(ordering: .relaxed) }
 
     // MARK: Life cycle
 

@@ -160,6 +160,13 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// How many `MOVED` and `ASK` answers of a Redis Cluster this client followed (a slot map
+    /// out of date after a resharding or a failover); 0 for one server.
+    public var clusterRedirectsFollowed: Int {
+        guard case .cluster(let router) = route else { return 0 }
+        return router.redirectsFollowed
+    }
+
     /// A future that completes when the current connection closes (`nil` when not connected,
     /// and for a cluster's many connections).
     public var currentConnectionClosed: EventLoopFuture<Void>? {

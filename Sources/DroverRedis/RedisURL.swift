@@ -140,14 +140,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// `redis+sentinel://[user:password@]s1:26379,s2:26379/name[/db]`.
     private init(sentinel text: String) throws(RedisError) {
         let shown = Self.withoutCredentials(text)
-        var rest = Substring(text.dropFirst("redis+sentinel://".count))
-        guard !rest.contains("?") else { throw .invalidURL("\(shown): redis+sentinel:// takes no query parameters") }
-        var user: String?
-        var password: String?
-        if let at = rest.lastIndex(of: "@") {
-            (user, password) = try Self.credentials(rest[..<at], in: shown)
-            rest = rest[rest.index(after: at)...]
-        }
+        let (user, password, rest) = try Self.nodesURLParts(text, scheme: "redis+sentinel://", in: shown)
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3, !parts[1].isEmpty else {
             throw .invalidURL("\(shown): expected redis+sentinel://host:port[,host:port…]/primary-name[/db]")
@@ -157,9 +150,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             guard let n = Int(parts[2]), n >= 0 else { throw .invalidURL("\(shown): database must be a number, got '\(parts[2])'") }
             database = n
         }
-        let nodes = try parts[0].split(separator: ",", omittingEmptySubsequences: false).map { (node) throws(RedisError) in
-            try Self.hostAndPort(node, defaultPort: 26379, in: shown)
-        }
+        let nodes = try Self.nodes(parts[0], defaultPort: 26379, in: shown)
         guard !nodes.isEmpty else { throw .invalidURL("\(shown): name at least one Sentinel") }
         self.init(endpoint: .sentinel(nodes: nodes, primary: String(parts[1])), user: user, password: password, database: database)
     }
@@ -167,22 +158,32 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// `redis+cluster://[user:password@]h1:7000,h2:7001`.
     private init(cluster text: String) throws(RedisError) {
         let shown = Self.withoutCredentials(text)
-        var rest = Substring(text.dropFirst("redis+cluster://".count))
-        guard !rest.contains("?") else { throw .invalidURL("\(shown): redis+cluster:// takes no query parameters") }
-        var user: String?
-        var password: String?
-        if let at = rest.lastIndex(of: "@") {
-            (user, password) = try Self.credentials(rest[..<at], in: shown)
-            rest = rest[rest.index(after: at)...]
-        }
+        var (user, password, rest) = try Self.nodesURLParts(text, scheme: "redis+cluster://", in: shown)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.contains("/") else {
             throw .invalidURL("\(shown): a cluster has only database 0; expected redis+cluster://host:port[,host:port…]")
         }
-        let nodes = try rest.split(separator: ",", omittingEmptySubsequences: false).map { (node) throws(RedisError) in
-            try Self.hostAndPort(node, defaultPort: 6379, in: shown)
+        self.init(endpoint: .cluster(nodes: try Self.nodes(rest, defaultPort: 6379, in: shown)), user: user, password: password)
+    }
+
+    /// The credentials of a URL naming several nodes (`scheme[user:password@]rest`), which
+    /// takes no query, and the rest.
+    private static func nodesURLParts(_ text: String, scheme: String, in shown: String) throws(RedisError) -> (
+        user: String?, password: String?, rest: Substring
+    ) {
+        var rest = Substring(text.dropFirst(scheme.count))
+        guard !rest.contains("?") else { throw .invalidURL("\(shown): \(scheme) takes no query parameters") }
+        guard let at = rest.lastIndex(of: "@") else { return (nil, nil, rest) }
+        let (user, password) = try credentials(rest[..<at], in: shown)
+        rest = rest[rest.index(after: at)...]
+        return (user, password, rest)
+    }
+
+    /// `host:port,host:port,…`.
+    private static func nodes(_ text: Substring, defaultPort: Int, in shown: String) throws(RedisError) -> [HostAndPort] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { (node) throws(RedisError) in
+            try hostAndPort(node, defaultPort: defaultPort, in: shown)
         }
-        self.init(endpoint: .cluster(nodes: nodes), user: user, password: password)
     }
 
     /// `user:password`, `:password` or `password` (how many tools spell a password-only URL).

@@ -23,7 +23,7 @@ extension RedisJobStore {
             }
         }
         for worker in lost where !alive.contains(worker) {
-            if try await run(ForgetWorkerFunction(worker: worker, heartbeatTimeout: heartbeatTimeout)) {
+            if try await run(SilentWorkerFunction(worker: worker, heartbeatTimeout: heartbeatTimeout, forget: true)) {
                 report.lostWorkers.append(worker)
                 // Its fetch connections here, if it fetched through this store, go too.
                 _ = await fetcher.forget(worker: worker)

@@ -5,6 +5,18 @@ import Testing
 /// There is no Docker engine to run them here, so the compose file and the Dockerfile are
 /// checked for the topology they promise, with a real YAML parser.
 @Suite struct DockerFilesTests {
+    /// Runs `check`, a Python script, with `file` as its argument; what it printed.
+    static func runPython(_ check: String, on file: String) async throws -> String {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString.prefix(6)).py").path
+        try check.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let log = script + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let python = try ChildProcess(executable: try LocalRedis.findExecutable("python3"), arguments: [script, file], logPath: log)
+        #expect(await python.waitForExit(timeout: .seconds(30)) == 0, "\(python.output())")
+        return python.output().trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     @Test func composeDescribesRedisWithAOFAMasterAndScalableWorkers() async throws {
         let compose = repositoryRoot.appendingPathComponent("docker/docker-compose.yml").path
         let check = """
@@ -24,14 +36,7 @@ import Testing
             }
             print(json.dumps(out, sort_keys=True))
             """
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("check-compose-\(UUID().uuidString.prefix(6)).py").path
-        try check.write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
-        let log = script + ".log"
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let python = try ChildProcess(executable: try LocalRedis.findExecutable("python3"), arguments: [script, compose], logPath: log)
-        #expect(await python.waitForExit(timeout: .seconds(30)) == 0, "\(python.output())")
-        let result = python.output().trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try await Self.runPython(check, on: compose)
         #expect(
             result
                 == #"{"aof": true, "masterCommand": ["master"], "masterHealth": true, "masterPorts": ["7070:7070", "8080:8080"], "redisURLs": ["redis://redis:6379", "redis://redis:6379"], "redisVolume": true, "services": ["master", "redis", "worker"], "workerCommand": "worker", "workerScalable": true}"#,
@@ -64,14 +69,7 @@ import Testing
             }
             print(json.dumps(out, sort_keys=True))
             """
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("check-cluster-\(UUID().uuidString.prefix(6)).py").path
-        try check.write(toFile: script, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: script) }
-        let log = script + ".log"
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let python = try ChildProcess(executable: try LocalRedis.findExecutable("python3"), arguments: [script, compose], logPath: log)
-        #expect(await python.waitForExit(timeout: .seconds(30)) == 0, "\(python.output())")
-        let result = python.output().trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try await Self.runPython(check, on: compose)
         #expect(
             result
                 == #"{"announced": true, "aof": true, "clusterMode": true, "createsWithOneReplicaEach": true, "durability": "replica", "initOnce": true, "nodes": 6, "sameEnvironment": true, "seedsAreNodes": true, "startsAfterInit": "service_completed_successfully", "volumes": true, "workerScalable": true}"#,

@@ -62,8 +62,11 @@ import Testing
         let reshard = ContinuousClock.now - movedAt
         let now = try await servers.primary(forKey: "drover:{default}:queued")
         #expect(now.port == target.port, "the queue's slot did not move")
-        // Jobs submitted after the move land on the new node.
+        // Jobs submitted after the move land on the new node: this store's map was out of
+        // date, and the old node's MOVED said where to go.
+        let redirectsBefore = cluster.store.redis.clusterRedirectsFollowed
         let more = try await Self.submitThroughFaults(cluster.store, count: 500)
+        #expect(cluster.store.redis.clusterRedirectsFollowed > redirectsBefore)
 
         let audit = try await FaultInjectionTests.audit(cluster, ids: ids + more)
         print("reshard scenario: \(slot - start + 1) slots moved in \(reshard) during the run; \(audit)")

@@ -14,7 +14,7 @@ enum DroverLibrary {
     static let functions: [any StoreFunction.Type] = [
         SubmitFunction.self, ClaimFunction.self, StartFunction.self, CompleteFunction.self, FailFunction.self,
         ReapFunction.self, ReconcileFunction.self, PromoteFunction.self, RetryDeadFunction.self, TrimFunction.self,
-        HeartbeatFunction.self, LostWorkersFunction.self, SilentWorkerFunction.self, ForgetWorkerFunction.self, CancelFunction.self,
+        HeartbeatFunction.self, LostWorkersFunction.self, SilentWorkerFunction.self, CancelFunction.self,
         PauseFunction.self,
         LimitsFunction.self, FireFunction.self, CronEditFunction.self, WorkflowSubmitFunction.self, WorkflowCancelFunction.self,
         EffectFunction.self, BatchAddFunction.self, ThroughputSampleFunction.self,

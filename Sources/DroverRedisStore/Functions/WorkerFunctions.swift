@@ -77,48 +77,24 @@ struct LostWorkersFunction: StoreFunction {
 }
 
 /// Whether a worker is silent: no heartbeat within the timeout, or none at all. The reaper
-/// asks right before it hands back the worker's jobs in a queue.
+/// asks right before it hands back the worker's jobs in a queue (`forget` false), and once
+/// they are all handed back removes the worker unless it beat again meanwhile (`forget` true).
 struct SilentWorkerFunction: StoreFunction {
     var worker: String
     var heartbeatTimeout: Duration
+    /// Remove the worker's registry entry and hash if it is silent.
+    var forget = false
 
     static let name = "worker_silent"
-    static let layout = ArgumentLayout(first: 1, leading: ["worker", "timeout"])
-
-    func call(_ context: FunctionContext) -> RedisFunction.Call {
-        RedisFunction.Call(
-            DroverLibrary.function(Self.self), keys: [context.keys.workers],
-            arguments: Self.layout.encode([worker, heartbeatTimeout.milliseconds]))
-    }
-
-    func decode(_ reply: RESPValue) throws(RedisError) -> Bool {
-        try reply.throwingServerError().int == 1
-    }
-
-    static let body = """
-        local at = now_ms()
-        \(layout.bindLeading)
-        local seen = redis.call('ZSCORE', KEYS[1], worker)
-        if seen and tonumber(seen) > at - tonumber(timeout) then return 0 end
-        return 1
-        """
-}
-
-/// Removes a lost worker once its jobs are handed back, unless it beat again meanwhile.
-struct ForgetWorkerFunction: StoreFunction {
-    var worker: String
-    var heartbeatTimeout: Duration
-
-    static let name = "forget_worker"
-    static let layout = ArgumentLayout(first: 1, leading: ["worker", "timeout"])
+    static let layout = ArgumentLayout(first: 1, leading: ["worker", "timeout", "forget"])
 
     func call(_ context: FunctionContext) -> RedisFunction.Call {
         RedisFunction.Call(
             DroverLibrary.function(Self.self), keys: [context.keys.workers, context.keys.worker(worker)],
-            arguments: Self.layout.encode([worker, heartbeatTimeout.milliseconds]))
+            arguments: Self.layout.encode([worker, heartbeatTimeout.milliseconds, forget ? 1 : 0]))
     }
 
-    /// Whether this call removed it.
+    /// Whether it was silent (and, with `forget`, this call removed it).
     func decode(_ reply: RESPValue) throws(RedisError) -> Bool {
         try reply.throwingServerError().int == 1
     }
@@ -128,6 +104,7 @@ struct ForgetWorkerFunction: StoreFunction {
         \(layout.bindLeading)
         local seen = redis.call('ZSCORE', KEYS[1], worker)
         if seen and tonumber(seen) > at - tonumber(timeout) then return 0 end
+        if forget == '0' then return 1 end
         redis.call('DEL', KEYS[2])
         return redis.call('ZREM', KEYS[1], worker)
         """
