@@ -93,13 +93,12 @@ public final class RedisClient: Sendable {
     public func run(_ calls: [RedisFunction.Call]) async throws(RedisError) -> [RESPValue] {
         let commands = calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) }
         let waits = replicaWaits(after: commands)
-        var replies = try await pipeline(commands + waits.map(\.command))
+        var replies = try await pipeline(waits.isEmpty ? commands : commands + waits.map(\.command))
+        // The usual case, every function there and no replica to wait for, allocates nothing more.
+        guard !waits.isEmpty || replies.contains(where: Self.isMissingFunction) else { return replies }
         let confirmations = replies.suffix(waits.count)
         replies.removeLast(waits.count)
-        let missing = replies.indices.filter { i in
-            if case .error(let message) = replies[i] { return message.hasPrefix("ERR Function not found") }
-            return false
-        }
+        let missing = replies.indices.filter { Self.isMissingFunction(replies[$0]) }
         // A call whose function was missing did not run; its retry has a WAIT of its own.
         if missing.count < replies.count { try Self.checkReplicated(confirmations, wanted: waits.first?.wanted ?? 0) }
         var loaded: Set<String> = []
@@ -116,6 +115,11 @@ public final class RedisClient: Sendable {
             replies[i] = retried[0]
         }
         return replies
+    }
+
+    private static func isMissingFunction(_ reply: RESPValue) -> Bool {
+        if case .error(let message) = reply { return message.hasPrefix("ERR Function not found") }
+        return false
     }
 
     /// One `WAIT` per node the commands go to (per slot in a cluster), when the configuration
