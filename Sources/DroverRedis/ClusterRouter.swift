@@ -60,16 +60,19 @@ final class ClusterRouter: Sendable {
         var asking: [Int: Node] = [:]
         for resend in 0...Self.maxResends {
             var parts: [Node: [Int]] = [:]
+            /// Commands whose slot no primary serves in the map: asked again after a pause.
+            var unserved: [Int] = []
             for i in pending {
                 guard let node = asking[i] ?? owner(of: commands[i].slot) else {
                     replies[i] = .error("CLUSTERDOWN Hash slot not served")
+                    unserved.append(i)
                     continue
                 }
                 parts[node, default: []].append(i)
             }
-            let answered = try await send(parts, commands: commands, asking: asking, timeout: timeout)
-            pending = []
-            var pause = false
+            let answered = parts.isEmpty ? [] : try await send(parts, commands: commands, asking: asking, timeout: timeout)
+            pending = unserved
+            var pause = !unserved.isEmpty
             /// Per slot redirected in this round, where its commands went (nil: to its owner).
             var redirected: [Int: Node?] = [:]
             for (i, node, reply) in answered.sorted(by: { $0.0 < $1.0 }) {
