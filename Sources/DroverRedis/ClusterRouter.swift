@@ -236,17 +236,17 @@ final class ClusterRouter: Sendable {
     /// Takes a new map; connections to nodes that are no longer primaries (or seeds) close a
     /// while later, once what was sent on them had time to finish.
     private func install(_ map: (nodes: [Node], owners: [UInt16])) {
-        let retired = state.withLock { state -> [RedisConnection] in
+        let (changed, retired) = state.withLock { state -> (Bool, [RedisConnection]) in
             let changed = state.nodes != map.nodes || state.owners != map.owners
             state.nodes = map.nodes
             state.owners = map.owners
-            if changed, !state.nodes.isEmpty {
-                logger.debug("cluster slot map", metadata: ["primaries": "\(map.nodes.map(\.description).joined(separator: ","))"])
-            }
             let kept = Set(map.nodes)
             let gone = state.connections.filter { !kept.contains($0.key) && !seeds.contains($0.key) }
             for node in gone.keys { state.connections[node] = nil }
-            return Array(gone.values)
+            return (changed, Array(gone.values))
+        }
+        if changed {
+            logger.debug("cluster slot map", metadata: ["primaries": "\(map.nodes.map(\.description).joined(separator: ","))"])
         }
         guard !retired.isEmpty else { return }
         let grace = configuration.commandTimeout

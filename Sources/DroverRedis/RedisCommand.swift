@@ -155,8 +155,10 @@ public struct RedisCommand: Sendable {
 /// Redis Cluster's key → slot mapping: CRC16 (XMODEM) of the key, or of its hash tag (the
 /// text between the first `{` and the next `}`, when not empty), modulo 16,384.
 public enum ClusterSlot {
+    /// How many slots a Redis Cluster has.
     public static let count = 16384
 
+    /// The slot of `key` (its bytes).
     public static func of<Bytes: Collection>(_ key: Bytes) -> Int where Bytes.Element == UInt8 {
         if let open = key.firstIndex(of: UInt8(ascii: "{")) {
             let afterOpen = key.index(after: open)

@@ -36,8 +36,6 @@ final class SentinelWatch: Sendable {
     }
 
     private let listeners = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
-    /// How many switches were announced: for tests and logs.
-    private let switches = Atomic<Int>(0)
 
     private init(key: Key, configuration: RedisConfiguration, eventLoopGroup: any EventLoopGroup) {
         var quiet = Logger(label: "drover.redis.sentinel")
@@ -54,7 +52,6 @@ final class SentinelWatch: Sendable {
                 guard let self, case .array(let parts) = message, parts.count == 3,
                     parts[2].string?.split(separator: " ").first.map(String.init) == primary
                 else { return }
-                self.switches.add(1, ordering: .relaxed)
                 for listener in self.listeners.withLock({ Array($0.values) }) { listener() }
             }
             // The subscription is kept for the life of the process: a Sentinel that goes away
@@ -80,6 +77,4 @@ final class SentinelWatch: Sendable {
     func stopListening(_ owner: AnyObject) {
         _ = listeners.withLock { $0.removeValue(forKey: ObjectIdentifier(owner)) }
     }
-
-    var switchesSeen: Int { switches.load(ordering: .relaxed) }
 }

@@ -36,17 +36,7 @@ public final class RedisClusterServers: Sendable {
         let password = RedisServer.randomPassword()
         var nodes: [RedisServer] = []
         do {
-            for _ in 0..<(primaries * (1 + replicasEach)) {
-                // The cluster bus port is set, not derived (port + 10000 may be past 65535).
-                nodes.append(
-                    try await RedisServer.start(
-                        arguments: [
-                            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
-                            "--cluster-port", String(try RedisServer.freePort()), "--masterauth", password,
-                            // A replica syncs at once, not after the default 5 s wait for others.
-                            "--repl-diskless-sync-delay", "0",
-                        ], password: password))
-            }
+            for _ in 0..<(primaries * (1 + replicasEach)) { nodes.append(try await startNode(password: password)) }
             let cluster = RedisClusterServers(nodes: nodes, password: password)
             let (status, output) = try await ChildProcess.run(
                 executable: try RedisServer.findExecutable("redis-cli"),
@@ -72,6 +62,28 @@ public final class RedisClusterServers: Sendable {
     }
 
     private static let sharedCluster = Task { try await RedisClusterServers.start() }
+
+    /// A redis-server in cluster mode, in no cluster yet.
+    private static func startNode(password: String) async throws -> RedisServer {
+        // The cluster bus port is set, not derived (port + 10000 may be past 65535).
+        try await RedisServer.start(
+            arguments: [
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+                "--cluster-port", String(try RedisServer.freePort()), "--masterauth", password,
+                // A replica syncs at once, not after the default 5 s wait for others.
+                "--repl-diskless-sync-delay", "0",
+            ], password: password)
+    }
+
+    /// Adds an empty primary to the cluster (`redis-cli --cluster add-node`): it serves no
+    /// slot until one is moved to it.
+    public func addNode() async throws -> RedisServer {
+        let node = try await Self.startNode(password: password)
+        running.withLock { $0.append(node) }
+        try await redisCLI(cluster: ["add-node", "127.0.0.1:\(node.port)", "127.0.0.1:\(nodes[0].port)"])
+        guard try await waitUntilSettled() else { throw ChildProcessError.notReady("the new node did not join in 30 s") }
+        return node
+    }
 
     public func stop() async {
         for node in nodes { await node.stop() }

@@ -161,6 +161,39 @@ import Testing
         print("Sentinel primary SIGKILL, durability \(durability): \(report)")
     }
 
+    /// Functions are loaded where a call finds them missing: a node that joins needs nothing done.
+    @Test func aNodeThatJoinsGetsTheFunctionsWithItsFirstCall() async throws {
+        let servers = try await RedisClusterServers.start(primaries: 3, replicasEach: 0)
+        defer { Task { await servers.stop() } }
+        let store = RedisJobStore(configuration: .init(redis: try RedisConfiguration(servers.url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let before = try await store.submit((0..<10).map { _ in JobRequest(type: "t") }).map(\.id)
+
+        let fresh = try await servers.addNode()
+        let freshClient = try servers.client(fresh)
+        defer { Task { await freshClient.close() } }
+        #expect(try await freshClient.send("FUNCTION", "LIST").array?.isEmpty == true)
+        // The queue's slot moves to it, with its ten jobs.
+        let slot = ClusterSlot.of("drover:{default}:queued".utf8)
+        let owner = try #require(try await servers.primaries().first { $0.ranges.contains { $0.contains(slot) } })
+        let start = owner.ranges.first { $0.contains(slot) }!.lowerBound
+        try await servers.redisCLI(cluster: [
+            "reshard", "127.0.0.1:\(owner.node.port)", "--cluster-from", try await servers.id(of: owner.node), "--cluster-to",
+            try await servers.id(of: fresh), "--cluster-slots", String(slot - start + 1), "--cluster-yes",
+        ])
+        #expect(try await servers.primary(forKey: "drover:{default}:queued").port == fresh.port)
+
+        let after = try await store.submit((0..<10).map { _ in JobRequest(type: "t") }).map(\.id)
+        var completed: [JobID] = []
+        while let job = try await store.claim(queues: ["default"], worker: "w", max: 1, start: true).first {
+            _ = try await store.complete([CompletionReport(job: job, result: "1")], worker: "w")
+            completed.append(job.id)
+        }
+        #expect(completed == before + after)
+        let libraries = try await freshClient.send("FUNCTION", "LIST").array ?? []
+        #expect(libraries.count == 1, "the library was not loaded on the new node")
+    }
+
     @Test func queuesSpreadOverTheNodesAndEachKeepsItsOrder() async throws {
         let servers = try await RedisClusterServers.start()
         defer { Task { await servers.stop() } }
