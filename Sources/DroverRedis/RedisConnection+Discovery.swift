@@ -7,12 +7,14 @@ import NIOPosix
 extension RedisConnection {
     /// A connection to the first of `nodes` that accepts one: a cluster's pub/sub reaches
     /// every node's messages from any node.
-    static func firstAnswering(_ nodes: [RedisURL.HostAndPort], with bootstrap: ClientBootstrap) async throws -> any Channel {
+    static func firstAnswering(_ nodes: [RedisURL.HostAndPort], with bootstrap: (String) -> ClientBootstrap) async throws -> any Channel {
         var failures: [String] = []
         for node in nodes {
             do {
-                return try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(host: node.host, port: node.port)
-                    .get()
+                return try await bootstrap(node.host).channelOption(.tcpOption(.tcp_nodelay), value: 1).connect(
+                    host: node.host, port: node.port
+                )
+                .get()
             } catch {
                 failures.append("\(node): \(error)")
             }

@@ -286,42 +286,47 @@ final class RedisConnection: Sendable {
         let onPush = self.onPush
         // Files are read on every connection attempt, so renewed certificates are picked up
         // by the next reconnect without a restart.
-        let tls: (context: NIOSSLContext, serverName: String?)?
-        if let files = configuration.url.tls, case .tcp(let host, _) = configuration.url.endpoint {
+        let tls: NIOSSLContext?
+        if let files = configuration.url.tls {
             do {
-                // SNI and name checks take a host name; an IP address is checked against the
-                // certificate's IP entries by NIOSSL instead.
-                let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-                tls = (try NIOSSLContext(configuration: try files.clientConfiguration()), isAddress ? nil : host)
+                tls = try NIOSSLContext(configuration: try files.clientConfiguration())
             } catch {
                 throw RedisError.connectionFailed("\(configuration.url): TLS: \(error)")
             }
         } else {
             tls = nil
         }
-        let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(TimeAmount(configuration.connectTimeout))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+        let connectTimeout = configuration.connectTimeout
+        let group = self.group
+        /// How to reach `host`: with TLS, its name is what the certificate must show.
+        let bootstrap = { (host: String) -> ClientBootstrap in
+            // SNI and name checks take a host name; an IP address is checked against the
+            // certificate's IP entries by NIOSSL instead.
+            let serverName = (try? SocketAddress(ipAddress: host, port: 0)) != nil ? nil : host
+            return ClientBootstrap(group: group)
+                .connectTimeout(TimeAmount(connectTimeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(RESPHandler(onPush: onPush))
                     }
-                    try channel.pipeline.syncOperations.addHandler(RESPHandler(onPush: onPush))
                 }
-            }
+        }
         let channel: any Channel
         do {
             switch configuration.url.endpoint {
             case .tcp(let host, let port):
-                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                channel = try await bootstrap(host).channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .connect(host: host, port: port).get()
             case .unixSocket(let path):
-                channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+                channel = try await bootstrap("localhost").connect(unixDomainSocketPath: path).get()
             case .sentinel(let nodes, let primary):
                 let address = try await Self.primaryAddress(
                     named: primary, asking: nodes, configuration: configuration, eventLoopGroup: group)
-                channel = try await bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                channel = try await bootstrap(address.host).channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .connect(host: address.host, port: address.port).get()
             case .cluster(let nodes):
                 channel = try await Self.firstAnswering(nodes, with: bootstrap)

@@ -16,7 +16,8 @@ import DroverTLS
 ///
 /// `redis+cluster://[user:password@]h1:7000,h2:7001` is a Redis Cluster known by some of its
 /// nodes (seeds): the client learns the rest from them and sends each command to the node
-/// that owns its key's slot. A cluster has only database 0.
+/// that owns its key's slot. A cluster has only database 0. `rediss+cluster://…` is the same
+/// over TLS to every node, with the query of `rediss://`.
 ///
 /// A password alone (`redis://:secret@host`) authenticates as Redis's default user.
 /// Percent-escapes in the user and password are decoded, so `p%40ss` means `p@ss`.
@@ -82,7 +83,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         if text.hasPrefix("redis+sentinel://") {
             try self.init(sentinel: text)
             return
-        } else if text.hasPrefix("redis+cluster://") {
+        } else if text.hasPrefix("redis+cluster://") || text.hasPrefix("rediss+cluster://") {
             try self.init(cluster: text)
             return
         } else if text.hasPrefix("redis://") {
@@ -101,22 +102,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             let query = rest[rest.index(after: q)...]
             rest = rest[..<q]
             guard tls != nil else { throw .invalidURL("\(shown): only rediss:// URLs take query parameters (ca, cert, key)") }
-            for pair in query.split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, !parts[1].isEmpty else {
-                    throw .invalidURL("\(shown): expected NAME=VALUE in the query, got '\(pair)'")
-                }
-                let value = try Self.percentDecoded(parts[1], in: shown)
-                switch parts[0] {
-                case "ca": tls?.certificateAuthority = value
-                case "cert": tls?.certificate = value
-                case "key": tls?.key = value
-                default: throw .invalidURL("\(shown): unknown query parameter '\(parts[0])'; rediss:// takes ca, cert and key")
-                }
-            }
-            guard (tls?.certificate == nil) == (tls?.key == nil) else {
-                throw .invalidURL("\(shown): cert= and key= go together")
-            }
+            tls = try Self.tlsFiles(query, in: shown)
         }
         var user: String?
         var password: String?
@@ -155,15 +141,46 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.init(endpoint: .sentinel(nodes: nodes, primary: String(parts[1])), user: user, password: password, database: database)
     }
 
-    /// `redis+cluster://[user:password@]h1:7000,h2:7001`.
+    /// `redis+cluster://[user:password@]h1:7000,h2:7001`, or `rediss+cluster://…[?ca=…&cert=…&key=…]`
+    /// for TLS to every node.
     private init(cluster text: String) throws(RedisError) {
         let shown = Self.withoutCredentials(text)
-        var (user, password, rest) = try Self.nodesURLParts(text, scheme: "redis+cluster://", in: shown)
+        var text = text
+        var tls: TLSFiles?
+        let scheme = text.hasPrefix("rediss+cluster://") ? "rediss+cluster://" : "redis+cluster://"
+        if scheme == "rediss+cluster://" {
+            tls = TLSFiles()
+            if let q = text.firstIndex(of: "?") {
+                tls = try Self.tlsFiles(text[text.index(after: q)...], in: shown)
+                text = String(text[..<q])
+            }
+        }
+        var (user, password, rest) = try Self.nodesURLParts(text, scheme: scheme, in: shown)
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.contains("/") else {
             throw .invalidURL("\(shown): a cluster has only database 0; expected redis+cluster://host:port[,host:port…]")
         }
-        self.init(endpoint: .cluster(nodes: try Self.nodes(rest, defaultPort: 6379, in: shown)), user: user, password: password)
+        self.init(endpoint: .cluster(nodes: try Self.nodes(rest, defaultPort: 6379, in: shown)), user: user, password: password, tls: tls)
+    }
+
+    /// `ca=…&cert=…&key=…`: the PEM files of a TLS URL.
+    private static func tlsFiles(_ query: Substring, in shown: String) throws(RedisError) -> TLSFiles {
+        var tls = TLSFiles()
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[1].isEmpty else {
+                throw .invalidURL("\(shown): expected NAME=VALUE in the query, got '\(pair)'")
+            }
+            let value = try percentDecoded(parts[1], in: shown)
+            switch parts[0] {
+            case "ca": tls.certificateAuthority = value
+            case "cert": tls.certificate = value
+            case "key": tls.key = value
+            default: throw .invalidURL("\(shown): unknown query parameter '\(parts[0])'; TLS URLs take ca, cert and key")
+            }
+        }
+        guard (tls.certificate == nil) == (tls.key == nil) else { throw .invalidURL("\(shown): cert= and key= go together") }
+        return tls
     }
 
     /// The credentials of a URL naming several nodes (`scheme[user:password@]rest`), which
@@ -255,7 +272,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case .sentinel(let nodes, let primary):
             return "redis+sentinel://\(credentials)\(nodes.map(\.description).joined(separator: ","))/\(primary)\(db)"
         case .cluster(let nodes):
-            return "redis+cluster://\(credentials)\(nodes.map(\.description).joined(separator: ","))"
+            return (tls == nil ? "redis+cluster://" : "rediss+cluster://")
+                + "\(credentials)\(nodes.map(\.description).joined(separator: ","))"
         }
     }
 }

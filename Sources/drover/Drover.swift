@@ -35,7 +35,7 @@ struct ConnectionOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Redis URL: redis://[user:password@]host:port[/db], rediss://…[?ca=PEM&cert=PEM&key=PEM] (TLS), unix:///path.sock, redis+sentinel://host:port,…/primary-name or redis+cluster://host:port,… (env DROVER_REDIS_URL).",
+            "Redis URL: redis://[user:password@]host:port[/db], rediss://…[?ca=PEM&cert=PEM&key=PEM] (TLS), unix:///path.sock, redis+sentinel://host:port,…/primary-name or redis+cluster://host:port,… (rediss+cluster:// for TLS) (env DROVER_REDIS_URL).",
             valueName: "url"))
     var redis: String = ProcessInfo.processInfo.environment["DROVER_REDIS_URL"] ?? "redis://127.0.0.1:6379"
 

@@ -35,6 +35,26 @@ import Testing
         return (server, tlsPort, certificates)
     }
 
+    /// `rediss+cluster://`: TLS to every node of a cluster, pub/sub included.
+    @Test func aStoreWorksOnAClusterOverTLS() async throws {
+        let cluster = try await RedisClusterServers.startTLS()
+        defer { Task { await cluster.stop() } }
+        let url = try RedisURL(cluster.url)
+        #expect(url.tls != nil && url.description.hasPrefix("rediss+cluster://:***@localhost:"))
+        let store = RedisJobStore(configuration: .init(redis: RedisConfiguration(url: url)), logger: quietLogger)
+        defer { Task { await store.close() } }
+        let queues = (0..<6).map { "q\($0)" }
+        let ids = try await store.submit(queues.map { JobRequest(queue: $0, type: "t") }).map(\.id)
+        for queue in queues {
+            let job = try #require(try await store.claim(queues: [queue], worker: "w", max: 1, start: true).first)
+            #expect(try await store.complete([CompletionReport(job: job, result: "1")], worker: "w") == [.applied(.completed)])
+        }
+        // Waiting for a job goes through the subscription, over TLS too.
+        let waited = try await store.waitUntilFinished(ids[0], queue: "q0", timeout: .seconds(5))
+        #expect(waited?.state == .completed)
+        #expect(try await store.queueCounts().map(\.completed).reduce(0, +) == 6)
+    }
+
     @Test func aStoreWorksOverTLSAsAnACLUser() async throws {
         let (server, tlsPort, certificates) = try await Self.server()
         defer { Task { await server.stop() } }

@@ -58,6 +58,11 @@ import Testing
         #expect(url.password == "secret" && url.user == nil && url.database == 0)
         #expect(url.description == "redis+cluster://:***@h1:7000,h2:6379,[::1]:7002")
         #expect(try RedisURL("redis+cluster://h1:7000/").endpoint == .cluster(nodes: [.init(host: "h1", port: 7000)]))
+        let tls = try RedisURL("rediss+cluster://u:p@h1:7000,h2:7001?ca=/c.pem&cert=/w.pem&key=/w.key")
+        #expect(tls.endpoint == .cluster(nodes: [.init(host: "h1", port: 7000), .init(host: "h2", port: 7001)]))
+        #expect(tls.tls?.certificateAuthority == "/c.pem" && tls.tls?.certificate == "/w.pem" && tls.tls?.key == "/w.key")
+        #expect(tls.description == "rediss+cluster://u:***@h1:7000,h2:7001")
+        #expect(try RedisURL("rediss+cluster://h1").tls != nil)
     }
 
     @Test(arguments: [
@@ -66,6 +71,7 @@ import Testing
         "redis+sentinel://s1:x/m", "redis+sentinel://s1/m/x", "redis+sentinel://s1/m?ca=x", "redis+sentinel://s1,,s2/m",
         // A cluster has database 0 only, and at least one seed.
         "redis+cluster://", "redis+cluster://h1:7000/1", "redis+cluster://h1,,h2", "redis+cluster://h1:x", "redis+cluster://h1?ca=x",
+        "rediss+cluster://h1?cert=/w.pem", "rediss+cluster://h1?x=1",
     ])
     func rejectsMalformed(_ text: String) {
         #expect(throws: RedisError.self) { try RedisURL(text) }

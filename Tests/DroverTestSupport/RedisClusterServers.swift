@@ -10,15 +10,54 @@ public final class RedisClusterServers: Sendable {
     public var nodes: [RedisServer] { running.withLock { $0 } }
     public let password: String
     private let running: Mutex<[RedisServer]>
+    /// For a cluster that speaks TLS: the certificates, and each node's TLS port by its plain one.
+    public let tls: (certificates: TestCertificates, ports: [Int: Int])?
 
-    /// `redis+cluster://` naming every node as a seed.
+    /// `redis+cluster://` naming every node as a seed (`rediss+cluster://` to their TLS ports,
+    /// with the worker-a client certificate, for a TLS cluster).
     public var url: String {
-        "redis+cluster://:\(password)@" + nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+        guard let tls else { return "redis+cluster://:\(password)@" + nodes.map { "127.0.0.1:\($0.port)" }.joined(separator: ",") }
+        let dir = tls.certificates.directory
+        return "rediss+cluster://:\(password)@" + nodes.map { "localhost:\(tls.ports[$0.port]!)" }.joined(separator: ",")
+            + "?ca=\(tls.certificates.ca)&cert=\(dir)/worker-a.pem&key=\(dir)/worker-a.key"
     }
 
-    private init(nodes: [RedisServer], password: String) {
+    private init(nodes: [RedisServer], password: String, tls: (certificates: TestCertificates, ports: [Int: Int])? = nil) {
         self.running = Mutex(nodes)
         self.password = password
+        self.tls = tls
+    }
+
+    /// Three primaries that speak TLS to clients and to each other (`tls-cluster yes`), each
+    /// with a plain port too, for the test's own checks.
+    public static func startTLS() async throws -> RedisClusterServers {
+        let certificates = try await TestCertificates.shared()
+        let dir = certificates.directory
+        let password = RedisServer.randomPassword()
+        var nodes: [RedisServer] = []
+        var ports: [Int: Int] = [:]
+        do {
+            for _ in 0..<3 {
+                let tlsPort = try RedisServer.freePort()
+                let node = try await startNode(
+                    password: password,
+                    extra: [
+                        "--tls-port", String(tlsPort), "--tls-cluster", "yes", "--tls-cert-file", dir + "/server.pem",
+                        "--tls-key-file", dir + "/server.key", "--tls-ca-cert-file", certificates.ca,
+                        // The certificate a node shows when it is the client (cluster bus).
+                        "--tls-client-cert-file", dir + "/worker-a.pem", "--tls-client-key-file", dir + "/worker-a.key",
+                    ])
+                nodes.append(node)
+                ports[node.port] = tlsPort
+            }
+            let cluster = RedisClusterServers(nodes: nodes, password: password, tls: (certificates, ports))
+            try await cluster.redisCLI(cluster: ["create"] + nodes.map { "127.0.0.1:\(ports[$0.port]!)" } + ["--cluster-yes"])
+            guard try await cluster.waitUntilSettled() else { throw ChildProcessError.notReady("the TLS cluster did not settle in 30 s") }
+            return cluster
+        } catch {
+            for node in nodes { await node.stop() }
+            throw error
+        }
     }
 
     /// Starts a stopped node again on its port and directory: it reads its `nodes.conf` and
@@ -64,7 +103,7 @@ public final class RedisClusterServers: Sendable {
     private static let sharedCluster = Task { try await RedisClusterServers.start() }
 
     /// A redis-server in cluster mode, in no cluster yet.
-    private static func startNode(password: String) async throws -> RedisServer {
+    private static func startNode(password: String, extra: [String] = []) async throws -> RedisServer {
         // The cluster bus port is set, not derived (port + 10000 may be past 65535).
         try await RedisServer.start(
             arguments: [
@@ -72,7 +111,7 @@ public final class RedisClusterServers: Sendable {
                 "--cluster-port", String(try RedisServer.freePort()), "--masterauth", password,
                 // A replica syncs at once, not after the default 5 s wait for others.
                 "--repl-diskless-sync-delay", "0",
-            ], password: password)
+            ] + extra, password: password)
     }
 
     /// Adds an empty primary to the cluster (`redis-cli --cluster add-node`): it serves no
@@ -97,9 +136,13 @@ public final class RedisClusterServers: Sendable {
     /// Runs `redis-cli` against the cluster with `arguments` after `--cluster`; throws unless it succeeds.
     @discardableResult
     public func redisCLI(cluster arguments: [String]) async throws -> String {
+        let tlsArguments = tls.map { tls in
+            let dir = tls.certificates.directory
+            return ["--tls", "--cacert", tls.certificates.ca, "--cert", dir + "/worker-a.pem", "--key", dir + "/worker-a.key"]
+        }
         let (status, output) = try await ChildProcess.run(
             executable: try RedisServer.findExecutable("redis-cli"),
-            arguments: ["--no-auth-warning", "-a", password, "--cluster"] + arguments, input: [])
+            arguments: ["--no-auth-warning", "-a", password] + (tlsArguments ?? []) + ["--cluster"] + arguments, input: [])
         let text = String(decoding: output, as: UTF8.self)
         guard status == 0 else {
             throw ChildProcessError.notReady("redis-cli --cluster \(arguments.first ?? "") failed: \(text.suffix(800))")
