@@ -93,14 +93,14 @@ public final class RedisClient: Sendable {
     public func run(_ calls: [RedisFunction.Call]) async throws(RedisError) -> [RESPValue] {
         let commands = calls.map { $0.function.command(keys: $0.keys, arguments: $0.arguments) }
         let waits = replicaWaits(after: commands)
-        var replies = try await pipeline(waits.isEmpty ? commands : commands + waits.map(\.command))
+        var replies = try await pipeline(waits.isEmpty ? commands : commands + waits)
         // The usual case, every function there and no replica to wait for, allocates nothing more.
         guard !waits.isEmpty || replies.contains(where: Self.isMissingFunction) else { return replies }
         let confirmations = replies.suffix(waits.count)
         replies.removeLast(waits.count)
         let missing = replies.indices.filter { Self.isMissingFunction(replies[$0]) }
         // A call whose function was missing did not run; its retry has a WAIT of its own.
-        if missing.count < replies.count { try Self.checkReplicated(confirmations, wanted: waits.first?.wanted ?? 0) }
+        if missing.count < replies.count { try checkReplicated(confirmations) }
         var loaded: Set<String> = []
         for i in missing {
             // The call did not run: loading the library and calling again is safe.
@@ -109,9 +109,8 @@ public final class RedisClient: Sendable {
             if loaded.insert("\(library.name) \(commands[i].slot ?? -1)").inserted {
                 try await send(RedisCommand("FUNCTION", "LOAD", "REPLACE", library.source).pinned(like: commands[i]))
             }
-            let again = [commands[i]] + replicaWaits(after: [commands[i]]).map(\.command)
-            let retried = try await pipeline(again)
-            try Self.checkReplicated(retried.dropFirst(), wanted: waits.first?.wanted ?? 0)
+            let retried = try await pipeline([commands[i]] + replicaWaits(after: [commands[i]]))
+            try checkReplicated(retried.dropFirst())
             replies[i] = retried[0]
         }
         return replies
@@ -124,16 +123,17 @@ public final class RedisClient: Sendable {
 
     /// One `WAIT` per node the commands go to (per slot in a cluster), when the configuration
     /// asks for replicas.
-    private func replicaWaits(after commands: [RedisCommand]) -> [(command: RedisCommand, wanted: Int)] {
+    private func replicaWaits(after commands: [RedisCommand]) -> [RedisCommand] {
         guard case .replicas(let count, let timeout) = configuration.durability, !commands.isEmpty else { return [] }
-        let (seconds, attoseconds) = timeout.components
-        let wait = RedisCommand("WAIT", count, max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)))
-        guard case .cluster = route else { return [(wait, count)] }
+        let wait = RedisCommand("WAIT", count, max(1, Int(TimeAmount(timeout).nanoseconds / 1_000_000)))
+        guard case .cluster = route else { return [wait] }
         var seen: Set<Int> = []
-        return commands.filter { seen.insert($0.slot ?? -1).inserted }.map { (wait.pinned(like: $0), count) }
+        return commands.filter { seen.insert($0.slot ?? -1).inserted }.map { wait.pinned(like: $0) }
     }
 
-    private static func checkReplicated(_ replies: some Collection<RESPValue>, wanted: Int) throws(RedisError) {
+    /// The `WAIT` replies: each must count the replicas the configuration asks for.
+    private func checkReplicated(_ replies: some Collection<RESPValue>) throws(RedisError) {
+        guard case .replicas(let wanted, _) = configuration.durability else { return }
         for reply in replies {
             let confirmed = try reply.throwingServerError().int ?? 0
             if confirmed < wanted { throw .notReplicated(wanted: wanted, confirmed: confirmed) }

@@ -29,8 +29,7 @@ extension RedisJobStore {
     }
 
     public func schedules() async throws -> [Schedule] {
-        try await moveLegacyKeys()
-        let registry = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.cronSchedules)))
+        let registry = try await cronRegistry()
         let names = registry.keys.sorted()
         let hashes = try await redis.pipeline(names.map { RedisCommand("HGETALL", keys.queue(registry[$0]!).cron($0)) })
         return hashes.compactMap { ScheduleHash.decode(JobHash.fields($0)) }
@@ -62,8 +61,7 @@ extension RedisJobStore {
     }
 
     public func fireDueSchedules() async throws -> ScheduleReport {
-        try await moveLegacyKeys()
-        let registry = JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.cronSchedules)))
+        let registry = try await cronRegistry()
         let queues = Set(registry.values).sorted()
         guard !queues.isEmpty else { return ScheduleReport() }
         let replies = try await redis.pipeline(
@@ -115,6 +113,12 @@ extension RedisJobStore {
         }
         report.nowMs = now
         return report
+    }
+
+    /// Every schedule's name → its queue.
+    private func cronRegistry() async throws -> [String: String] {
+        try await moveLegacyKeys()
+        return JobHash.fields(try await redis.send(RedisCommand("HGETALL", keys.cronSchedules)))
     }
 
     /// The queue a schedule lives in, from the registry.
