@@ -34,6 +34,7 @@ extension RedisJobStore {
     /// look like it worked while the real queue runs on.
     private func knownQueue(_ queue: String) async throws {
         try Names.validateQueue(queue)
+        try await moveLegacyKeys()
         let reply = try await redis.send(RedisCommand("SISMEMBER", keys.queues, queue))
         guard reply.int == 1 else { throw JobError.unknownQueue(queue) }
     }
