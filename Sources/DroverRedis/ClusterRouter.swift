@@ -54,6 +54,7 @@ final class ClusterRouter: Sendable {
     func pipeline(_ commands: [RedisCommand], timeout: Duration?) async throws(RedisError) -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
         if state.withLock({ $0.nodes.isEmpty }) { try await refreshNow() }
+        let slots = commands.map(\.slot)
         var replies = [RESPValue](repeating: .null, count: commands.count)
         var pending = Array(commands.indices)
         /// The node an `ASK` named, per command.
@@ -63,7 +64,7 @@ final class ClusterRouter: Sendable {
             /// Commands whose slot no primary serves in the map: asked again after a pause.
             var unserved: [Int] = []
             for i in pending {
-                guard let node = asking[i] ?? owner(of: commands[i].slot) else {
+                guard let node = asking[i] ?? owner(of: slots[i]) else {
                     replies[i] = .error("CLUSTERDOWN Hash slot not served")
                     unserved.append(i)
                     continue
@@ -92,7 +93,7 @@ final class ClusterRouter: Sendable {
                         pause = true
                     }
                     pending.append(i)
-                } else if commands[i].isPinned, let slot = commands[i].slot, let target = redirected[slot] {
+                } else if commands[i].isPinned, let slot = slots[i], let target = redirected[slot] {
                     asking[i] = target
                     pending.append(i)
                 }

@@ -58,9 +58,6 @@ public struct RedisCommand: Sendable {
     public let name: String
     /// The RESP bytes of the whole command.
     public let bytes: ByteBuffer
-    /// Where the key that picks the cluster slot lies in `bytes` (indices of the buffer);
-    /// `nil` when no key does.
-    private var keyBytes: Range<Int>?
     /// A key whose slot replaces the command's own (see ``pinned(toSlotOf:)``).
     private var pinnedKey: String?
 
@@ -71,13 +68,8 @@ public struct RedisCommand: Sendable {
         buffer.writeString(String(arguments.count + 1))
         buffer.writeStaticString("\r\n")
         Self.writeBulk(name, to: &buffer)
-        let keyIndex = Self.keyIndex(name, arguments)
-        for (i, argument) in arguments.enumerated() {
-            if i == keyIndex {
-                Self.writeBulk(argument, to: &buffer, marking: &keyBytes)
-            } else {
-                Self.writeBulk(argument, to: &buffer)
-            }
+        for argument in arguments {
+            Self.writeBulk(argument, to: &buffer)
         }
         self.bytes = buffer
     }
@@ -96,10 +88,7 @@ public struct RedisCommand: Sendable {
     /// The same command, sent to the node `other` goes to.
     public func pinned(like other: RedisCommand) -> RedisCommand {
         var command = self
-        command.pinnedKey = other.pinnedKey
-        if other.pinnedKey == nil, let range = other.keyBytes {
-            command.pinnedKey = other.bytes.getString(at: range.lowerBound, length: range.count)
-        }
+        command.pinnedKey = other.pinnedKey ?? other.key.map { String(decoding: $0, as: UTF8.self) }
         return command
     }
 
@@ -109,8 +98,51 @@ public struct RedisCommand: Sendable {
     /// The cluster slot this command runs in; `nil` when any node may run it.
     public var slot: Int? {
         if let pinnedKey { return ClusterSlot.of(pinnedKey.utf8) }
-        guard let keyBytes, let key = bytes.viewBytes(at: keyBytes.lowerBound, length: keyBytes.count) else { return nil }
-        return ClusterSlot.of(key)
+        return key.map(ClusterSlot.of)
+    }
+
+    /// The bytes of the key that picks the slot, found in the encoded command only when a
+    /// cluster asks (one server never does): the first argument, `FCALL`'s first declared key,
+    /// the second argument of `MEMORY` and `OBJECT`, none for a command that names no key.
+    private var key: ByteBufferView.SubSequence? {
+        let arguments = self.arguments
+        guard !arguments.isEmpty else { return nil }
+        let view = bytes.readableBytesView
+        switch name {
+        case "FCALL", "FCALL_RO", "EVAL", "EVALSHA":
+            guard arguments.count > 2, Self.decimal(view[arguments[1]]) ?? 0 > 0 else { return nil }
+            return view[arguments[2]]
+        case "MEMORY", "OBJECT":
+            return arguments.count > 1 ? view[arguments[1]] : nil
+        default:
+            return Self.keyless.contains(name) ? nil : view[arguments[0]]
+        }
+    }
+
+    /// Where each argument after the name lies in `bytes`, read back from the RESP this
+    /// type wrote: `*<n>\r\n`, then `$<length>\r\n<bytes>\r\n` for the name and each argument.
+    private var arguments: [Range<Int>] {
+        let view = bytes.readableBytesView
+        var i = view.startIndex
+        /// The number after a `*` or `$`, and `i` moved past its line.
+        func header() -> Int {
+            i = view.index(after: i)
+            let end = view[i...].firstIndex(of: UInt8(ascii: "\r")) ?? view.endIndex
+            defer { i = end + 2 }
+            return Self.decimal(view[i..<end]) ?? 0
+        }
+        let count = header()
+        var ranges: [Range<Int>] = []
+        for n in 0..<count {
+            let length = header()
+            if n > 0 { ranges.append(i..<(i + length)) }
+            i += length + 2
+        }
+        return ranges
+    }
+
+    private static func decimal(_ digits: ByteBufferView.SubSequence) -> Int? {
+        Int(String(decoding: digits, as: UTF8.self))
     }
 
     /// Commands that name no key: any cluster node runs them.
@@ -120,34 +152,11 @@ public struct RedisCommand: Sendable {
         "SCRIPT", "SELECT", "SENTINEL", "SLOWLOG", "SUBSCRIBE", "TIME", "UNSUBSCRIBE", "WAIT",
     ]
 
-    /// The position among `arguments` of the key that picks the slot.
-    private static func keyIndex(_ name: String, _ arguments: [any RedisArgument]) -> Int? {
-        switch name {
-        case "FCALL", "FCALL_RO", "EVAL", "EVALSHA":
-            guard arguments.count > 2, let count = arguments[1] as? Int, count > 0 else { return nil }
-            return 2
-        case "MEMORY", "OBJECT":
-            return arguments.count > 1 ? 1 : nil
-        default:
-            return arguments.isEmpty || keyless.contains(name) ? nil : 0
-        }
-    }
-
     private static func writeBulk(_ argument: any RedisArgument, to buffer: inout ByteBuffer) {
         buffer.writeStaticString("$")
         buffer.writeString(String(argument.byteCount))
         buffer.writeStaticString("\r\n")
         argument.writeBytes(to: &buffer)
-        buffer.writeStaticString("\r\n")
-    }
-
-    private static func writeBulk(_ argument: any RedisArgument, to buffer: inout ByteBuffer, marking range: inout Range<Int>?) {
-        buffer.writeStaticString("$")
-        buffer.writeString(String(argument.byteCount))
-        buffer.writeStaticString("\r\n")
-        let start = buffer.writerIndex
-        argument.writeBytes(to: &buffer)
-        range = start..<buffer.writerIndex
         buffer.writeStaticString("\r\n")
     }
 }
